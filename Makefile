@@ -1,0 +1,39 @@
+# Every target sets up what it needs; CI runs `make test` exactly as a developer does.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint typecheck pytest install redis-binary bench clean
+
+test: install redis-binary lint typecheck pytest
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Tests start their own redis-server on a free loopback port; they only need the binary.
+redis-binary:
+	@command -v redis-server >/dev/null || { \
+	  echo "redis-server missing: installing it"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
+	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server); }
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install redis-binary
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install redis-binary
+	$(PY) bench/split_bench.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

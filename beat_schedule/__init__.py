@@ -1,0 +1,1 @@
+"""The periodic schedule: nightly loads and the reconciler sweep."""

@@ -1,0 +1,1 @@
+"""Deployment files and the local Marketo sandbox server."""

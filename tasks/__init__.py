@@ -1,0 +1,1 @@
+"""Celery tasks: thin steps over the libraries in workers/."""

@@ -1,0 +1,44 @@
+"""The ``mkto-bulk`` command line.
+
+Subcommands live in their own modules and are imported only when named, and
+those modules import heavy libraries (boto3, celery) inside the command body,
+so ``mkto-bulk --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "sandbox": "workers.cli.sandbox:sandbox",
+    "split": "workers.cli.split:split",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="mkto-bulk")
+def cli() -> None:
+    """Load S3 datasets into Marketo through its Bulk Import API."""
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,123 @@
+"""One typed settings object, read from the environment and validated at start.
+
+Every knob of the system lives here so that operators have a single reference
+(the README's configuration table mirrors these fields).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.errors import SettingsError
+
+# Marketo's hard limits; our shares of them are settings, the limits are not.
+MARKETO_MAX_OUTSTANDING_JOBS = 10
+MARKETO_MAX_FILE_BYTES = 10_000_000
+
+
+class Settings(BaseSettings):
+    """Environment-driven configuration (variable names are the field names, upper-cased)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Broker and state.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Marketo instance.
+    marketo_rest_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8080"),
+        description="Base of the REST API, e.g. https://123-ABC-456.mktorest.com",
+    )
+    marketo_identity_url: AnyHttpUrl | None = Field(
+        default=None, description="Identity endpoint; defaults to <rest url>/identity"
+    )
+    marketo_client_id: str = "mkto-bulk"
+    marketo_client_secret: SecretStr
+    marketo_instance: str | None = Field(
+        default=None, description="Name that keys shared budgets; defaults to the REST host"
+    )
+
+    # Marketo budgets: our share of the instance's limits, counted across all workers.
+    marketo_rate_limit_calls: int = Field(default=50, ge=1, le=100)
+    marketo_rate_limit_window_s: float = Field(default=20.0, gt=0)
+    marketo_max_concurrent_calls: int = Field(default=5, ge=1, le=10)
+    marketo_call_lease_s: float = Field(default=120.0, gt=0)
+    marketo_daily_quota: int = Field(default=50_000, ge=1)
+    marketo_daily_quota_reserve: int = Field(default=5_000, ge=0)
+    marketo_connect_timeout_s: float = Field(default=5.0, gt=0)
+    marketo_read_timeout_s: float = Field(default=120.0, gt=0)
+    marketo_max_retries: int = Field(default=6, ge=0)
+    marketo_describe_ttl_s: int = Field(default=24 * 3600, ge=0)
+
+    # Admission: outstanding (Queued + Importing) jobs per instance.
+    max_outstanding_jobs: int = Field(default=10, ge=1, le=MARKETO_MAX_OUTSTANDING_JOBS)
+
+    # Object storage.
+    s3_endpoint_url: str | None = Field(default=None, description="Set for MinIO/moto; unset on AWS")
+    s3_region: str = "us-east-1"
+    staging_uri: str = Field(
+        default="s3://mkto-bulk/loads", description="Where chunks, results and reports are written"
+    )
+
+    # Splitting.
+    chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
+    reject_threshold: float = Field(default=0.01, ge=0, le=1)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_a_redis_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or (
+            parts.scheme != "unix" and not parts.hostname
+        ):
+            raise ValueError("must look like redis://host:port/db (or rediss://, unix://)")
+        return value
+
+    @field_validator("staging_uri")
+    @classmethod
+    def _staging_is_s3(cls, value: str) -> str:
+        if not value.startswith("s3://") or len(value) <= len("s3://"):
+            raise ValueError("must be an s3://bucket/prefix URI")
+        return value.rstrip("/")
+
+    @property
+    def identity_url(self) -> str:
+        if self.marketo_identity_url is not None:
+            return str(self.marketo_identity_url).rstrip("/")
+        return str(self.marketo_rest_url).rstrip("/") + "/identity"
+
+    @property
+    def rest_url(self) -> str:
+        return str(self.marketo_rest_url).rstrip("/")
+
+    @property
+    def instance(self) -> str:
+        return self.marketo_instance or (urlsplit(self.rest_url).netloc or "default")
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad variable, naming the variable and never echoing its value."""
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        reason = "is required but not set" if item["type"] == "missing" else item["msg"]
+        problems.append(f"{name} {reason}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, raising SettingsError with a one-line message."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # fields come from the environment
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return load_settings()
