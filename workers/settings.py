@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         default=None, description="Identity endpoint; defaults to <rest url>/identity"
     )
     marketo_client_id: str = "mkto-bulk"
-    marketo_client_secret: SecretStr
+    marketo_client_secret: SecretStr | None = None
     marketo_instance: str | None = Field(
         default=None, description="Name that keys shared budgets; defaults to the REST host"
     )
@@ -109,15 +109,22 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
-def load_settings() -> Settings:
-    """Read and validate the environment, raising SettingsError with a one-line message."""
+def load_settings(*, require_marketo: bool = False) -> Settings:
+    """Read and validate the environment, raising SettingsError with a one-line message.
+
+    ``require_marketo`` is set by everything that talks to Marketo (the workers);
+    tools that only touch S3, such as ``mkto-bulk split``, run without a secret.
+    """
     try:
-        return Settings()  # type: ignore[call-arg]  # fields come from the environment
+        settings = Settings()
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
+    if require_marketo and settings.marketo_client_secret is None:
+        raise SettingsError("invalid settings: MARKETO_CLIENT_SECRET is required but not set")
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, validated once."""
-    return load_settings()
+    """The process-wide settings of a worker, validated once (Marketo credentials required)."""
+    return load_settings(require_marketo=True)
