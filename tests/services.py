@@ -67,9 +67,9 @@ class Service:
                 self.process.wait(timeout)
 
 
-def _spawn(name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> tuple[
-    subprocess.Popen[bytes], Path
-]:
+def _spawn(
+    name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = workdir / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

@@ -93,9 +93,7 @@ class TooManyImports(MarketoTransientError):
 
 
 # Codes documented as "retry later" in Marketo's error-code reference.
-TRANSIENT_CODES = frozenset(
-    {"502", "604", "606", "608", "611", "615", "713", "1016", "1029"}
-)
+TRANSIENT_CODES = frozenset({"502", "604", "606", "608", "611", "615", "713", "1016", "1029"})
 TOKEN_CODES = frozenset({"601", "602"})
 
 

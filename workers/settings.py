@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     max_outstanding_jobs: int = Field(default=10, ge=1, le=MARKETO_MAX_OUTSTANDING_JOBS)
 
     # Object storage.
-    s3_endpoint_url: str | None = Field(default=None, description="Set for MinIO/moto; unset on AWS")
+    # Set for MinIO or a local endpoint; unset on AWS.
+    s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     staging_uri: str = Field(
         default="s3://mkto-bulk/loads", description="Where chunks, results and reports are written"
