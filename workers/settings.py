@@ -105,7 +105,11 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
-        reason = "is required but not set" if item["type"] == "missing" else item["msg"]
+        reason = (
+            "is required but not set"
+            if item["type"] == "missing"
+            else item["msg"].removeprefix("Value error, ")
+        )
         problems.append(f"{name} {reason}")
     return "invalid settings: " + "; ".join(problems)
 
