@@ -1,0 +1,181 @@
+"""Admission control: at most N outstanding Marketo import jobs per instance, across all workers.
+
+State lives in Redis and every change is one Lua script, so any number of
+worker processes on any number of hosts see one consistent picture:
+
+- ``waiting``: a sorted set of chunk ids scored by a global sequence number,
+  i.e. one FIFO across every load on the instance;
+- ``permits``: a sorted set of chunk ids holding a permit, scored by the lease
+  deadline (epoch ms). A permit is taken before the POST and returned when a
+  poll sees the job terminal;
+- ``hold_until``: after a ``1016 Too many imports`` nobody is granted anything
+  until this time, because Marketo's queue is full for everyone.
+
+A lease that runs out does not free its permit by itself: the job it stands for
+may still be Queued or Importing in Marketo, and freeing it could overrun the
+queue. Expired leases are listed for the reconciler, which checks the job and
+then releases or renews the permit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
+
+DEFAULT_PERMIT_LEASE_S = 300.0
+
+# KEYS: waiting, permits, hold_until; ARGV: now_ms, max, lease_ms, limit
+_GRANT = """
+local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
+local now = tonumber(ARGV[1])
+if now < hold then
+  return {}
+end
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[2])
+local limit = tonumber(ARGV[4])
+if limit >= 0 and limit < free then
+  free = limit
+end
+if free <= 0 then
+  return {}
+end
+local heads = redis.call('ZRANGE', KEYS[1], 0, free - 1)
+for _, chunk in ipairs(heads) do
+  redis.call('ZREM', KEYS[1], chunk)
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), chunk)
+end
+return heads
+"""
+
+# KEYS: waiting, permits, sequence; ARGV: chunk
+_ENQUEUE = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  return 0
+end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[1], seq, ARGV[1])
+return 1
+"""
+
+# KEYS: waiting, permits, hold_until; ARGV: chunk, hold_until_ms
+# Give the permit back and put the chunk at the head of the line (score below
+# every sequence number), then stop granting until the hold passes.
+_REQUEUE_FRONT = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local score = 0
+if head[2] then
+  score = math.min(0, tonumber(head[2])) - 1
+end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[2]) > hold then
+  redis.call('SET', KEYS[3], ARGV[2])
+end
+return 1
+"""
+
+# KEYS: permits; ARGV: chunk, deadline_ms. Renews only a permit that is held.
+_RENEW = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class AdmissionSnapshot:
+    """What an operator (or a test) needs to see of one instance's admission state."""
+
+    outstanding: int
+    waiting: int
+    hold_s: float
+
+
+class Admission:
+    """The per-instance permit pool; every method is safe to call twice (idempotent)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        instance: str,
+        max_outstanding: int = MARKETO_MAX_OUTSTANDING_JOBS,
+        lease_s: float = DEFAULT_PERMIT_LEASE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 1 <= max_outstanding <= MARKETO_MAX_OUTSTANDING_JOBS:
+            raise ValueError(f"max_outstanding must be 1..{MARKETO_MAX_OUTSTANDING_JOBS}")
+        self._redis = client
+        self._max = max_outstanding
+        self._lease_ms = int(lease_s * 1000)
+        self._clock = clock
+        prefix = f"mkto:admission:{{{instance}}}"
+        self._waiting = f"{prefix}:waiting"
+        self._permits = f"{prefix}:permits"
+        self._hold = f"{prefix}:hold_until"
+        self._sequence = f"{prefix}:sequence"
+        self._grant = client.register_script(_GRANT)
+        self._enqueue = client.register_script(_ENQUEUE)
+        self._requeue_front = client.register_script(_REQUEUE_FRONT)
+        self._renew = client.register_script(_RENEW)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def enqueue(self, chunk_id: str) -> bool:
+        """Put a chunk in line; False if it is already waiting or holds a permit."""
+        keys = [self._waiting, self._permits, self._sequence]
+        return bool(self._enqueue(keys=keys, args=[chunk_id]))
+
+    def grant(self, limit: int = -1) -> list[str]:
+        """Hand permits to the chunks at the head of the line, as many as are free."""
+        keys = [self._waiting, self._permits, self._hold]
+        granted = self._grant(keys=keys, args=[self._now_ms(), self._max, self._lease_ms, limit])
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in granted]
+
+    def holds(self, chunk_id: str) -> bool:
+        return self._redis.zscore(self._permits, chunk_id) is not None
+
+    def renew(self, chunk_id: str, lease_s: float | None = None) -> bool:
+        """Extend a held permit's lease (every poll does); False if it is not held."""
+        lease_ms = self._lease_ms if lease_s is None else int(lease_s * 1000)
+        keys = [self._permits]
+        return bool(self._renew(keys=keys, args=[chunk_id, self._now_ms() + lease_ms]))
+
+    def release(self, chunk_id: str) -> bool:
+        """Return a permit (its job is terminal, or was never created)."""
+        return bool(self._redis.zrem(self._permits, chunk_id))
+
+    def withdraw(self, chunk_id: str) -> bool:
+        """Take a chunk out of line without submitting it (its load was cancelled)."""
+        return bool(self._redis.zrem(self._waiting, chunk_id))
+
+    def too_many_imports(self, chunk_id: str, hold_s: float) -> None:
+        """Marketo said 1016: give the permit back, keep the chunk first in line, hold off."""
+        keys = [self._waiting, self._permits, self._hold]
+        deadline = self._now_ms() + int(hold_s * 1000)
+        self._requeue_front(keys=keys, args=[chunk_id, deadline])
+
+    def expired(self) -> list[str]:
+        """Permits whose lease ran out: the reconciler must check their jobs."""
+        items = self._redis.zrangebyscore(self._permits, "-inf", self._now_ms())
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in items]
+
+    def snapshot(self) -> AdmissionSnapshot:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcard(self._permits)
+        pipe.zcard(self._waiting)
+        pipe.get(self._hold)
+        outstanding, waiting, hold = pipe.execute()
+        hold_s = max(0.0, (int(hold or 0) - self._now_ms()) / 1000)
+        return AdmissionSnapshot(int(outstanding), int(waiting), hold_s)
