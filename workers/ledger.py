@@ -1,0 +1,260 @@
+"""The load ledger: loads and chunks in Redis, the one source of truth of a load's progress.
+
+Every state change is a compare-and-set in one Lua script: it happens only
+from the states the caller names, so a redelivered task (acks_late) that
+repeats a step finds the state already moved and does nothing. Counters that
+roll up into the load (rows processed, failed, ...) are added in the same
+script as the chunk transition that earns them, so they are counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+from redis.typing import EncodableT, FieldT
+
+
+class LoadState(StrEnum):
+    PENDING = "pending"
+    SPLITTING = "splitting"
+    LOADING = "loading"
+    SUCCEEDED = "succeeded"
+    SUCCEEDED_WITH_ROW_ERRORS = "succeeded_with_row_errors"
+    FAILED = "failed"
+
+
+TERMINAL_LOAD_STATES = frozenset(
+    {LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS, LoadState.FAILED}
+)
+
+
+class ChunkState(StrEnum):
+    WAITING = "waiting"  # split and stored, in line for a permit
+    SUBMITTING = "submitting"  # holds a permit; the POST may or may not have happened
+    SUBMITTED = "submitted"  # Marketo gave a batch id; being polled
+    COLLECTING = "collecting"  # terminal in Marketo; failure/warning files being fetched
+    DONE = "done"
+    FAILED = "failed"
+
+
+TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED})
+
+# KEYS: record, load (for roll-ups); ARGV: allowed states (json list), new state,
+# fields (json object), load increments (json object), now
+_TRANSITION = """
+local allowed = cjson.decode(ARGV[1])
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then
+  return nil
+end
+local ok = false
+for _, state in ipairs(allowed) do
+  if state == current then ok = true end
+end
+if not ok then
+  return current
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[5])
+for field, value in pairs(cjson.decode(ARGV[3])) do
+  redis.call('HSET', KEYS[1], field, tostring(value))
+end
+for field, amount in pairs(cjson.decode(ARGV[4])) do
+  redis.call('HINCRBY', KEYS[2], field, amount)
+end
+return 'OK'
+"""
+
+
+# KEYS: load, index of loads; ARGV: load id, created_at, fields (json object)
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+for field, value in pairs(cjson.decode(ARGV[3])) do
+  redis.call('HSET', KEYS[1], field, value)
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+
+class LedgerError(RuntimeError):
+    """The ledger was asked about a load or chunk it does not have."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of a compare-and-set: applied, or the state found instead."""
+
+    applied: bool
+    found: str | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {_text(key): _text(value) for key, value in raw.items()}
+
+
+class Ledger:
+    """Reads and atomically updates loads and chunks."""
+
+    def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+        self._redis = client
+        self._clock = clock
+        self._transition = client.register_script(_TRANSITION)
+        self._create = client.register_script(_CREATE)
+
+    # keys -----------------------------------------------------------------
+    @staticmethod
+    def load_key(load_id: str) -> str:
+        return f"mkto:load:{load_id}"
+
+    @staticmethod
+    def chunk_key(load_id: str, index: int) -> str:
+        return f"mkto:load:{load_id}:chunk:{index}"
+
+    @staticmethod
+    def chunk_id(load_id: str, index: int) -> str:
+        return f"{load_id}:{index}"
+
+    @staticmethod
+    def parse_chunk_id(chunk_id: str) -> tuple[str, int]:
+        load_id, _, index = chunk_id.rpartition(":")
+        return load_id, int(index)
+
+    # loads ----------------------------------------------------------------
+    def create_load(
+        self, load_id: str, params: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> tuple[str, bool]:
+        """Create a load, or return the one already made under ``idempotency_key``."""
+        if idempotency_key:
+            claimed = self._redis.set(f"mkto:idempotency:{idempotency_key}", load_id, nx=True)
+            if not claimed:
+                existing = self._redis.get(f"mkto:idempotency:{idempotency_key}")
+                assert existing is not None
+                return _text(existing), False
+        now = self._clock()
+        record = {
+            "state": LoadState.PENDING.value,
+            "params": json.dumps(dict(params), sort_keys=True),
+            "created_at": repr(now),
+            "updated_at": repr(now),
+            "chunks_total": "-1",
+        }
+        keys = [self.load_key(load_id), "mkto:loads"]
+        created = self._create(keys=keys, args=[load_id, repr(now), json.dumps(record)])
+        return load_id, bool(created)
+
+    def load(self, load_id: str) -> dict[str, str]:
+        raw = self._redis.hgetall(self.load_key(load_id))
+        if not raw:
+            raise LedgerError(f"no load {load_id!r}")
+        return _decode(raw)
+
+    def recent_loads(self, limit: int = 20) -> list[str]:
+        return [_text(item) for item in self._redis.zrevrange("mkto:loads", 0, limit - 1)]
+
+    def update_load(
+        self,
+        load_id: str,
+        allowed: Iterable[str],
+        state: str,
+        fields: Mapping[str, object] | None = None,
+    ) -> Transition:
+        key = self.load_key(load_id)
+        return self._apply(f"load {load_id!r}", key, key, allowed, state, fields or {}, {})
+
+    def add_to_load(self, load_id: str, increments: Mapping[str, int]) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        for field, amount in increments.items():
+            pipe.hincrby(self.load_key(load_id), field, amount)
+        pipe.execute()
+
+    # chunks ---------------------------------------------------------------
+    def add_chunk(self, load_id: str, index: int, fields: Mapping[str, object]) -> bool:
+        """Record a split file as a waiting chunk; False if it was recorded before."""
+        key = self.chunk_key(load_id, index)
+        if not self._redis.hsetnx(key, "state", ChunkState.WAITING.value):
+            return False
+        now = repr(self._clock())
+        mapping: dict[FieldT, EncodableT] = {k: str(v) for k, v in fields.items()}
+        mapping.update(index=str(index), created_at=now, updated_at=now, submissions="0")
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping=mapping)
+        pipe.sadd(f"{self.load_key(load_id)}:chunks", index)
+        pipe.execute()
+        return True
+
+    def chunk(self, load_id: str, index: int) -> dict[str, str]:
+        raw = self._redis.hgetall(self.chunk_key(load_id, index))
+        if not raw:
+            raise LedgerError(f"no chunk {index} in load {load_id!r}")
+        return _decode(raw)
+
+    def chunk_indexes(self, load_id: str) -> list[int]:
+        return sorted(int(i) for i in self._redis.smembers(f"{self.load_key(load_id)}:chunks"))
+
+    def chunks(self, load_id: str) -> list[dict[str, str]]:
+        indexes = self.chunk_indexes(load_id)
+        pipe = self._redis.pipeline(transaction=False)
+        for index in indexes:
+            pipe.hgetall(self.chunk_key(load_id, index))
+        return [_decode(raw) for raw in pipe.execute()]
+
+    def move_chunk(
+        self,
+        load_id: str,
+        index: int,
+        allowed: Iterable[str],
+        state: str,
+        fields: Mapping[str, object] | None = None,
+        load_increments: Mapping[str, int] | None = None,
+    ) -> Transition:
+        """Compare-and-set a chunk's state, rolling ``load_increments`` into its load."""
+        return self._apply(
+            f"chunk {index} in load {load_id!r}",
+            self.chunk_key(load_id, index),
+            self.load_key(load_id),
+            allowed,
+            state,
+            fields or {},
+            load_increments or {},
+        )
+
+    def count_submission(self, load_id: str, index: int) -> int:
+        """Count a POST of this chunk; more than one means a (safe, upsert) double submission."""
+        return int(self._redis.hincrby(self.chunk_key(load_id, index), "submissions", 1))
+
+    def _apply(
+        self,
+        what: str,
+        key: str,
+        load_key: str,
+        allowed: Iterable[str],
+        state: str,
+        fields: Mapping[str, object],
+        increments: Mapping[str, int],
+    ) -> Transition:
+        found = self._transition(
+            keys=[key, load_key],
+            args=[
+                json.dumps([str(s) for s in allowed]),
+                str(state),
+                json.dumps({k: str(v) for k, v in fields.items()}),
+                json.dumps(dict(increments)),
+                repr(self._clock()),
+            ],
+        )
+        if found is None:
+            raise LedgerError(f"no {what}")
+        text = _text(found)
+        return Transition(applied=text == "OK", found=None if text == "OK" else text)
