@@ -1,13 +1,33 @@
-"""The Celery application: broker, serialization and reliability settings in one place."""
+"""The Celery application: broker, serialization, queues and reliability settings in one place."""
 
 from __future__ import annotations
 
 import sys
 
 from celery import Celery
+from kombu import Queue
 
 from workers.errors import SettingsError
 from workers.settings import get_settings
+
+# Queues by kind of work, so each can be scaled (and starved) on its own.
+SPLIT_QUEUE = "mkto_split"  # CPU and S3 bound, long
+MARKETO_QUEUE = "mkto_marketo"  # submits and collects: Marketo API calls, uploads
+POLL_QUEUE = "mkto_poll"  # short status polls and bookkeeping
+
+# Every countdown a task schedules stays below this, and the broker's
+# visibility timeout stays well above it: a message that waits longer than the
+# visibility timeout is delivered twice (celery#2599).
+MAX_COUNTDOWN_S = 120
+VISIBILITY_TIMEOUT_S = 1800
+
+ROUTES = {
+    "mkto_bulk.start_load": {"queue": POLL_QUEUE},
+    "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
+    "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
+    "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
+    "mkto_bulk.*": {"queue": POLL_QUEUE},
+}
 
 try:
     _settings = get_settings()
@@ -27,5 +47,11 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    result_expires=7 * 24 * 3600,
+    task_queues=[Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
+    task_default_queue=POLL_QUEUE,
+    task_routes=ROUTES,
     timezone="UTC",
 )
