@@ -1,0 +1,45 @@
+"""A start_load payload is checked at the door, and a bad one names its field."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.errors import InputError
+from workers.load_request import ObjectType, parse_load_request
+
+
+def test_a_lead_load_accepts_marketos_parameter_names() -> None:
+    request = parse_load_request(
+        {"source": "s3://etl/leads/2026-11-22/", "object": "leads", "format": "tsv",
+         "lookupField": "email", "listId": 42, "partitionName": "EMEA",
+         "mapping": {"E-mail": "email", "internal_id": None}, "idempotencyKey": "n:2026-11-22"}
+    )  # fmt: skip
+    assert request.object is ObjectType.LEADS
+    assert request.list_id == 42
+    assert request.to_json()["lookupField"] == "email"
+    assert request.mapping == {"E-mail": "email", "internal_id": None}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"object": "leads"}, "source: is required"),
+        ({"source": "s3://b/k", "object": "lead"}, "object: Input should be 'leads'"),
+        ({"source": "s3://b/k", "object": "customobjects"}, "apiName: required"),
+        ({"source": "s3://b/k", "object": "programmembers", "programId": 5},
+         "programMemberStatus: required"),
+        ({"source": "s3://b/k", "object": "customobjects", "apiName": "car_c",
+          "lookupField": "email"}, "lookupField: only applies when object is leads"),
+        ({"source": "s3://b/k", "object": "leads", "listid": 3}, "listid: is not a known field"),
+        ({"source": "s3://b/k", "object": "leads", "format": "xls"}, "format: Input should be"),
+        ({"source": "http://x/y", "object": "leads"}, "source: must be an s3://"),
+        ({"source": "s3://b/k", "object": "leads", "listId": -1},
+         "listId: Input should be greater"),
+    ],
+)  # fmt: skip
+def test_a_bad_payload_is_rejected_naming_the_field(
+    payload: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_load_request(payload)
+    assert message in str(caught.value)
