@@ -138,3 +138,34 @@ def test_the_s3_endpoint_speaks_s3_over_http(
     s3_client.put_object(Bucket=bucket, Key="a/b.csv", Body=b"email\nx@example.com\n")
     body = s3_client.get_object(Bucket=bucket, Key="a/b.csv")["Body"].read()
     assert body == b"email\nx@example.com\n"
+
+
+def test_the_console_script_starts_the_sandbox_and_it_answers_identity(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("mkto-bulk")
+    argv = [str(script), "sandbox", "--port", "0", "--client-id", "cid", "--client-secret", "cs"]
+    log_path = tmp_path / "sandbox.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        url: list[str] = []
+
+        def listening() -> bool:
+            for line in log_path.read_text().splitlines():
+                if "listening on http://" in line:
+                    url.append(line.split("listening on ", 1)[1].strip())
+                    return True
+            return process.poll() is not None
+
+        wait_for(listening, timeout=20, what="the sandbox to listen")
+        assert url, log_path.read_text()
+        import requests
+
+        answer = requests.get(
+            url[0] + "/identity/oauth/token",
+            params={"grant_type": "client_credentials", "client_id": "cid", "client_secret": "cs"},
+            timeout=5,
+        ).json()
+        assert answer["token_type"] == "bearer" and answer["expires_in"] > 0
+    finally:
+        process.terminate()
+        process.wait(10)

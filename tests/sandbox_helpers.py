@@ -1,0 +1,145 @@
+"""Helpers for the sandbox tests: a plain-``requests`` Marketo caller and admin shortcuts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from tests.conftest import admin
+from tests.services import Service, wait_for
+
+TIMEOUT = 30
+
+
+class Caller:
+    """Talks to the sandbox exactly as Marketo's docs show: bearer header, multipart file."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.url = service.url
+        self.session = requests.Session()
+        self._token = ""
+
+    def token(self) -> str:
+        response = requests.get(
+            self.url + "/identity/oauth/token",
+            params={
+                "grant_type": "client_credentials",
+                "client_id": self.service.extra["client_id"],
+                "client_secret": self.service.extra["client_secret"],
+            },
+            timeout=TIMEOUT,
+        )
+        response.raise_for_status()
+        self._token = str(response.json()["access_token"])
+        return self._token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token or self.token()}"}
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return self.session.get(
+            self.url + path, params=params, headers=self.headers, timeout=TIMEOUT
+        )
+
+    def get_json(self, path: str, **params: Any) -> dict[str, Any]:
+        response = self.get(path, **params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def upload(
+        self, path: str, content: bytes | str, filename: str = "data.csv", **params: Any
+    ) -> requests.Response:
+        data = content.encode() if isinstance(content, str) else content
+        files = {"file": (filename, data, "text/csv")}
+        return self.session.post(
+            self.url + path, params=params, files=files, headers=self.headers, timeout=TIMEOUT
+        )
+
+    def submit(self, path: str, content: bytes | str, **params: Any) -> int:
+        """Create a job and return its batch id (asserting Marketo's success envelope)."""
+        response = self.upload(path, content, **params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["success"] is True, body
+        assert body["result"][0]["status"] == "Queued"
+        return int(body["result"][0]["batchId"])
+
+    def wait_done(self, status_path: str, timeout: float = 20) -> dict[str, Any]:
+        """Poll a status path until the job is Complete or Failed; return its result."""
+        seen: dict[str, Any] = {}
+
+        def done() -> bool:
+            body = self.get_json(status_path)
+            assert body["success"] is True, body
+            seen.update(body["result"][0])
+            return seen["status"] in ("Complete", "Failed")
+
+        wait_for(done, timeout, interval=0.05, what=f"{status_path} to finish")
+        return seen
+
+
+def errors(response: requests.Response) -> list[dict[str, str]]:
+    body = response.json()
+    assert response.status_code == 200
+    assert body["success"] is False, body
+    assert isinstance(body["requestId"], str)
+    result: list[dict[str, str]] = body["errors"]
+    return result
+
+
+def error_code(response: requests.Response) -> str:
+    return errors(response)[0]["code"]
+
+
+def configure(service: Service, **settings: Any) -> dict[str, Any]:
+    result: dict[str, Any] = admin(service, "PATCH", "/_sandbox/config", settings)
+    return result
+
+
+def stats(service: Service) -> dict[str, Any]:
+    result: dict[str, Any] = admin(service, "GET", "/_sandbox/stats")
+    return result
+
+
+def admin_raw(service: Service, method: str, path: str, body: Any = None) -> requests.Response:
+    """An admin call whose error status the test wants to see (admin() raises on 4xx)."""
+    data = None if body is None else json.dumps(body)
+    return requests.request(method, service.url + path, data=data, timeout=TIMEOUT)
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def start_process(
+    workdir: Any, args: list[str], env: dict[str, str] | None = None
+) -> tuple[Any, str, float]:
+    """Start ``python -m infra.sandbox ARGS``: (process, listening line, seconds to it)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    log_path = workdir / "sandbox-extra.log"
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=log_path.open("wb"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    elapsed = time.monotonic() - started
+    if not line:
+        process.wait(10)
+        raise RuntimeError(f"sandbox exited: {log_path.read_text()}")
+    return process, line, elapsed
