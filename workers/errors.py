@@ -52,7 +52,12 @@ class InputError(PermanentError):
 
 
 class MarketoError(MktoBulkError):
-    """An error reported by Marketo (or its transport), with Marketo's own words."""
+    """An error reported by Marketo (or its transport), with Marketo's own words.
+
+    ``code`` is Marketo's code ("606"), an HTTP status ("503", "413") or one of
+    our transport codes ("timeout", "connection"); ``message`` never holds a
+    credential or token because nothing that builds one ever sees them.
+    """
 
     def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
         self.code = code
@@ -60,6 +65,20 @@ class MarketoError(MktoBulkError):
         self.request_id = request_id
         suffix = f" (requestId {request_id})" if request_id else ""
         super().__init__(f"Marketo {code}: {message}{suffix}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only attributes (resets_at, maybe_sent) must survive pickling.
+        return (_rebuild_marketo_error, (type(self), dict(self.__dict__)))
+
+
+def _rebuild_marketo_error(cls: type[MarketoError], state: dict[str, object]) -> MarketoError:
+    error = cls.__new__(cls)
+    request_id = state.get("request_id")
+    MarketoError.__init__(
+        error, str(state["code"]), str(state["message"]), str(request_id) if request_id else None
+    )
+    error.__dict__.update(state)
+    return error
 
 
 class MarketoTransientError(MarketoError, TransientError):
@@ -71,7 +90,7 @@ class MarketoPermanentError(MarketoError, PermanentError):
 
 
 class MarketoAuthError(MarketoPermanentError):
-    """The identity endpoint rejected our client credentials."""
+    """The identity endpoint rejected our client credentials (the message names the client id)."""
 
 
 class TokenInvalid(MarketoTransientError):
@@ -92,13 +111,36 @@ class TooManyImports(MarketoTransientError):
     """1016: Marketo's import queue is full (possibly by another integration)."""
 
 
+class RateLimited(MarketoTransientError):
+    """606: the instance's calls-per-window limit was hit; every worker holds off."""
+
+
+class MarketoTransportError(MarketoTransientError):
+    """No usable answer: timeout, dropped connection, 5xx.
+
+    ``maybe_sent`` tells whether Marketo may have acted on the request anyway
+    (a read timeout or a connection dropped after sending), which matters for
+    a job-create POST: repeating it may submit the same file twice.
+    """
+
+    def __init__(
+        self, code: str, message: str, request_id: str | None = None, *, maybe_sent: bool = True
+    ) -> None:
+        super().__init__(code, message, request_id)
+        self.maybe_sent = maybe_sent
+
+
+class BudgetTimeout(MarketoTransientError):
+    """No call slot (rate, concurrency, hold-off) became free in time; try again later."""
+
+
 # Codes documented as "retry later" in Marketo's error-code reference.
 TRANSIENT_CODES = frozenset({"502", "604", "606", "608", "611", "615", "713", "1016", "1029"})
 TOKEN_CODES = frozenset({"601", "602"})
 
 
 def marketo_error(code: str, message: str, request_id: str | None = None) -> MarketoError:
-    """Map one of Marketo's error codes to the right class."""
+    """Map one of Marketo's error codes (or an HTTP status) to the right class."""
     code = str(code)
     if code in TOKEN_CODES:
         return TokenInvalid(code, message, request_id)
@@ -106,6 +148,31 @@ def marketo_error(code: str, message: str, request_id: str | None = None) -> Mar
         return DailyQuotaExhausted(code, message, request_id)
     if code == "1016":
         return TooManyImports(code, message, request_id)
+    if code == "606":
+        return RateLimited(code, message, request_id)
     if code in TRANSIENT_CODES or (code.isdigit() and 500 <= int(code) < 600):
         return MarketoTransientError(code, message, request_id)
     return MarketoPermanentError(code, message, request_id)
+
+
+# --- Datasets and object storage (splitter, storage layer) ---
+
+
+class SourceNotFound(InputError):
+    """The object, prefix or bucket named as a source does not exist."""
+
+
+class HeaderError(InputError):
+    """The header cannot be loaded as is; ``problems`` lists every offending column."""
+
+    def __init__(self, reason: str, *, source: str | None = None, problems: list[str]) -> None:
+        super().__init__(reason, source=source)
+        self.problems = problems
+
+
+class TooManyRejects(InputError):
+    """More records were rejected than the configured threshold allows."""
+
+
+class StorageUnavailable(TransientError):
+    """The object store did not answer usefully after our retries."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     marketo_rate_limit_calls: int = Field(default=50, ge=1, le=100)
     marketo_rate_limit_window_s: float = Field(default=20.0, gt=0)
     marketo_max_concurrent_calls: int = Field(default=5, ge=1, le=10)
-    marketo_call_lease_s: float = Field(default=120.0, gt=0)
+    marketo_call_lease_s: float = Field(default=180.0, gt=0)
     marketo_daily_quota: int = Field(default=50_000, ge=1)
     marketo_daily_quota_reserve: int = Field(default=5_000, ge=0)
     marketo_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -85,6 +85,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an s3://bucket/prefix URI")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _a_call_lease_outlives_the_call(self) -> Settings:
+        # A permit whose lease ends while its call is still running could be
+        # handed to another process, breaking the concurrency share.
+        longest_call = self.marketo_connect_timeout_s + self.marketo_read_timeout_s
+        if self.marketo_call_lease_s <= longest_call:
+            raise ValueError(
+                "MARKETO_CALL_LEASE_S must be longer than MARKETO_CONNECT_TIMEOUT_S + "
+                f"MARKETO_READ_TIMEOUT_S ({longest_call:g} s)"
+            )
+        return self
+
     @property
     def identity_url(self) -> str:
         if self.marketo_identity_url is not None:
@@ -104,13 +116,13 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line per bad variable, naming the variable and never echoing its value."""
     problems = []
     for item in error.errors():
-        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        name = "_".join(str(part) for part in item["loc"]).upper()
         reason = (
             "is required but not set"
             if item["type"] == "missing"
             else item["msg"].removeprefix("Value error, ")
         )
-        problems.append(f"{name} {reason}")
+        problems.append(f"{name} {reason}" if name else reason)
     return "invalid settings: " + "; ".join(problems)
 
 

@@ -1,0 +1,43 @@
+"""The Marketo client every task uses: auth, shared budgets, retries, bulk imports, describe.
+
+Marketo's limits belong to the instance and are shared by every integration,
+so the budgets live in Redis and hold across all worker processes and hosts.
+"""
+
+from __future__ import annotations
+
+from workers.marketo.budgets import BudgetLimits, marketo_day, next_reset
+from workers.marketo.client import MarketoClient
+from workers.marketo.config import ClientConfig
+from workers.marketo.describe import Description, FieldInfo
+from workers.marketo.imports import (
+    CustomObjectImport,
+    ImportKind,
+    ImportState,
+    ImportStatus,
+    ImportTarget,
+    LeadImport,
+    ProgramMemberImport,
+)
+from workers.marketo.retry import RetryPolicy, backoff_delay
+from workers.marketo.upload import Upload
+
+__all__ = [
+    "BudgetLimits",
+    "ClientConfig",
+    "CustomObjectImport",
+    "Description",
+    "FieldInfo",
+    "ImportKind",
+    "ImportState",
+    "ImportStatus",
+    "ImportTarget",
+    "LeadImport",
+    "MarketoClient",
+    "ProgramMemberImport",
+    "RetryPolicy",
+    "Upload",
+    "backoff_delay",
+    "marketo_day",
+    "next_reset",
+]

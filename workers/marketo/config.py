@@ -1,0 +1,61 @@
+"""The client's parameters: from Settings in workers, or built directly (tiny budgets in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from workers.errors import SettingsError
+from workers.marketo.auth import DEFAULT_REFRESH_MARGIN_S
+from workers.marketo.budgets import BudgetLimits
+from workers.marketo.retry import RetryPolicy
+from workers.marketo.transport import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, USER_AGENT
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything the client needs; built from Settings, or directly (tests, tools)."""
+
+    rest_url: str
+    identity_url: str
+    client_id: str
+    client_secret: SecretStr
+    instance: str
+    limits: BudgetLimits = field(default_factory=BudgetLimits)
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    describe_ttl_s: int = 24 * 3600
+    token_refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S
+    holdoff_606_s: float | None = None  # None: one rate window
+    budget_timeout_s: float = 300.0
+    user_agent: str = USER_AGENT
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClientConfig:
+        if settings.marketo_client_secret is None:
+            raise SettingsError("invalid settings: MARKETO_CLIENT_SECRET is required but not set")
+        return cls(
+            rest_url=settings.rest_url,
+            identity_url=settings.identity_url,
+            client_id=settings.marketo_client_id,
+            client_secret=settings.marketo_client_secret,
+            instance=settings.instance,
+            limits=BudgetLimits(
+                rate_limit_calls=settings.marketo_rate_limit_calls,
+                rate_limit_window_s=settings.marketo_rate_limit_window_s,
+                max_concurrent_calls=settings.marketo_max_concurrent_calls,
+                call_lease_s=settings.marketo_call_lease_s,
+                daily_quota=settings.marketo_daily_quota,
+                daily_quota_reserve=settings.marketo_daily_quota_reserve,
+            ),
+            connect_timeout_s=settings.marketo_connect_timeout_s,
+            read_timeout_s=settings.marketo_read_timeout_s,
+            retry=RetryPolicy(max_retries=settings.marketo_max_retries),
+            describe_ttl_s=settings.marketo_describe_ttl_s,
+        )
