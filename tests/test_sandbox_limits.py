@@ -8,7 +8,7 @@ import requests
 
 from tests.conftest import admin
 from tests.sandbox_helpers import Caller, configure, error_code, errors, stats
-from tests.services import Service
+from tests.services import Service, wait_for
 
 DESCRIBE = "/rest/v1/leads/describe.json"
 
@@ -110,3 +110,17 @@ def test_quota_day_is_plain_midnight_on_ordinary_days(sandbox: Service) -> None:
     assert error_code(caller.get(DESCRIBE)) == "607"
     admin(sandbox, "POST", "/_sandbox/clock", {"advance": 2})
     assert caller.get(DESCRIBE).json()["success"] is True
+
+
+def test_a_reset_during_a_slow_call_keeps_counting_it_in_flight(sandbox: Service) -> None:
+    caller = Caller(sandbox)
+    caller.token()
+    admin(sandbox, "POST", "/_sandbox/faults", {"fault": "slow", "count": 1})
+    configure(sandbox, faults={"slow_seconds": 1.5})
+    worker = threading.Thread(target=caller.get_json, args=("/rest/v1/leads/describe.json",))
+    worker.start()
+    wait_for(lambda: stats(sandbox)["concurrent_calls"] == 1, timeout=10, what="a call in flight")
+    admin(sandbox, "POST", "/_sandbox/reset", {})
+    assert stats(sandbox)["concurrent_calls"] == 1
+    worker.join(20)
+    wait_for(lambda: stats(sandbox)["concurrent_calls"] == 0, timeout=10, what="the call to end")

@@ -20,13 +20,15 @@ class Limits:
     """Counters for one instance; the caller holds the state lock."""
 
     def __init__(self) -> None:
+        self.inflight = 0
         self.reset()
 
     def reset(self) -> None:
+        # Calls still running when the admin resets are really in flight: keep
+        # counting them, or their leave() would drive the count below zero.
         self._counted: deque[float] = deque()
         self._observed: deque[float] = deque()
-        self.inflight = 0
-        self.max_inflight = 0
+        self.max_inflight = self.inflight
         self.max_in_window = 0
         self._day: str = ""
         self._daily = 0
