@@ -1,0 +1,243 @@
+"""Splitting benchmark: GNU ``split -C``, a csv-module splitter and ours, on the same data.
+
+    .venv/bin/python bench/split_bench.py [--size-mb 1024] [--limit 9900000]
+
+Generates a CSV (quoted fields with commas, doubled quotes, newlines and
+non-ASCII text) in a temporary directory, then measures, each in its own
+process: ``split -C`` (line-based, not CSV-aware: the raw-speed reference),
+a straightforward ``csv.reader``/``csv.writer`` splitter, and ours from the
+local file and from a local S3 endpoint (moto, started here). Prints MB/s,
+ratios, peak RSS and the average fill of our files. Nothing is written
+outside the temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FIRST = ["Anna", "Björn", "José", "Zoë", "Łukasz", "Chloé", "Søren", "Ana María", "美羽", "John"]
+LAST = ["Müller", "O'Brien", "García", "Nguyễn", "Dvořák", "Smith", "Kowalski", "Иванов"]
+COMPANY = ["Acme, Inc.", "Globex", 'Stark "Industries"', "Wayne Enterprises, LLC", "北京公司"]
+NOTES = [
+    'Met at the "Summit", wants a demo',
+    "called twice\nleft voicemail",
+    "",
+    "VIP; see notes, page 2",
+    "prefers email — no calls",
+    "line one\r\nline two, with comma",
+    "plain note",
+    "",
+]
+HEADER = ["email", "firstName", "lastName", "company", "title", "city", "score", "notes", "date"]
+
+
+def generate(path: Path, size_mb: int, seed: int = 7) -> int:
+    """A CSV of at least ``size_mb`` MiB: a block of 200,000 distinct records, repeated."""
+    rng = random.Random(seed)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for i in range(200_000):
+        first = rng.choice(FIRST)
+        writer.writerow([
+            f"lead{i}@example{i % 97}.com", first, rng.choice(LAST), rng.choice(COMPANY),
+            rng.choice(["Manager", "VP, Sales", "Engineer"]),
+            rng.choice(["Berlin", "São Paulo", "Zürich", "Kraków"]),
+            rng.randint(1, 100_000), rng.choice(NOTES), f"2024-0{rng.randint(1, 9)}-1{i % 10}",
+        ])  # fmt: skip
+    block = out.getvalue().encode("utf-8")
+    target = size_mb * 1024 * 1024
+    written = 0
+    with open(path, "wb") as handle:
+        handle.write((",".join(HEADER) + "\n").encode())
+        while written < target:
+            handle.write(block)
+            written += len(block)
+    return path.stat().st_size
+
+
+# -- the contenders, each run in a child process (``--child NAME``) ------------------
+
+
+def child_csv_module(source: str, dest: str, limit: int) -> dict[str, Any]:
+    """The straightforward approach: parse every record, re-write it, count bytes."""
+    files = 0
+    with open(source, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        header_text = buffer.getvalue()
+        size = len(header_text.encode())
+        out = open(os.path.join(dest, f"c{files:05d}.csv"), "w", encoding="utf-8")  # noqa: SIM115
+        out.write(header_text)
+        for row in reader:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(row)
+            text = buffer.getvalue()
+            length = len(text.encode())
+            if size + length > limit:
+                out.close()
+                files += 1
+                out = open(os.path.join(dest, f"c{files:05d}.csv"), "w", encoding="utf-8")  # noqa: SIM115
+                out.write(header_text)
+                size = len(header_text.encode())
+            out.write(text)
+            size += length
+        out.close()
+    return {"files": files + 1}
+
+
+def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict[str, Any]:
+    from workers.split_run import SplitOptions, SplitRun
+    from workers.storage import Storage
+
+    client = None
+    if endpoint:
+        import boto3
+
+        client = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+    run = SplitRun(source, dest, storage=Storage(client=client),
+                   options=SplitOptions(limit=limit))  # fmt: skip
+    for _ in run:
+        pass
+    result = run.result
+    return {
+        "files": len(result.files),
+        "rows": result.rows,
+        "rejects": result.rejects,
+        "fill": result.average_fill,
+        "max_file": max(f.bytes for f in result.files),
+    }
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"child {args[0]} failed:\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    report["seconds"] = report.get("seconds", elapsed)
+    return report
+
+
+def child_main(argv: list[str]) -> None:
+    import resource
+
+    name, source, dest, limit = argv[0], argv[1], argv[2], int(argv[3])
+    if name == "ours":  # imports are not part of the measurement
+        import boto3  # noqa: F401
+
+        import workers.split_run  # noqa: F401
+    started = time.perf_counter()
+    if name == "split":
+        subprocess.run(["split", "-C", str(limit), source, os.path.join(dest, "s")], check=True)
+        report: dict[str, Any] = {}
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    else:
+        if name == "csv":
+            report = child_csv_module(source, dest, limit)
+        else:
+            report = child_ours(source, dest, limit, argv[4] if len(argv) > 4 else None)
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report["seconds"] = time.perf_counter() - started
+    report["peak_rss_mb"] = peak_kb / 1024
+    print(json.dumps(report))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--limit", type=int, default=9_900_000)
+    parser.add_argument("--skip-csv", action="store_true", help="skip the slow csv-module run")
+    parser.add_argument("--skip-s3", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="mkto-split-bench-"))
+    try:
+        source = work / "data.csv"
+        size = generate(source, args.size_mb)
+        mb = size / 1e6
+        print(f"input: {size:,} bytes ({mb:,.0f} MB), limit {args.limit:,} bytes")
+        results: dict[str, dict[str, Any]] = {}
+
+        def measure(name: str, *extra: str) -> None:
+            dest = work / f"out-{name}"
+            dest.mkdir()
+            results[name] = run_child([name.split("-")[0], str(source), str(dest),
+                                       str(args.limit), *extra])  # fmt: skip
+            shutil.rmtree(dest)
+
+        measure("split")
+        measure("ours")
+        if not args.skip_csv:
+            measure("csv")
+        if not args.skip_s3:
+            from tests.services import start_s3
+
+            s3 = start_s3(work)
+            try:
+                import boto3
+
+                client = boto3.client(
+                    "s3", endpoint_url=s3.url, region_name="us-east-1",
+                    aws_access_key_id="testing", aws_secret_access_key="testing",
+                )  # fmt: skip
+                client.create_bucket(Bucket="bench")
+                client.upload_file(str(source), "bench", "in/data.csv")
+                dest = "s3://bench/out"
+                results["ours-s3"] = run_child(
+                    ["ours", "s3://bench/in/data.csv", dest, str(args.limit), s3.url]
+                )
+            finally:
+                s3.stop()
+
+        print(f"{'':14s}{'seconds':>9s}{'MB/s':>9s}{'peak RSS MB':>13s}")
+        for name, report in results.items():
+            rate = mb / report["seconds"]
+            report["rate"] = rate
+            label = {"split": "split -C", "csv": "csv module", "ours": "ours (local)",
+                     "ours-s3": "ours (S3)"}[name]  # fmt: skip
+            print(f"{label:14s}{report['seconds']:9.2f}{rate:9.0f}{report['peak_rss_mb']:13.0f}")
+        ours = results["ours"]
+        print(f"ours / split -C: {ours['rate'] / results['split']['rate']:.2f}x (target >= 0.75x)")
+        if "csv" in results:
+            print(
+                f"ours / csv module: {ours['rate'] / results['csv']['rate']:.1f}x (target >= 10x)"
+            )
+        print(
+            f"our files: {ours['files']}, rows {ours['rows']:,}, rejects {ours['rejects']}, "
+            f"largest {ours['max_file']:,} bytes, average fill {ours['fill']:.2%} (target >= 97%)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[2:])
+    else:
+        main()

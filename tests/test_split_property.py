@@ -1,0 +1,175 @@
+"""Property: whatever the records and the limit, the files parse back into exactly the input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workers.split_run import SplitOptions, SplitRun
+from workers.storage import Storage
+
+FIELD = st.text(alphabet=st.sampled_from(list('ab,;\t"\n\r xé€😀Z')), min_size=0, max_size=12)
+EXAMPLES = int(os.environ.get("SPLIT_EXAMPLES", "150"))
+FORMAT_DELIMITERS = {"csv": ",", "tsv": "\t", "ssv": ";"}
+
+
+def _field(value: str, delimiter: str) -> str:
+    if any(c in value for c in (delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _encode(rows: list[list[str]], delimiter: str, ending: str) -> bytes:
+    """RFC 4180, quoting every field that needs it (a lone CR too, unlike the csv module)."""
+    lines = []
+    for row in rows:
+        line = delimiter.join(_field(v, delimiter) for v in row)
+        lines.append('""' if line == "" else line)  # a lone empty field stays a record
+    return "".join(line + ending for line in lines).encode("utf-8")
+
+
+def _parse(data: bytes, delimiter: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter))
+
+
+@st.composite
+def datasets(draw: st.DrawFn) -> tuple[list[str], list[list[str]], str, str, int, str]:
+    width = draw(st.integers(1, 4))
+    header = [f"col{i}" for i in range(width)]
+    records = draw(
+        st.lists(st.lists(FIELD, min_size=width, max_size=width), min_size=1, max_size=40)
+    )
+    # A record of one empty field is written as "" by the csv module, so it stays a record.
+    in_format = draw(st.sampled_from(list(FORMAT_DELIMITERS)))
+    out_format = draw(st.sampled_from([in_format, in_format, "csv", "tsv", "ssv"]))
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    # Upper bound of a record's size in any format (conversion may quote every field).
+    longest = 2 * width + max(
+        len(_encode([r], FORMAT_DELIMITERS[f], ending))
+        for r in records
+        for f in ("csv", "tsv", "ssv")
+    )
+    head = max(len(_encode([header], FORMAT_DELIMITERS[f], ending)) for f in ("csv", "tsv", "ssv"))
+    limit = draw(st.integers(head + longest, head + longest + 300))
+    return header, records, in_format, out_format, limit, ending
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=datasets(), chunk_gzip=st.booleans())
+def test_files_parse_back_into_the_input(
+    tmp_path_factory: object,
+    data: tuple[list[str], list[list[str]], str, str, int, str],
+    chunk_gzip: bool,
+) -> None:
+    import gzip
+    import tempfile
+
+    header, records, in_format, out_format, limit, ending = data
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"in.{in_format}"
+        raw = _encode([header, *records], FORMAT_DELIMITERS[in_format], ending)
+        source.write_bytes(gzip.compress(raw) if chunk_gzip else raw)
+        run = SplitRun(
+            str(source),
+            str(Path(tmp) / "out"),
+            storage=Storage(),
+            options=SplitOptions(limit=limit, input_format=in_format, output_format=out_format),
+        )
+        chunks = list(run)
+        result = run.result
+        assert result.rejects == 0
+        assert result.rows == len(records)
+        parsed: list[list[str]] = []
+        out_delimiter = FORMAT_DELIMITERS[out_format]
+        for chunk in chunks:
+            content = Path(chunk.uri).read_bytes()
+            assert len(content) == chunk.bytes <= limit
+            rows = _parse(content, out_delimiter)
+            assert rows[0] == header
+            assert len(rows) - 1 == chunk.rows
+            parsed.extend(rows[1:])
+        assert parsed == records
+        # Source lines: contiguous, starting after the header.
+        assert chunks[0].first_line == 2
+        for before, after in itertools.pairwise(chunks):
+            assert after.first_line == before.last_line + 1
+        assert chunks[-1].last_line == raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+
+
+BAD_RECORDS = {
+    "nul": b"bad\x00nul,x\n",
+    "utf8": b"caf\xe9,x\n",
+    "big": b"x" * 400 + b"\n",
+}
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    data=datasets(),
+    block=st.integers(1, 64),
+    grain=st.integers(1, 50),
+    bad=st.lists(st.tuples(st.sampled_from(sorted(BAD_RECORDS)), st.integers(0, 40)), max_size=4),
+    unclosed=st.booleans(),
+)
+def test_small_blocks_and_bad_records(
+    data: tuple[list[str], list[list[str]], str, str, int, str],
+    block: int,
+    grain: int,
+    bad: list[tuple[str, int]],
+    unclosed: bool,
+) -> None:
+    """Tiny read blocks and grains cross every boundary; bad records drop out, the rest stays."""
+    import tempfile
+    from unittest import mock
+
+    header, records, in_format, _, limit, ending = data
+    limit = min(limit, 399)  # the "big" record never fits
+    delimiter = FORMAT_DELIMITERS[in_format]
+    encoded = [_encode([r], delimiter, ending) for r in records]
+    if any(len(e) + len(_encode([header], delimiter, ending)) > limit for e in encoded):
+        limit = 399 if max(map(len, encoded)) < 300 else 1_000
+    pieces = list(encoded)
+    for name, where in sorted(bad, key=lambda b: -b[1]):
+        pieces.insert(min(where, len(pieces)), BAD_RECORDS[name])
+    tail = b'"never closed\n,x\n' if unclosed else b""
+    raw = _encode([header], delimiter, ending) + b"".join(pieces) + tail
+    with tempfile.TemporaryDirectory() as tmp, mock.patch("workers.splitter.GRAIN", grain):
+        source = Path(tmp) / f"in.{in_format}"
+        source.write_bytes(raw)
+        run = SplitRun(
+            str(source),
+            str(Path(tmp) / "out"),
+            storage=Storage(),
+            options=SplitOptions(
+                limit=limit, input_format=in_format, reject_threshold=1.0, block_bytes=block
+            ),
+        )
+        chunks = list(run)
+        parsed: list[list[str]] = []
+        for chunk in chunks:
+            content = Path(chunk.uri).read_bytes()
+            assert len(content) <= limit
+            rows = _parse(content, delimiter)
+            assert rows[0] == header
+            assert len(rows) - 1 == chunk.rows
+            parsed.extend(rows[1:])
+        assert parsed == records
+        expected_rejects = len(bad) + (1 if unclosed else 0)
+        assert run.result.rejects == expected_rejects
+        assert run.result.rows == len(records)
+        if expected_rejects:
+            rejects = list(csv.reader(io.StringIO(
+                (Path(tmp) / "out" / "rejects.csv").read_bytes().decode("utf-8", "replace"),
+                newline="",
+            )))  # fmt: skip
+            assert len(rejects) == 1 + expected_rejects

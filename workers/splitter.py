@@ -1,0 +1,380 @@
+"""The splitting core: record-aligned pieces in, files under the byte limit out.
+
+Data arrives as UTF-8 blocks of one source part at a time. ``Splitter``
+cuts them into record-aligned *pieces* of about ``GRAIN`` bytes (validating
+each: no NUL byte, valid UTF-8; a piece that fails is taken apart record by
+record and only the bad records are rejected), then packs pieces into files
+of at most ``limit`` bytes including the header, cutting the last piece of a
+file at the last record that fits. Pieces carry their row count, newline
+count and first source line, so every file knows its rows and source lines.
+
+A record that cannot fit in a file, or whose quoted field is still open at
+the end of its part, is streamed to the rejects file; memory stays at about
+a block, a file and a record-length of carry however big the input is.
+
+Each file is written to the sink as soon as it is full and announced
+through ``on_chunk``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from workers.records import iter_records, last_boundary, record_end, scan
+from workers.rejects import RejectsWriter
+
+GRAIN = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """One written file: where, how big, which rows and source lines it holds."""
+
+    index: int
+    uri: str
+    bytes: int
+    rows: int
+    first_source: str
+    first_line: int
+    last_source: str
+    last_line: int
+
+
+@dataclass
+class PartStats:
+    """Per source object: what was read and what became of it."""
+
+    uri: str
+    object_bytes: int = 0
+    data_bytes: int = 0
+    rows: int = 0
+    rejects: int = 0
+
+
+@dataclass
+class _Piece:
+    data: bytes
+    source: str
+    first_line: int
+    newlines: int
+    rows: int
+
+
+def record_size_reason(size: int, header: int, limit: int, note: str = "") -> str:
+    if size > limit:
+        return f"record of {size:,} bytes{note} is larger than the {limit:,}-byte limit"
+    return (
+        f"record of {size:,} bytes{note} plus the {header:,}-byte header is larger than "
+        f"the {limit:,}-byte limit"
+    )
+
+
+UNCLOSED_QUOTE = "unclosed quoted field at end of file"
+NUL_BYTE = "NUL byte in record"
+
+
+def utf8_problem(record: bytes, encoding: str) -> str | None:
+    """None when ``record`` is valid UTF-8, else the reason it is rejected."""
+    try:
+        record.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = record[error.start : error.end]
+        return f"undecodable bytes ({encoding}): {bad!r} at byte {error.start + 1:,} of the record"
+    return None
+
+
+class Converter:
+    """Re-quotes records for another delimiter and/or drops columns (the slow path)."""
+
+    def __init__(
+        self, in_delimiter: str, out_delimiter: str, keep: Sequence[int] | None, line_ending: str
+    ) -> None:
+        self.in_delimiter = in_delimiter
+        self.out_delimiter = out_delimiter
+        self.keep = list(keep) if keep is not None else None
+        self.line_ending = line_ending
+
+    def __call__(self, data: bytes) -> bytes:
+        text = data.decode("utf-8")
+        reader = csv.reader(
+            io.StringIO(text, newline=""), delimiter=self.in_delimiter, strict=False
+        )
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=self.out_delimiter, lineterminator=self.line_ending)
+        # The csv module leaves a lone CR unquoted when the line ending is LF: quote it ourselves.
+        careful = csv.writer(
+            out, delimiter=self.out_delimiter, lineterminator=self.line_ending,
+            quoting=csv.QUOTE_ALL,
+        )  # fmt: skip
+        check_cr = "\r" in text
+        keep = self.keep
+        for row in reader:
+            if not row:  # a blank line is still a record: keep the row count honest
+                out.write(self.line_ending)
+                continue
+            values = row if keep is None else [row[i] for i in keep if i < len(row)]
+            if check_cr and any("\r" in value for value in values):
+                careful.writerow(values)
+            else:
+                writer.writerow(values)
+        return out.getvalue().encode("utf-8")
+
+
+ChunkWriter = Callable[[int, list[bytes]], str]  # (index, pieces) -> uri
+
+
+class Splitter:
+    """Packs the records of one or more source parts into files under ``limit`` bytes."""
+
+    def __init__(
+        self,
+        *,
+        header: bytes,
+        limit: int,
+        write_chunk: ChunkWriter,
+        rejects: RejectsWriter,
+        on_chunk: Callable[[ChunkInfo], None],
+        line_ending: bytes = b"\n",
+        encoding: str = "utf-8",
+        convert: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        self.header = header
+        self.limit = limit
+        self.target = limit - len(header)
+        if self.target < 1:
+            raise ValueError(f"the header alone ({len(header):,} bytes) exceeds the limit")
+        self.grain = min(GRAIN, self.target)
+        self.write_chunk = write_chunk
+        self.rejects = rejects
+        self.on_chunk = on_chunk
+        self.line_ending = line_ending
+        self.encoding = encoding
+        self.convert = convert
+        self.chunks: list[ChunkInfo] = []
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._rows = 0
+        self._first: tuple[str, int] | None = None
+        self._last: tuple[str, int] = ("", 0)
+
+    # -- stage 1: blocks of one part -> validated record-aligned pieces ------------
+
+    def feed(self, stats: PartStats, blocks: Iterable[bytes], first_line: int) -> None:
+        """Split one part (its data after the header), counting into ``stats``."""
+        for _ in self.feed_iter(stats, blocks, first_line):
+            pass
+
+    def feed_iter(
+        self, stats: PartStats, blocks: Iterable[bytes], first_line: int
+    ) -> Iterator[None]:
+        """``feed``, pausing after each block (so files written so far can be announced)."""
+        carry = b""
+        line = first_line
+        overflow: _Overflow | None = None
+        for block in blocks:
+            stats.data_bytes += len(block)
+            if overflow is not None:
+                end, overflow = self._continue_overflow(overflow, block, stats)
+                if overflow is not None:
+                    yield None
+                    continue
+                line = self._overflow_line
+                block = block[end:]
+            data = carry + block if carry else block
+            position, line = self._pieces(data, stats, line, final=False)
+            carry = data[position:]
+            if len(carry) > self.target:
+                # A record longer than a file can hold: stream it to the rejects.
+                overflow = self._start_overflow(stats, carry, line)
+                carry = b""
+            yield None
+        if overflow is not None:
+            self._end_overflow(overflow, stats, UNCLOSED_QUOTE if overflow.parity else None)
+            return
+        if carry:
+            self._pieces(carry, stats, line, final=True)
+
+    def _pieces(self, data: bytes, stats: PartStats, line: int, *, final: bool) -> tuple[int, int]:
+        """Cut ``data`` into pieces; returns (where the unconsumed rest starts, its line)."""
+        position = 0
+        size = len(data)
+        while position < size:
+            cut, newlines, rows = last_boundary(data, position, min(size, position + self.grain))
+            if cut == position:  # the record at ``position`` is longer than a grain
+                cut, parity = record_end(data, position, size)
+                if cut < 0:
+                    if not final:
+                        return position, line
+                    record = data[position:]
+                    if parity:
+                        self._reject(stats, line, UNCLOSED_QUOTE, record)
+                        return size, line
+                    record += self.line_ending  # the last record has no line ending
+                    cut = size
+                    data = data[:position] + record
+                    size = len(data)
+                    cut = size
+                _, newlines, rows = scan(data, position, cut)
+                if cut - position > self.target:
+                    self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
+                    line += newlines
+                    position = cut
+                    continue
+            self._validated(data[position:cut], stats, line, newlines, rows)
+            line += newlines
+            position = cut
+        return position, line
+
+    def _validated(
+        self, piece: bytes, stats: PartStats, line: int, newlines: int, rows: int
+    ) -> None:
+        if b"\x00" not in piece and (piece.isascii() or utf8_problem(piece, "") is None):
+            stats.rows += rows
+            self._pack(_Piece(piece, stats.uri, line, newlines, rows), stats)
+            return
+        # Slow path: take the piece apart and reject only the bad records.
+        run_start = 0
+        run_line = line
+        for start, end in iter_records(piece):
+            record = piece[start:end]
+            reason = NUL_BYTE if b"\x00" in record else utf8_problem(record, self.encoding)
+            if reason is None:
+                continue
+            if start > run_start:
+                _, run_newlines, run_rows = scan(piece, run_start, start)
+                stats.rows += run_rows
+                self._pack(
+                    _Piece(piece[run_start:start], stats.uri, run_line, run_newlines, run_rows),
+                    stats,
+                )
+                run_line += run_newlines
+            self._reject(stats, run_line, reason, record)
+            run_line += record.count(b"\n")
+            run_start = end
+        if run_start < len(piece):
+            _, run_newlines, run_rows = scan(piece, run_start, len(piece))
+            stats.rows += run_rows
+            self._pack(
+                _Piece(piece[run_start:], stats.uri, run_line, run_newlines, run_rows), stats
+            )
+
+    def _reject(self, stats: PartStats, line: int, reason: str, record: bytes) -> None:
+        stats.rejects += 1
+        self.rejects.add(stats.uri, line, reason, record)
+
+    def _size_reason(self, size: int, note: str = "") -> str:
+        return record_size_reason(size, len(self.header), self.limit, note)
+
+    # -- oversized records, streamed ------------------------------------------------
+
+    def _start_overflow(self, stats: PartStats, carry: bytes, line: int) -> _Overflow:
+        _, parity = record_end(carry, 0, len(carry))
+        overflow = _Overflow(line=line, size=len(carry), parity=parity, newlines=carry.count(b"\n"))
+        self.rejects.begin_spool()
+        self.rejects.spool(carry)
+        return overflow
+
+    def _continue_overflow(
+        self, overflow: _Overflow, block: bytes, stats: PartStats
+    ) -> tuple[int, _Overflow | None]:
+        end, parity = record_end(block, 0, len(block), overflow.parity)
+        part = block if end < 0 else block[:end]
+        self.rejects.spool(part)
+        overflow.size += len(part)
+        overflow.newlines += part.count(b"\n")
+        if end < 0:
+            overflow.parity = parity
+            return 0, overflow
+        self._end_overflow(overflow, stats, None)
+        return end, None
+
+    def _end_overflow(self, overflow: _Overflow, stats: PartStats, reason: str | None) -> None:
+        stats.rejects += 1
+        self.rejects.end_spool(stats.uri, overflow.line, reason or self._size_reason(overflow.size))
+        self._overflow_line = overflow.line + overflow.newlines
+
+    # -- stage 2: pieces -> files ---------------------------------------------------
+
+    def _pack(self, piece: _Piece, stats: PartStats) -> None:
+        if self.convert is not None:
+            piece.data = self.convert(piece.data)
+        data = piece.data
+        position = 0
+        line = piece.first_line
+        newlines_left = piece.newlines
+        rows_left = piece.rows
+        while position < len(data):
+            room = self.target - self._size
+            if len(data) - position <= room:
+                self._append(data[position:] if position else data, piece.source, line,
+                             newlines_left, rows_left)  # fmt: skip
+                return
+            cut, newlines, rows = last_boundary(data, position, position + room)
+            if cut > position:
+                self._append(data[position:cut], piece.source, line, newlines, rows)
+                self.flush()
+                line += newlines
+                newlines_left -= newlines
+                rows_left -= rows
+                position = cut
+                continue
+            if self._size:
+                self.flush()
+                continue
+            # One converted record longer than a file can hold.
+            end, _ = record_end(data, position, len(data))
+            end = len(data) if end < 0 else end
+            record = data[position:end]
+            _, newlines, rows = scan(data, position, end)
+            reason = self._size_reason(len(record), " after conversion")
+            self.rejects.add(piece.source, line, reason, record)
+            stats.rows -= rows
+            stats.rejects += rows
+            line += newlines
+            newlines_left -= newlines
+            rows_left -= rows
+            position = end
+
+    def _append(self, data: bytes, source: str, line: int, newlines: int, rows: int) -> None:
+        if self._first is None:
+            self._first = (source, line)
+        self._pending.append(data)
+        self._size += len(data)
+        self._rows += rows
+        self._last = (source, line + max(newlines, 1) - 1)
+
+    def flush(self) -> None:
+        """Write the file being filled, if it holds anything."""
+        if not self._pending or self._first is None:
+            return
+        index = len(self.chunks)
+        uri = self.write_chunk(index, [self.header, *self._pending])
+        info = ChunkInfo(
+            index=index,
+            uri=uri,
+            bytes=len(self.header) + self._size,
+            rows=self._rows,
+            first_source=self._first[0],
+            first_line=self._first[1],
+            last_source=self._last[0],
+            last_line=self._last[1],
+        )
+        self.chunks.append(info)
+        self._pending = []
+        self._size = 0
+        self._rows = 0
+        self._first = None
+        self.on_chunk(info)
+
+    _overflow_line = 0
+
+
+@dataclass
+class _Overflow:
+    line: int
+    size: int
+    parity: int
+    newlines: int
