@@ -110,3 +110,14 @@ def test_four_processes_racing_never_hold_more_than_ten_permits(redis_url: str) 
         process.join(30)
     assert max(worst) <= 10
     assert max(worst) == 10, "the pool was actually filled, so the cap was exercised"
+
+
+def test_a_ghost_permit_takes_a_slot_until_its_job_should_be_done(client: redis.Redis) -> None:
+    clock = FakeClock()
+    admission = Admission(client, "inst", max_outstanding=1, clock=clock)
+    admission.hold_ghost("a:1", seconds=20)
+    admission.enqueue("a:2")
+    assert admission.grant() == [], "the orphaned job may still be in Marketo's queue"
+    assert admission.expired() == [], "ghosts are not for the reconciler to check"
+    clock.now += 21
+    assert admission.grant() == ["a:2"]

@@ -29,10 +29,19 @@ from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
 
 DEFAULT_PERMIT_LEASE_S = 300.0
 
+GHOST_PREFIX = "ghost:"
+
 # KEYS: waiting, permits, hold_until; ARGV: now_ms, max, lease_ms, limit
+# Ghost permits (jobs that may exist in Marketo unknown to us) free themselves
+# when their estimated end passes; real permits never do.
 _GRANT = """
-local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
 local now = tonumber(ARGV[1])
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  if string.sub(member, 1, 6) == 'ghost:' then
+    redis.call('ZREM', KEYS[2], member)
+  end
+end
+local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
 if now < hold then
   return {}
 end
@@ -166,10 +175,20 @@ class Admission:
         deadline = self._now_ms() + int(hold_s * 1000)
         self._requeue_front(keys=keys, args=[chunk_id, deadline])
 
+    def hold_ghost(self, chunk_id: str, seconds: float) -> None:
+        """Keep a slot for a job that a crashed attempt may have created, for ``seconds``.
+
+        After a crash between the POST and recording its batch id, Marketo may
+        run a job we cannot see; its slot stays taken until it should be done.
+        """
+        deadline = self._now_ms() + int(seconds * 1000)
+        self._redis.zadd(self._permits, {GHOST_PREFIX + chunk_id: deadline})
+
     def expired(self) -> list[str]:
         """Permits whose lease ran out: the reconciler must check their jobs."""
         items = self._redis.zrangebyscore(self._permits, "-inf", self._now_ms())
-        return [item.decode() if isinstance(item, bytes) else str(item) for item in items]
+        names = [item.decode() if isinstance(item, bytes) else str(item) for item in items]
+        return [name for name in names if not name.startswith(GHOST_PREFIX)]
 
     def snapshot(self) -> AdmissionSnapshot:
         pipe = self._redis.pipeline(transaction=False)

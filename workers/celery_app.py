@@ -11,6 +11,9 @@ from workers.errors import SettingsError
 from workers.settings import get_settings
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
+# Loads enter on Celery's default queue, so an ETL's plain
+# ``send_task("mkto_bulk.start_load", kwargs=...)`` needs no routing of its own.
+ENTRY_QUEUE = "celery"
 SPLIT_QUEUE = "mkto_split"  # CPU and S3 bound, long
 MARKETO_QUEUE = "mkto_marketo"  # submits and collects: Marketo API calls, uploads
 POLL_QUEUE = "mkto_poll"  # short status polls and bookkeeping
@@ -22,7 +25,7 @@ MAX_COUNTDOWN_S = 120
 VISIBILITY_TIMEOUT_S = 1800
 
 ROUTES = {
-    "mkto_bulk.start_load": {"queue": POLL_QUEUE},
+    "mkto_bulk.start_load": {"queue": ENTRY_QUEUE},
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
@@ -36,7 +39,12 @@ except SettingsError as error:
     print(f"mkto-bulk: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
-app = Celery("mkto_bulk", broker=_settings.redis_url, backend=_settings.redis_url)
+app = Celery(
+    "mkto_bulk",
+    broker=_settings.redis_url,
+    backend=_settings.redis_url,
+    include=["tasks.load"],
+)
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
@@ -50,7 +58,7 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_expires=7 * 24 * 3600,
-    task_queues=[Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
+    task_queues=[Queue(ENTRY_QUEUE), Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
     timezone="UTC",

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     # Admission: outstanding (Queued + Importing) jobs per instance.
     max_outstanding_jobs: int = Field(default=10, ge=1, le=MARKETO_MAX_OUTSTANDING_JOBS)
 
+    # Pipeline pacing. Marketo asks for polls every 5 to 30 s; tests shorten these.
+    poll_min_s: float = Field(default=5.0, gt=0)
+    poll_max_s: float = Field(default=30.0, gt=0, le=120)
+    permit_lease_s: float = Field(default=300.0, gt=0)
+    split_lease_s: float = Field(default=600.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1, le=10)
+    too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
+
     # Object storage.
     # Set for MinIO or a local endpoint; unset on AWS.
     s3_endpoint_url: str | None = None
@@ -84,6 +92,12 @@ class Settings(BaseSettings):
         if not value.startswith("s3://") or len(value) <= len("s3://"):
             raise ValueError("must be an s3://bucket/prefix URI")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _poll_bounds_are_ordered(self) -> Settings:
+        if self.poll_min_s > self.poll_max_s:
+            raise ValueError("POLL_MIN_S must not be above POLL_MAX_S")
+        return self
 
     @model_validator(mode="after")
     def _a_call_lease_outlives_the_call(self) -> Settings:

@@ -1,0 +1,110 @@
+"""The load's steps as Celery tasks: thin glue over ``workers``; arguments are ids, never data.
+
+Transient failures (Marketo budgets, S3 hiccups, the daily quota) retry with a
+short countdown; everything a step leaves half-done is found again by the
+reconciler, so a lost message delays a load but never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import Task
+
+from workers import chunk_steps, load_finish, load_steps, reconciler
+from workers.celery_app import MAX_COUNTDOWN_S, app
+from workers.errors import DailyQuotaExhausted, TransientError
+from workers.runtime import runtime
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_BASE_S = 2.0
+
+
+class CeleryDispatcher:
+    """Schedules the pipeline's next steps as tasks."""
+
+    def split(self, load_id: str) -> None:
+        split_source.apply_async((load_id,))
+
+    def submit(self, load_id: str, index: int, countdown: float = 0) -> None:
+        submit_chunk.apply_async((load_id, index), countdown=min(countdown, MAX_COUNTDOWN_S))
+
+    def poll(self, load_id: str, index: int, token: str, countdown: float) -> None:
+        poll_chunk.apply_async((load_id, index, token), countdown=min(countdown, MAX_COUNTDOWN_S))
+
+    def collect(self, load_id: str, index: int) -> None:
+        collect_chunk.apply_async((load_id, index))
+
+    def finish(self, load_id: str) -> None:
+        finish_load.apply_async((load_id,))
+
+    def pump(self, countdown: float = 0) -> None:
+        pump.apply_async(countdown=min(countdown, MAX_COUNTDOWN_S))
+
+    def callback(self, task_name: str, report: dict[str, Any]) -> None:
+        app.send_task(task_name, kwargs={"report": report})
+
+
+DISPATCH = CeleryDispatcher()
+
+
+def _run(task: Task, step: Callable[[], T]) -> T:
+    """Run a step; a transient error retries the task after a short, jittered countdown."""
+    try:
+        return step()
+    except DailyQuotaExhausted as error:
+        wait = max(1.0, min(MAX_COUNTDOWN_S, error.resets_at - time.time()))
+        raise task.retry(countdown=wait, max_retries=None) from None
+    except TransientError as error:
+        attempt = task.request.retries
+        wait = min(MAX_COUNTDOWN_S, random.uniform(0, RETRY_BASE_S * 2 ** min(attempt, 6)))
+        logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
+        raise task.retry(countdown=wait, max_retries=None) from None
+
+
+@app.task(name="mkto_bulk.start_load", bind=True)
+def start_load(self: Task, **payload: Any) -> dict[str, Any]:
+    """Start a load from a JSON payload (see README); returns ``{"load_id", "created"}``."""
+    # The task id survives redelivery, so a repeated start finds the load it made.
+    return _run(self, lambda: load_steps.start_load(runtime(), DISPATCH, payload, self.request.id))
+
+
+@app.task(name="mkto_bulk.split_source", bind=True)
+def split_source(self: Task, load_id: str) -> str:
+    return _run(self, lambda: load_steps.split(runtime(), DISPATCH, load_id))
+
+
+@app.task(name="mkto_bulk.submit_chunk", bind=True)
+def submit_chunk(self: Task, load_id: str, index: int) -> str:
+    return _run(self, lambda: chunk_steps.submit(runtime(), DISPATCH, load_id, index))
+
+
+@app.task(name="mkto_bulk.poll_chunk", bind=True)
+def poll_chunk(self: Task, load_id: str, index: int, token: str) -> str:
+    return _run(self, lambda: chunk_steps.poll(runtime(), DISPATCH, load_id, index, token))
+
+
+@app.task(name="mkto_bulk.collect_chunk", bind=True)
+def collect_chunk(self: Task, load_id: str, index: int) -> str:
+    return _run(self, lambda: load_finish.collect(runtime(), DISPATCH, load_id, index))
+
+
+@app.task(name="mkto_bulk.finish_load", bind=True)
+def finish_load(self: Task, load_id: str) -> str:
+    return _run(self, lambda: load_finish.finish(runtime(), DISPATCH, load_id))
+
+
+@app.task(name="mkto_bulk.pump", bind=True)
+def pump(self: Task) -> int:
+    return len(_run(self, lambda: chunk_steps.pump(runtime(), DISPATCH)))
+
+
+@app.task(name="mkto_bulk.reconcile", bind=True)
+def reconcile(self: Task) -> dict[str, int]:
+    return _run(self, lambda: reconciler.reconcile(runtime(), DISPATCH))

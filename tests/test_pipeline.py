@@ -1,0 +1,77 @@
+"""The load pipeline end to end: real workers, Redis, S3 endpoint and sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import admin
+from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, read_report
+from tests.services import SANDBOX_CLIENT_SECRET, Service
+
+HEADER = "email,firstName,lastName,leadScore\n"
+
+
+@pytest.fixture
+def pipeline(
+    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
+) -> Iterator[Pipeline]:
+    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
+    running = Pipeline(env, redis_url, bucket, tmp_path)
+    yield running
+    running.stop()
+
+
+def put_dataset(s3_client: Any, bucket: str, key: str, body: str) -> str:
+    s3_client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return f"s3://{bucket}/{key}"
+
+
+def test_a_lead_load_accounts_for_every_row_and_keeps_marketos_queue_limits(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    good = list(lead_rows(1500))
+    bad_type = ["typo@example.com,Bad,Score,not-a-number\n"]  # Marketo fails this row
+    body = HEADER + "".join(good[:700] + bad_type + good[700:])
+    source = put_dataset(s3_client, bucket, "in/leads.csv", body)
+    pipeline.start_worker("a")
+    pipeline.start_worker("b")
+
+    load_id = pipeline.start_load(source=source, object="leads", lookupField="email")
+    load = pipeline.wait_until_finished(load_id)
+
+    assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    totals = report["totals"]
+    assert totals["rows_read"] == 1501
+    assert totals["rows_read"] == totals["rows_submitted"] + totals["rows_rejected"]
+    assert totals["rows_submitted"] == totals["rows_processed"] + totals["rows_failed"]
+    assert totals["rows_failed"] == 1
+    assert totals["chunks"] > 10, "small limit: many chunks, so admission is exercised"
+    assert all(c["state"] == "done" and c["batch_id"] for c in report["chunks"])
+    failures = [c["failures_file"] for c in report["chunks"] if c["failures_file"]]
+    assert len(failures) == 1
+    fbucket, fkey = failures[0].removeprefix("s3://").split("/", 1)
+    failure_file = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+    assert "typo@example.com" in failure_file
+
+    stats = admin(sandbox, "GET", "/_sandbox/stats")
+    assert stats["records"]["leads"] == 1500
+    assert stats["max_outstanding_jobs"] <= 10
+    assert stats["max_importing_jobs"] <= 2
+    assert stats["too_many_imports_sent"] == 0
+    assert SANDBOX_CLIENT_SECRET not in pipeline.logs()
+
+
+def test_the_same_idempotency_key_starts_one_load(
+    pipeline: Pipeline, s3_client: Any, bucket: str
+) -> None:
+    source = put_dataset(s3_client, bucket, "in/small.csv", HEADER + "".join(lead_rows(5)))
+    pipeline.start_worker("a", concurrency=1)
+    first = pipeline.start_load(source=source, object="leads", idempotencyKey="nightly:2026-11-22")
+    second = pipeline.start_load(source=source, object="leads", idempotencyKey="nightly:2026-11-22")
+    assert first == second
+    assert pipeline.wait_until_finished(first)["state"] == "succeeded"

@@ -1,0 +1,277 @@
+"""The life of one chunk in Marketo: admitted, submitted, polled until terminal.
+
+Each step re-reads the ledger and acts only from the state it expects, so a
+redelivered or duplicated task does nothing the second time. A permit is
+taken before the POST and returned when a poll sees the job end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from workers.dispatch import Dispatcher
+from workers.errors import MarketoTransportError, PermanentError, TooManyImports, TransientError
+from workers.ledger import ChunkState, Ledger
+from workers.load_request import LoadRequest
+from workers.marketo.upload import Upload
+from workers.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
+from workers.runtime import Runtime
+from workers.targets import import_target
+
+logger = logging.getLogger(__name__)
+
+RETRY_SUBMIT_S = 10.0
+
+
+def _jobs_key(rt: Runtime) -> str:
+    return f"mkto:{rt.settings.instance}:jobs"
+
+
+def _rate_key(rt: Runtime) -> str:
+    return f"mkto:{rt.settings.instance}:import_rate"
+
+
+def _request(rt: Runtime, load_id: str) -> LoadRequest:
+    return LoadRequest.model_validate(json.loads(rt.ledger.load(load_id)["params"]))
+
+
+def _rate(rt: Runtime) -> float | None:
+    value = rt.redis.get(_rate_key(rt))
+    return float(value) if value else None
+
+
+def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
+    """Give free permits to the chunks first in line and send them to be submitted."""
+    granted = rt.admission.grant()
+    for chunk_id in granted:
+        load_id, index = Ledger.parse_chunk_id(chunk_id)
+        moved = rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
+        if moved.applied or moved.found == ChunkState.SUBMITTING:
+            dispatch.submit(load_id, index)
+        else:  # finished or failed meanwhile: the permit is not needed
+            rt.admission.release(chunk_id)
+    return granted
+
+
+def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+    """POST the chunk as an import job; returns what happened, for logs and tests."""
+    chunk_id = Ledger.chunk_id(load_id, index)
+    chunk = rt.ledger.chunk(load_id, index)
+    if chunk["state"] != ChunkState.SUBMITTING:
+        return "not-submitting"
+    if not rt.admission.holds(chunk_id):
+        # The reconciler took the permit back: get in line again.
+        rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
+        rt.admission.enqueue(chunk_id)
+        dispatch.pump()
+        return "requeued"
+    lock = submit_lock_key(chunk_id)
+    lock_ms = int((rt.settings.marketo_call_lease_s + 30) * 1000)
+    if not rt.redis.set(lock, "1", nx=True, px=lock_ms):
+        return "in-progress"  # another attempt is uploading right now
+    try:
+        return _submit(rt, dispatch, load_id, index, chunk)
+    finally:
+        rt.redis.delete(lock)
+
+
+def submit_lock_key(chunk_id: str) -> str:
+    return f"mkto:chunk:{chunk_id}:submitting"
+
+
+def _submit(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
+) -> str:
+    chunk_id = Ledger.chunk_id(load_id, index)
+    rt.admission.renew(chunk_id)
+    request = _request(rt, load_id)
+    if chunk.get("post_started_at"):
+        # An earlier attempt died after starting its POST: Marketo may run that
+        # job too. Count it, and keep a slot for it until it should be done.
+        rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
+        rate = _rate(rt)
+        ghost_s = int(chunk["rows"]) / rate if rate else rt.settings.poll_max_s
+        rt.admission.hold_ghost(chunk_id, min(ghost_s + rt.settings.poll_max_s, 3600))
+    rt.ledger.move_chunk(
+        load_id,
+        index,
+        [ChunkState.SUBMITTING],
+        ChunkState.SUBMITTING,
+        {"post_started_at": time.time()},
+    )
+    uri = chunk["uri"]
+    upload = Upload(
+        open=lambda: rt.storage.open(uri),
+        length=int(chunk["bytes"]),
+        filename=uri.rsplit("/", 1)[-1],
+    )
+    log = f"load_id={load_id} chunk={index}"
+    try:
+        status = rt.marketo.create_import(import_target(request), upload)
+    except TooManyImports:
+        hold = rt.settings.too_many_imports_hold_s
+        rt.admission.too_many_imports(chunk_id, hold)
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTING],
+            ChunkState.WAITING,
+            {"post_started_at": ""},
+            {"too_many_imports": 1, "api_calls": 1},
+        )
+        logger.warning("1016 too many imports, holding %.0fs %s", hold, log)
+        dispatch.pump(countdown=hold)
+        return "too-many-imports"
+    except MarketoTransportError as error:
+        if error.maybe_sent:
+            # The job may exist: keep the permit and try again (counted as a double).
+            logger.warning("submit unanswered, retrying %s: %s", log, error)
+            dispatch.submit(load_id, index, countdown=RETRY_SUBMIT_S)
+            return "retry-maybe-sent"
+        return _back_in_line(rt, dispatch, load_id, index, str(error))
+    except TransientError as error:
+        return _back_in_line(rt, dispatch, load_id, index, str(error))
+    except PermanentError as error:
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTING],
+            ChunkState.FAILED,
+            {"message": str(error)},
+            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"])},
+        )
+        rt.admission.release(chunk_id)
+        logger.error("submit refused %s: %s", log, error)
+        dispatch.pump()
+        dispatch.finish(load_id)
+        return "failed"
+    now = time.time()
+    token = uuid.uuid4().hex
+    rt.ledger.move_chunk(
+        load_id,
+        index,
+        [ChunkState.SUBMITTING],
+        ChunkState.SUBMITTED,
+        {
+            "batch_id": status.batch_id,
+            "submitted_at": now,
+            "status": status.raw_status,
+            "poll_token": token,
+            "post_started_at": "",
+        },
+        {"api_calls": 1, "jobs_submitted": 1},
+    )
+    rt.redis.zadd(_jobs_key(rt), {chunk_id: now})
+    logger.info("submitted %s batch_id=%s", log, status.batch_id)
+    dispatch.poll(load_id, index, token, countdown=_delay(rt, chunk_id, chunk, status.raw_status))
+    return "submitted"
+
+
+def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
+    """The POST surely did not happen: return the permit and wait in line again."""
+    chunk_id = Ledger.chunk_id(load_id, index)
+    rt.ledger.move_chunk(
+        load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
+    )
+    rt.admission.release(chunk_id)
+    rt.admission.enqueue(chunk_id)
+    logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
+    dispatch.pump(countdown=RETRY_SUBMIT_S)
+    return "back-in-line"
+
+
+def _delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
+    rank = rt.redis.zrank(_jobs_key(rt), chunk_id)
+    since = chunk.get("importing_since")
+    return next_poll_delay(
+        state=state,
+        rank=rank if isinstance(rank, int) else 0,
+        rows=int(chunk.get("rows", 0)),
+        rows_per_s=_rate(rt),
+        importing_for_s=time.time() - float(since) if since else 0.0,
+        poll_min_s=rt.settings.poll_min_s,
+        poll_max_s=rt.settings.poll_max_s,
+    )
+
+
+def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
+    """Ask Marketo for the job's status; schedule the next poll or move on to collecting."""
+    chunk_id = Ledger.chunk_id(load_id, index)
+    chunk = rt.ledger.chunk(load_id, index)
+    if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
+        return "stale"
+    status = rt.marketo.import_status(import_target(_request(rt, load_id)), int(chunk["batch_id"]))
+    rt.admission.renew(chunk_id)
+    now = time.time()
+    if status.finished:
+        moved = rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTED],
+            ChunkState.COLLECTING,
+            {
+                "status": status.raw_status,
+                "processed": status.records_processed,
+                "failed": status.rows_failed,
+                "warnings": status.rows_with_warning,
+                "message": status.message or "",
+                "finished_at": now,
+            },
+            {"api_calls": 1},
+        )
+        if moved.applied:
+            rt.admission.release(chunk_id)
+            rt.redis.zrem(_jobs_key(rt), chunk_id)
+            started = float(chunk.get("importing_since") or chunk["submitted_at"])
+            rate = updated_rate(_rate(rt), int(chunk["rows"]), now - started)
+            rt.redis.set(_rate_key(rt), rate)
+            logger.info(
+                "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
+                status.raw_status,
+                load_id,
+                index,
+                status.batch_id,
+                status.records_processed,
+                status.rows_failed,
+                status.rows_with_warning,
+            )
+            dispatch.pump()
+            _poke_next_in_line(rt, dispatch)
+            dispatch.collect(load_id, index)
+        return status.raw_status
+    fields: dict[str, object] = {"status": status.raw_status, "poll_token": uuid.uuid4().hex}
+    if status.raw_status == "Importing" and not chunk.get("importing_since"):
+        fields["importing_since"] = now
+        chunk["importing_since"] = str(now)
+    moved = rt.ledger.move_chunk(
+        load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, fields, {"api_calls": 1}
+    )
+    if moved.applied:
+        delay = _delay(rt, chunk_id, chunk, status.raw_status)
+        dispatch.poll(load_id, index, str(fields["poll_token"]), countdown=delay)
+    return status.raw_status
+
+
+def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
+    """A slot freed: the queued jobs now first in line have probably started; look soon."""
+    for raw in rt.redis.zrange(_jobs_key(rt), 0, IMPORT_SLOTS - 1):
+        chunk_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        load_id, index = Ledger.parse_chunk_id(chunk_id)
+        chunk = rt.ledger.chunk(load_id, index)
+        if chunk["state"] != ChunkState.SUBMITTED or chunk.get("status") != "Queued":
+            continue
+        token = uuid.uuid4().hex
+        moved = rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTED],
+            ChunkState.SUBMITTED,
+            {"status": "Importing", "importing_since": time.time(), "poll_token": token},
+        )
+        if moved.applied:
+            chunk["importing_since"] = str(time.time())
+            delay = _delay(rt, chunk_id, chunk, "Importing")
+            dispatch.poll(load_id, index, token, countdown=delay)

@@ -1,0 +1,209 @@
+"""Collecting a finished job's result files, and closing a load with its report.
+
+The report (JSON in S3, next to the load) is the durable record of the
+ledger: per chunk its batch id, sizes, Marketo's counts and links to the
+failure and warning files, and totals that account for every input row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from typing import Any
+
+from workers.dispatch import Dispatcher
+from workers.ledger import TERMINAL_CHUNK_STATES, ChunkState, Ledger, LoadState
+from workers.load_request import LoadRequest
+from workers.runtime import Runtime
+from workers.targets import import_target
+
+logger = logging.getLogger(__name__)
+
+
+def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+    """Copy Marketo's failure and warning files to S3; retry a Failed job a bounded number
+    of times."""
+    chunk = rt.ledger.chunk(load_id, index)
+    if chunk["state"] != ChunkState.COLLECTING:
+        return "not-collecting"
+    load = rt.ledger.load(load_id)
+    target = import_target(LoadRequest.model_validate(json.loads(load["params"])))
+    batch_id = int(chunk["batch_id"])
+    fields: dict[str, object] = {}
+    calls = 0
+    downloads = (
+        ("failures", "failed", rt.marketo.download_failures),
+        ("warnings", "warnings", rt.marketo.download_warnings),
+    )
+    for which, counter, download in downloads:
+        if int(chunk.get(counter) or 0) <= 0:
+            continue
+        uri = f"{load['staging']}/{which}/chunk-{index:05d}.csv"
+        with tempfile.TemporaryFile() as spool:
+            calls += 1
+            if download(target, batch_id, spool) is not None:
+                spool.seek(0)
+                rt.storage.upload_fileobj(spool, uri)
+                fields[f"{which}_uri"] = uri
+    chunk_id = Ledger.chunk_id(load_id, index)
+    if chunk.get("status") == "Failed":
+        attempts = int(chunk.get("attempts") or 1)
+        if attempts < rt.settings.job_max_attempts:
+            moved = rt.ledger.move_chunk(
+                load_id,
+                index,
+                [ChunkState.COLLECTING],
+                ChunkState.WAITING,
+                {
+                    **fields,
+                    "attempts": attempts + 1,
+                    "batch_id": "",
+                    "status": "",
+                    "last_failure": chunk.get("message", ""),
+                },
+                {"jobs_retried": 1, "api_calls": calls},
+            )
+            if moved.applied:
+                rt.admission.enqueue(chunk_id)
+                logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
+                dispatch.pump()
+            return "retry"
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.COLLECTING],
+            ChunkState.FAILED,
+            fields,
+            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": calls},
+        )
+    else:
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.COLLECTING],
+            ChunkState.DONE,
+            fields,
+            {
+                "rows_processed": int(chunk.get("processed") or 0),
+                "rows_failed": int(chunk.get("failed") or 0),
+                "rows_warned": int(chunk.get("warnings") or 0),
+                "chunks_done": 1,
+                "api_calls": calls,
+            },
+        )
+    dispatch.finish(load_id)
+    return "collected"
+
+
+def _int(record: dict[str, str], field: str) -> int:
+    return int(record.get(field) or 0)
+
+
+def build_report(
+    load_id: str, load: dict[str, str], chunks: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The load report: everything an operator needs to trust (or chase) the load."""
+    per_chunk = [
+        {
+            "chunk": int(c["index"]),
+            "state": c["state"],
+            "batch_id": c.get("batch_id") or None,
+            "bytes": _int(c, "bytes"),
+            "rows": _int(c, "rows"),
+            "processed": _int(c, "processed"),
+            "failed": _int(c, "failed"),
+            "warnings": _int(c, "warnings"),
+            "marketo_status": c.get("status") or None,
+            "message": c.get("message") or None,
+            "attempts": _int(c, "attempts"),
+            "submissions": _int(c, "submissions"),
+            "source_lines": [
+                c.get("first_source"),
+                _int(c, "first_line"),
+                c.get("last_source"),
+                _int(c, "last_line"),
+            ],
+            "submitted_at": float(c["submitted_at"]) if c.get("submitted_at") else None,
+            "finished_at": float(c["finished_at"]) if c.get("finished_at") else None,
+            "file": c.get("uri"),
+            "failures_file": c.get("failures_uri"),
+            "warnings_file": c.get("warnings_uri"),
+        }
+        for c in chunks
+    ]
+    totals = {
+        name: _int(load, name)
+        for name in (
+            "rows_read",
+            "rows_rejected",
+            "rows_submitted",
+            "rows_processed",
+            "rows_failed",
+            "rows_warned",
+            "rows_in_failed_jobs",
+            "rows_not_submitted",
+            "chunks_done",
+            "chunks_failed",
+            "jobs_submitted",
+            "jobs_retried",
+            "too_many_imports",
+            "possible_double_submissions",
+            "api_calls",
+        )
+    }
+    totals["chunks"] = len(chunks)
+    return {
+        "load_id": load_id,
+        "source": json.loads(load["params"]).get("source"),
+        "parameters": json.loads(load["params"]),
+        "error": load.get("error") or None,
+        "rejects_file": load.get("rejects_uri") or None,
+        "created_at": float(load["created_at"]),
+        "totals": totals,
+        "chunks": per_chunk,
+    }
+
+
+def final_state(load: dict[str, str], chunks: list[dict[str, str]]) -> LoadState:
+    if load.get("error") or (chunks and all(c["state"] == ChunkState.FAILED for c in chunks)):
+        return LoadState.FAILED
+    if not chunks and not _int(load, "rows_read"):
+        return LoadState.FAILED
+    troubled = any(c["state"] == ChunkState.FAILED for c in chunks)
+    if troubled or _int(load, "rows_failed") or _int(load, "rows_rejected"):
+        return LoadState.SUCCEEDED_WITH_ROW_ERRORS
+    return LoadState.SUCCEEDED
+
+
+def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+    """Close the load once it is split and every chunk is terminal; idempotent."""
+    load = rt.ledger.load(load_id)
+    if load["state"] != LoadState.LOADING:
+        return "not-loading"
+    chunks = rt.ledger.chunks(load_id)
+    if len(chunks) < int(load["chunks_total"]) or any(
+        c["state"] not in TERMINAL_CHUNK_STATES for c in chunks
+    ):
+        return "in-progress"
+    state = final_state(load, chunks)
+    report = build_report(load_id, load, chunks)
+    report["state"] = state.value
+    report["finished_at"] = time.time()
+    report_uri = f"{load['staging']}/report.json"
+    rt.storage.put(report_uri, [json.dumps(report, indent=2).encode()])
+    moved = rt.ledger.update_load(
+        load_id,
+        [LoadState.LOADING],
+        state,
+        {"report_uri": report_uri, "finished_at": report["finished_at"]},
+    )
+    if not moved.applied:
+        return "already-finished"
+    rt.redis.srem("mkto:loads:active", load_id)
+    logger.info("load finished load_id=%s state=%s report=%s", load_id, state.value, report_uri)
+    callback = json.loads(load["params"]).get("callback")
+    if callback:
+        dispatch.callback(callback, {**report, "report_uri": report_uri})
+    return state.value

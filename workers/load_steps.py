@@ -1,0 +1,179 @@
+"""Starting a load and splitting its source into chunks that queue for Marketo as they appear."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from workers.chunk_steps import pump
+from workers.dispatch import Dispatcher
+from workers.errors import InputError
+from workers.header_check import ColumnMapping
+from workers.ledger import ChunkState, Ledger, LoadState
+from workers.load_request import LoadRequest, parse_load_request
+from workers.runtime import Runtime
+from workers.split_run import SplitOptions, SplitRun
+from workers.targets import import_target, target_fields
+
+logger = logging.getLogger(__name__)
+
+
+def start_load(
+    rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
+) -> dict[str, Any]:
+    """Validate the payload and record the load; the same idempotency key returns the first."""
+    request = parse_load_request(payload)
+    load_id = load_id or uuid.uuid4().hex
+    load_id, created = rt.ledger.create_load(load_id, request.to_json(), request.idempotency_key)
+    if created:
+        staging = f"{rt.settings.staging_uri}/{load_id}"
+        rt.ledger.update_load(load_id, [LoadState.PENDING], LoadState.PENDING, {"staging": staging})
+        rt.redis.sadd("mkto:loads:active", load_id)
+        logger.info("load created load_id=%s source=%s", load_id, request.source)
+        dispatch.split(load_id)
+    return {"load_id": load_id, "created": created}
+
+
+class SplitLease:
+    """One splitter per load at a time; a redelivered copy finds the lease taken and leaves."""
+
+    def __init__(self, rt: Runtime, load_id: str) -> None:
+        self._redis = rt.redis
+        self._key = f"mkto:load:{load_id}:split_lease"
+        self._owner = uuid.uuid4().hex
+        self._ttl_ms = int(rt.settings.split_lease_s * 1000)
+
+    def acquire(self) -> bool:
+        return bool(self._redis.set(self._key, self._owner, nx=True, px=self._ttl_ms))
+
+    def renew(self) -> None:
+        self._redis.set(self._key, self._owner, xx=True, px=self._ttl_ms)
+
+    def release(self) -> None:
+        if self._redis.get(self._key) == self._owner.encode():
+            self._redis.delete(self._key)
+
+
+def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+    """Split the source; every file becomes a chunk in line for a permit at once.
+
+    Splitting is deterministic, so a split that died halfway is simply run
+    again: chunks already recorded are found in the ledger and not repeated.
+    """
+    load = rt.ledger.load(load_id)
+    if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
+        return "not-splitting"
+    lease = SplitLease(rt, load_id)
+    if not lease.acquire():
+        return "lease-held"
+    try:
+        rt.ledger.update_load(
+            load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
+        )
+        request = LoadRequest.model_validate(json.loads(load["params"]))
+        return _split(rt, dispatch, load_id, load["staging"], request, lease)
+    finally:
+        lease.release()
+
+
+def _split(
+    rt: Runtime,
+    dispatch: Dispatcher,
+    load_id: str,
+    staging: str,
+    request: LoadRequest,
+    lease: SplitLease,
+) -> str:
+    description = rt.marketo.describe_for_import(import_target(request))
+    options = SplitOptions(
+        limit=rt.settings.chunk_byte_limit,
+        output_format=request.format.value,
+        reject_threshold=rt.settings.reject_threshold,
+        mapping=ColumnMapping(request.mapping) if request.mapping else None,
+        target=target_fields(request, description),
+    )
+    run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
+    try:
+        for info in run:
+            lease.renew()
+            fields = {
+                "uri": info.uri,
+                "bytes": info.bytes,
+                "rows": info.rows,
+                "first_source": info.first_source,
+                "first_line": info.first_line,
+                "last_source": info.last_source,
+                "last_line": info.last_line,
+                "attempts": 1,
+            }
+            rt.ledger.add_chunk(load_id, info.index, fields)
+            if rt.ledger.chunk(load_id, info.index)["state"] == ChunkState.WAITING:
+                rt.admission.enqueue(Ledger.chunk_id(load_id, info.index))
+            pump(rt, dispatch)
+    except InputError as error:
+        _fail_split(rt, dispatch, load_id, run, error)
+        return "failed"
+    result = run.result
+    rt.ledger.update_load(
+        load_id,
+        [LoadState.SPLITTING],
+        LoadState.LOADING,
+        {
+            "chunks_total": len(result.files),
+            "rows_read": result.rows + result.rejects,
+            "rows_rejected": result.rejects,
+            "rows_submitted": result.rows,
+            "rejects_uri": result.rejects_uri or "",
+            "split_at": time.time(),
+        },
+    )
+    logger.info(
+        "split done load_id=%s files=%d rows=%d rejects=%d",
+        load_id,
+        len(result.files),
+        result.rows,
+        result.rejects,
+    )
+    dispatch.finish(load_id)
+    return "split"
+
+
+def _fail_split(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun, error: InputError
+) -> None:
+    """The source is unusable: nothing more is submitted; chunks already in Marketo finish."""
+    for index in rt.ledger.chunk_indexes(load_id):
+        chunk_id = Ledger.chunk_id(load_id, index)
+        withdrawn = rt.admission.withdraw(chunk_id)
+        rows = int(rt.ledger.chunk(load_id, index)["rows"])
+        moved = rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.WAITING],
+            ChunkState.FAILED,
+            {"message": "not submitted: the source failed validation"},
+            {"chunks_failed": 1, "rows_not_submitted": rows},
+        )
+        if moved.applied and not withdrawn:
+            rt.admission.release(chunk_id)
+    progress = run.progress
+    rows = progress.rows if progress else 0
+    rejects = progress.rejects if progress else 0
+    rt.ledger.update_load(
+        load_id,
+        [LoadState.SPLITTING],
+        LoadState.LOADING,
+        {
+            "error": str(error),
+            "chunks_total": len(rt.ledger.chunk_indexes(load_id)),
+            "rows_read": rows + rejects,
+            "rows_rejected": rejects,
+            "rows_submitted": rows,
+            "rejects_uri": (progress.rejects_uri if progress else None) or "",
+        },
+    )
+    logger.error("source failed load_id=%s: %s", load_id, error)
+    dispatch.finish(load_id)
