@@ -7,6 +7,7 @@ import sys
 from celery import Celery
 from kombu import Queue
 
+from beat_schedule import beat_schedule
 from workers.errors import SettingsError
 from workers.settings import get_settings
 
@@ -61,5 +62,6 @@ app.conf.update(
     task_queues=[Queue(ENTRY_QUEUE), Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
+    beat_schedule=beat_schedule(_settings.reconcile_interval_s),
     timezone="UTC",
 )

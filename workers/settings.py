@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     split_lease_s: float = Field(default=600.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
+    reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Object storage.
     # Set for MinIO or a local endpoint; unset on AWS.
