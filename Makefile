@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install redis-binary bench clean
+.PHONY: test lint typecheck pytest install redis-binary bench bench-split bench-pipeline clean
 
 test: install redis-binary lint typecheck pytest
 
@@ -32,8 +32,13 @@ typecheck: install
 pytest: install redis-binary
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: install redis-binary
+bench: bench-split bench-pipeline
+
+bench-split: install redis-binary
 	$(PY) bench/split_bench.py
+
+bench-pipeline: install redis-binary
+	$(PY) bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 10
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -11,12 +12,24 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import workers.records
+from workers.records import utf8_valid, utf8_valid_reference
 from workers.split_run import SplitOptions, SplitRun
 from workers.storage import Storage
 
 FIELD = st.text(alphabet=st.sampled_from(list('ab,;\t"\n\r xé€😀Z')), min_size=0, max_size=12)
 EXAMPLES = int(os.environ.get("SPLIT_EXAMPLES", "150"))
 FORMAT_DELIMITERS = {"csv": ",", "tsv": "\t", "ssv": ";"}
+# UTF-8 is checked by the vectorized test (numpy) or by decoding (no numpy): cover both.
+VALIDATION_PATHS = st.sampled_from(["vectorized", "decode"])
+
+
+def _validation(path: str) -> contextlib.AbstractContextManager[object]:
+    from unittest import mock
+
+    if path == "vectorized":  # even tiny inputs take the vectorized path
+        return mock.patch.object(workers.records, "VECTOR_MIN_BYTES", 0)
+    return mock.patch.object(workers.records, "_np", None)
 
 
 def _field(value: str, delimiter: str) -> str:
@@ -65,17 +78,18 @@ def datasets(draw: st.DrawFn) -> tuple[list[str], list[list[str]], str, str, int
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(data=datasets(), chunk_gzip=st.booleans())
+@given(data=datasets(), chunk_gzip=st.booleans(), path=VALIDATION_PATHS)
 def test_files_parse_back_into_the_input(
     tmp_path_factory: object,
     data: tuple[list[str], list[list[str]], str, str, int, str],
     chunk_gzip: bool,
+    path: str,
 ) -> None:
     import gzip
     import tempfile
 
     header, records, in_format, out_format, limit, ending = data
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _validation(path):
         source = Path(tmp) / f"in.{in_format}"
         raw = _encode([header, *records], FORMAT_DELIMITERS[in_format], ending)
         source.write_bytes(gzip.compress(raw) if chunk_gzip else raw)
@@ -120,6 +134,7 @@ BAD_RECORDS = {
     grain=st.integers(1, 50),
     bad=st.lists(st.tuples(st.sampled_from(sorted(BAD_RECORDS)), st.integers(0, 40)), max_size=4),
     unclosed=st.booleans(),
+    path=VALIDATION_PATHS,
 )
 def test_small_blocks_and_bad_records(
     data: tuple[list[str], list[list[str]], str, str, int, str],
@@ -127,6 +142,7 @@ def test_small_blocks_and_bad_records(
     grain: int,
     bad: list[tuple[str, int]],
     unclosed: bool,
+    path: str,
 ) -> None:
     """Tiny read blocks and grains cross every boundary; bad records drop out, the rest stays."""
     import tempfile
@@ -143,7 +159,11 @@ def test_small_blocks_and_bad_records(
         pieces.insert(min(where, len(pieces)), BAD_RECORDS[name])
     tail = b'"never closed\n,x\n' if unclosed else b""
     raw = _encode([header], delimiter, ending) + b"".join(pieces) + tail
-    with tempfile.TemporaryDirectory() as tmp, mock.patch("workers.splitter.GRAIN", grain):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mock.patch("workers.splitter.GRAIN", grain),
+        _validation(path),
+    ):
         source = Path(tmp) / f"in.{in_format}"
         source.write_bytes(raw)
         run = SplitRun(
@@ -173,3 +193,73 @@ def test_small_blocks_and_bad_records(
                 newline="",
             )))  # fmt: skip
             assert len(rejects) == 1 + expected_rejects
+
+
+# Valid characters of every length (the leads E0, ED, F0 and F4 need a look at the next byte),
+# and fragments that break UTF-8: stray continuation bytes, cut sequences, overlong forms,
+# surrogates, bytes that never occur.
+GOOD_CHARS = [
+    "a",
+    "\n",
+    '"',
+    ",",
+    "é",
+    "ß",
+    "Ł",
+    "и",
+    "—",
+    "€",
+    "美",
+    "ễ",
+    "\u0800",
+    "\ud7ff",
+    "😀",
+]
+BAD_FRAGMENTS = [
+    b"\x80", b"\xbf", b"\xc3", b"\xe2\x82", b"\xf0\x9f\x98", b"\xc0\x80", b"\xc1\xbf",
+    b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf5", b"\xff", b"\xc3\xc3",
+]  # fmt: skip
+
+
+@st.composite
+def utf8_samples(draw: st.DrawFn) -> tuple[bytes, int, int]:
+    parts = [c.encode() for c in draw(st.lists(st.sampled_from(GOOD_CHARS), max_size=300))]
+    for fragment in draw(st.lists(st.sampled_from(BAD_FRAGMENTS), max_size=2)):
+        parts.insert(draw(st.integers(0, len(parts))), fragment)
+    data = b"".join(parts)
+    start = draw(st.integers(0, len(data)))
+    return data, start, draw(st.integers(start, len(data)))
+
+
+@settings(max_examples=EXAMPLES * 4, deadline=None)
+@given(sample=utf8_samples(), step=st.integers(1, 64))
+def test_vectorized_utf8_check_agrees_with_decode(
+    sample: tuple[bytes, int, int], step: int
+) -> None:
+    """The vectorized UTF-8 check gives the same answer as decoding, at any offsets and step."""
+    from unittest import mock
+
+    data, start, end = sample
+    with (
+        mock.patch.object(workers.records, "VECTOR_MIN_BYTES", 0),
+        mock.patch.object(workers.records, "_UTF8_STEP", step),
+    ):
+        assert utf8_valid(data, start, end) == utf8_valid_reference(data, start, end)
+        # Without the lead bytes that make it decode instead, the vectorized test decides.
+        plain = data.translate(None, b"\xc0\xc1\xe0\xed\xf0\xf1\xf2\xf3\xf4\xf5\xff")
+        assert utf8_valid(plain) == utf8_valid_reference(plain)
+
+
+def test_vectorized_utf8_check_on_big_blocks() -> None:
+    """Across the internal steps of a large block, a single bad byte anywhere is found."""
+    import random
+
+    rng = random.Random(5)
+    text = "".join(rng.choice(["a", "é", "—", "美", ",", "\n"]) for _ in range(200_000)).encode()
+    assert utf8_valid(text)
+    for _ in range(30):
+        at = rng.randrange(len(text))
+        broken = text[:at] + b"\x80" + text[at:]
+        assert utf8_valid(broken) == utf8_valid_reference(broken)
+        cut = text[:at] + text[at + 1 :]
+        assert utf8_valid(cut) == utf8_valid_reference(cut)

@@ -12,6 +12,8 @@ All functions take ``data[start:end]`` with ``start`` at a record boundary.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 # translate() table deleting every byte except '"' and '\n'.
 _ONLY_QUOTES_AND_NEWLINES = bytes(b for b in range(256) if b not in (0x22, 0x0A))
 
@@ -96,3 +98,91 @@ def iter_records(data: bytes, start: int = 0, end: int | None = None) -> list[tu
         spans.append((position, record_stop))
         position = record_stop
     return spans
+
+
+# -- UTF-8 validation ------------------------------------------------------------------
+#
+# ``bytes.decode`` validates at about 0.7 GB/s on text with many non-ASCII characters
+# (it builds the string). The vectorized check below only looks at byte classes:
+# in valid UTF-8 a byte is a continuation byte (10xxxxxx) exactly when a lead byte
+# of a long enough sequence precedes it (C0-DF one byte before, E0-EF two, F0-F7
+# three). That structural test is exact once the few lead bytes that need a look at
+# the next byte (C0, C1: always overlong; E0, ED: overlong or surrogate; F0 and up:
+# four-byte sequences and invalid bytes) are absent; data holding one of those is
+# checked by ``decode`` instead. Work goes in cache-sized steps.
+
+_np: ModuleType | None
+try:
+    import numpy
+
+    _np = numpy
+except ImportError:  # pragma: no cover - numpy is a dependency; the fallback stays exact
+    _np = None
+
+_UTF8_STEP = 256 * 1024
+VECTOR_MIN_BYTES = 4096  # below this, decode is cheaper than the vectorized set-up
+_NEEDS_DECODE = (b"\xc0", b"\xc1", b"\xe0", b"\xed")
+
+
+def utf8_valid_reference(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` is valid UTF-8, by decoding it."""
+    try:
+        data[start:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def utf8_valid(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` is valid UTF-8 (exact; vectorized when numpy is there)."""
+    stop = len(data) if end is None else end
+    if stop <= start:
+        return True
+    if _np is None or stop - start < VECTOR_MIN_BYTES:
+        return utf8_valid_reference(data, start, stop)
+    for special in _NEEDS_DECODE:
+        if data.find(special, start, stop) >= 0:
+            return utf8_valid_reference(data, start, stop)
+    x = _np.frombuffer(data, _np.uint8, stop - start, start)
+    top = int(x.max())
+    if top < 0x80:
+        return True
+    if top >= 0xF0:
+        return utf8_valid_reference(data, start, stop)
+    return _utf8_structure(x)
+
+
+def _utf8_structure(x: object) -> bool:
+    """Continuation bytes exactly where two- and three-byte sequences need them."""
+    np = _np
+    assert np is not None
+    assert isinstance(x, np.ndarray)
+    size = len(x)
+    # A sequence must not run past the end, nor may the data start in the middle of one.
+    if x[-1] >= 0xC0 or (size > 1 and x[-2] >= 0xE0) or 0x80 <= x[0] < 0xC0:
+        return False
+    width = min(size, _UTF8_STEP) + 2
+    lead2 = np.empty(width, np.bool_)
+    lead3 = np.empty(width, np.bool_)
+    cont = np.empty(width, np.bool_)
+    need = np.empty(width, np.bool_)
+    masked = np.empty(width, np.uint8)
+    if size > 1 and (x[1] & 0xC0 == 0x80) != (x[0] >= 0xC0):
+        return False
+    # Each step checks positions [low + 2, high) against the two bytes before them.
+    low = 0
+    while low + 2 < size:
+        high = min(size, low + _UTF8_STEP + 2)
+        window = x[low:high]
+        n = high - low
+        l2, l3, c, r, m = lead2[:n], lead3[:n], cont[:n], need[: n - 2], masked[:n]
+        np.greater_equal(window, 0xC0, out=l2)
+        np.greater_equal(window, 0xE0, out=l3)
+        np.bitwise_and(window, 0xC0, out=m)
+        np.equal(m, 0x80, out=c)
+        np.bitwise_or(l2[1:-1], l3[:-2], out=r)
+        np.not_equal(r, c[2:], out=r)
+        if r.any():
+            return False
+        low = high - 2
+    return True

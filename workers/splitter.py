@@ -23,7 +23,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from workers.records import iter_records, last_boundary, record_end, scan
+from workers.records import iter_records, last_boundary, record_end, scan, utf8_valid
 from workers.rejects import RejectsWriter
 
 GRAIN = 256 * 1024
@@ -172,20 +172,34 @@ class Splitter:
     ) -> Iterator[None]:
         """``feed``, pausing after each block (so files written so far can be announced)."""
         carry = b""
+        carry_parity = 0
         line = first_line
         overflow: _Overflow | None = None
         for block in blocks:
             stats.data_bytes += len(block)
+            start = 0
             if overflow is not None:
-                end, overflow = self._continue_overflow(overflow, block, stats)
+                start, overflow = self._continue_overflow(overflow, block, stats)
                 if overflow is not None:
                     yield None
                     continue
                 line = self._overflow_line
-                block = block[end:]
-            data = carry + block if carry else block
-            position, line = self._pieces(data, stats, line, final=False)
-            carry = data[position:]
+            if carry:
+                # Finish the record carried over from the last block on its own, so the
+                # block itself is never copied.
+                end, carry_parity = record_end(block, start, len(block), carry_parity)
+                if end < 0:
+                    carry += block[start:]
+                    start = len(block)
+                else:
+                    record = carry + block[start:end]
+                    carry = b""
+                    _, line = self._pieces(record, stats, line, final=False)
+                    start = end
+            if start < len(block) and not carry:
+                position, line = self._pieces(block, stats, line, final=False, start=start)
+                carry = block[position:]
+                carry_parity = record_end(carry, 0, len(carry))[1] if carry else 0
             if len(carry) > self.target:
                 # A record longer than a file can hold: stream it to the rejects.
                 overflow = self._start_overflow(stats, carry, line)
@@ -197,10 +211,22 @@ class Splitter:
         if carry:
             self._pieces(carry, stats, line, final=True)
 
-    def _pieces(self, data: bytes, stats: PartStats, line: int, *, final: bool) -> tuple[int, int]:
-        """Cut ``data`` into pieces; returns (where the unconsumed rest starts, its line)."""
-        position = 0
+    def _pieces(
+        self, data: bytes, stats: PartStats, line: int, *, final: bool, start: int = 0
+    ) -> tuple[int, int]:
+        """Cut ``data[start:]`` into pieces; returns (where the rest starts, its line)."""
+        position = start
         size = len(data)
+        # Validate everything up to the last newline at once: when that is clean, so is
+        # every piece of it (pieces end at newlines, which never split a character).
+        clean_end = data.rfind(b"\n", start) + 1
+        clean = (
+            clean_end > start
+            and data.find(b"\x00", start, clean_end) < 0
+            and utf8_valid(data, start, clean_end)
+        )
+        if not clean:
+            clean_end = start
         while position < size:
             cut, newlines, rows = last_boundary(data, position, min(size, position + self.grain))
             if cut == position:  # the record at ``position`` is longer than a grain
@@ -223,15 +249,15 @@ class Splitter:
                     line += newlines
                     position = cut
                     continue
-            self._validated(data[position:cut], stats, line, newlines, rows)
+            self._validated(data[position:cut], stats, line, newlines, rows, cut <= clean_end)
             line += newlines
             position = cut
         return position, line
 
     def _validated(
-        self, piece: bytes, stats: PartStats, line: int, newlines: int, rows: int
+        self, piece: bytes, stats: PartStats, line: int, newlines: int, rows: int, clean: bool
     ) -> None:
-        if b"\x00" not in piece and (piece.isascii() or utf8_problem(piece, "") is None):
+        if clean or (b"\x00" not in piece and (piece.isascii() or utf8_problem(piece, "") is None)):
             stats.rows += rows
             self._pack(_Piece(piece, stats.uri, line, newlines, rows), stats)
             return
