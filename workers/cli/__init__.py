@@ -13,8 +13,10 @@ import click
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "load": "workers.cli.load:load",
     "sandbox": "workers.cli.sandbox:sandbox",
     "split": "workers.cli.split:split",
+    "status": "workers.cli.status:status",
 }
 
 

@@ -1,0 +1,334 @@
+"""The Python entry point: start a load, read how it is doing, list recent loads.
+
+Starting a load only enqueues ``mkto_bulk.start_load`` on the broker, exactly
+as an ETL's ``send_task`` does, so the caller needs Redis but neither the
+Marketo credentials nor this package's tasks. The payload is validated here
+first, so a bad one raises :class:`InputError` in the caller at once instead
+of failing later in a worker. Status is read from the load ledger in Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from workers.errors import MktoBulkError, PermanentError, TransientError
+from workers.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
+from workers.load_request import parse_load_request
+from workers.settings import load_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from celery.result import AsyncResult
+
+START_TASK = "mkto_bulk.start_load"
+# Loads enter on Celery's default queue (workers.celery_app.ENTRY_QUEUE).
+ENTRY_QUEUE = "celery"
+OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
+
+
+class LoadNotFound(PermanentError):
+    """The ledger has no such load (a wrong id, or no worker has picked up its start yet)."""
+
+
+class LoadWaitTimeout(TransientError):
+    """A load did not finish within the time the caller was ready to wait; it goes on."""
+
+
+@dataclass(frozen=True)
+class ChunkTally:
+    """Where a load's chunks are: files split so far, and how many are at each step."""
+
+    split: int = 0  # files written by the splitter so far
+    waiting: int = 0  # split, waiting for an import slot
+    queued: int = 0  # being uploaded, or in Marketo's queue
+    importing: int = 0  # importing in Marketo, or result files being fetched
+    done: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class LoadStatus:
+    """A typed summary of one load, read from the ledger."""
+
+    load_id: str
+    state: str
+    source: str
+    object: str
+    parameters: dict[str, Any]
+    created_at: float
+    updated_at: float | None
+    finished_at: float | None
+    chunks_total: int | None  # None until the source is fully split
+    chunks: ChunkTally
+    rows_split: int  # rows in the files split so far
+    rows_read: int
+    rows_rejected: int
+    rows_submitted: int
+    rows_processed: int
+    rows_failed: int
+    rows_warned: int
+    rows_in_failed_jobs: int
+    rows_not_submitted: int
+    jobs_submitted: int
+    jobs_retried: int
+    error: str | None
+    staging_uri: str | None
+    rejects_uri: str | None
+    report_uri: str | None
+    chunk_errors: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_LOAD_STATES
+
+    @property
+    def ok(self) -> bool:
+        """Succeeded, with or without row errors (the CLI's exit status 0)."""
+        return self.state in OK_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["chunk_errors"] = [{"chunk": i, "message": m} for i, m in self.chunk_errors]
+        return data
+
+
+def _int(record: dict[str, str], name: str) -> int:
+    try:
+        return int(record.get(name) or 0)
+    except ValueError:
+        return 0
+
+
+def _float(record: dict[str, str], name: str) -> float | None:
+    try:
+        return float(record[name]) if record.get(name) else None
+    except ValueError:
+        return None
+
+
+def _tally(chunks: list[dict[str, str]]) -> ChunkTally:
+    counts = dict.fromkeys(("waiting", "queued", "importing", "done", "failed"), 0)
+    for chunk in chunks:
+        state = chunk.get("state")
+        if state == ChunkState.WAITING:
+            counts["waiting"] += 1
+        elif state == ChunkState.SUBMITTING:
+            counts["queued"] += 1
+        elif state == ChunkState.SUBMITTED:
+            bucket = "importing" if chunk.get("status") == "Importing" else "queued"
+            counts[bucket] += 1
+        elif state == ChunkState.COLLECTING:
+            counts["importing"] += 1
+        elif state == ChunkState.DONE:
+            counts["done"] += 1
+        elif state == ChunkState.FAILED:
+            counts["failed"] += 1
+    return ChunkTally(split=len(chunks), **counts)
+
+
+def summarize(load_id: str, load: dict[str, str], chunks: list[dict[str, str]]) -> LoadStatus:
+    """Build a :class:`LoadStatus` from a load's ledger records."""
+    try:
+        params: dict[str, Any] = json.loads(load.get("params") or "{}")
+    except ValueError:
+        params = {}
+    total = _int(load, "chunks_total") if load.get("chunks_total") else -1
+    errors = tuple(
+        (int(c.get("index") or 0), c.get("message") or c.get("last_failure") or "")
+        for c in chunks
+        if c.get("state") == ChunkState.FAILED
+    )
+    return LoadStatus(
+        load_id=load_id,
+        state=load.get("state", ""),
+        source=str(params.get("source", "")),
+        object=str(params.get("object", "")),
+        parameters=params,
+        created_at=_float(load, "created_at") or 0.0,
+        updated_at=_float(load, "updated_at"),
+        finished_at=_float(load, "finished_at"),
+        chunks_total=total if total >= 0 else None,
+        chunks=_tally(chunks),
+        rows_split=sum(_int(c, "rows") for c in chunks),
+        rows_read=_int(load, "rows_read"),
+        rows_rejected=_int(load, "rows_rejected"),
+        rows_submitted=_int(load, "rows_submitted"),
+        rows_processed=_int(load, "rows_processed"),
+        rows_failed=_int(load, "rows_failed"),
+        rows_warned=_int(load, "rows_warned"),
+        rows_in_failed_jobs=_int(load, "rows_in_failed_jobs"),
+        rows_not_submitted=_int(load, "rows_not_submitted"),
+        jobs_submitted=_int(load, "jobs_submitted"),
+        jobs_retried=_int(load, "jobs_retried"),
+        error=load.get("error") or None,
+        staging_uri=load.get("staging") or None,
+        rejects_uri=load.get("rejects_uri") or None,
+        report_uri=load.get("report_uri") or None,
+        chunk_errors=errors,
+    )
+
+
+@lru_cache(maxsize=4)
+def _redis(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url, health_check_interval=30)
+
+
+def _ledger(redis_url: str | None = None) -> Ledger:
+    return Ledger(_redis(redis_url or load_settings().redis_url))
+
+
+@lru_cache(maxsize=4)
+def _client_app(redis_url: str) -> Celery:
+    """A producer-only Celery app: knows the broker and the task names, not the tasks."""
+    from celery import Celery
+
+    client = Celery("mkto_bulk_client", broker=redis_url, backend=redis_url)
+    client.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+    )
+    return client
+
+
+def load_status(load_id: str, *, redis_url: str | None = None) -> LoadStatus:
+    """The load's state, counts and outputs; :class:`LoadNotFound` if the ledger has none."""
+    ledger = _ledger(redis_url)
+    try:
+        load = ledger.load(load_id)
+        chunks = ledger.chunks(load_id)
+    except LedgerError:
+        raise LoadNotFound(
+            f"no load {load_id!r} (a load just started appears once a worker takes it)"
+        ) from None
+    except redis.RedisError as error:
+        raise TransientError(f"cannot read the load ledger (REDIS_URL): {error}") from None
+    return summarize(load_id, load, chunks)
+
+
+def recent_loads(limit: int = 20, *, redis_url: str | None = None) -> list[LoadStatus]:
+    """The most recently created loads, newest first."""
+    ledger = _ledger(redis_url)
+    statuses = []
+    try:
+        for load_id in ledger.recent_loads(limit):
+            try:
+                load = ledger.load(load_id)
+            except LedgerError:
+                continue  # indexed but its record was removed
+            statuses.append(summarize(load_id, load, ledger.chunks(load_id)))
+    except redis.RedisError as error:
+        raise TransientError(f"cannot read the load ledger (REDIS_URL): {error}") from None
+    return statuses
+
+
+ProgressCallback = Callable[["LoadStatus | None"], None]
+
+
+def wait_for_load(
+    load_id: str,
+    *,
+    timeout: float | None = None,
+    interval: float = 1.0,
+    on_progress: ProgressCallback | None = None,
+    start_result: AsyncResult | None = None,
+    redis_url: str | None = None,
+) -> LoadStatus:
+    """Block until the load is terminal and return its final status.
+
+    ``on_progress`` is called on every check with the current status (None
+    while no worker has taken the load yet). :class:`LoadWaitTimeout` after
+    ``timeout`` seconds; the load itself goes on.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            status: LoadStatus | None = load_status(load_id, redis_url=redis_url)
+        except LoadNotFound:
+            status = None
+            if start_result is None:
+                # Without an idempotency key the load id is its start task's id.
+                url = redis_url or load_settings().redis_url
+                start_result = _client_app(url).AsyncResult(load_id)
+            if start_result.failed():
+                raise MktoBulkError(
+                    f"the start of load {load_id} failed in the worker: "
+                    f"{type(start_result.result).__name__}: {start_result.result}"
+                ) from None
+        if on_progress is not None:
+            on_progress(status)
+        if status is not None and status.terminal:
+            return status
+        if deadline is not None and time.monotonic() >= deadline:
+            raise LoadWaitTimeout(
+                f"load {load_id} is not finished after {timeout:g} s; it goes on "
+                f"(state: {status.state if status else 'not started by a worker yet'})"
+            )
+        time.sleep(interval)
+
+
+def start_load(
+    payload: dict[str, Any],
+    *,
+    wait: bool = False,
+    timeout: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    app: Celery | None = None,
+    redis_url: str | None = None,
+) -> str:
+    """Validate ``payload`` and enqueue ``mkto_bulk.start_load``; return the load id.
+
+    A bad payload raises :class:`InputError` naming the field, before anything
+    is sent. Without an ``idempotencyKey`` the load id is known at once (it is
+    the start task's id) and nothing waits. With one, the key may already name
+    an earlier load, so this waits (up to ``timeout``, default 60 s) for a
+    worker to take the start and returns the id it answers.
+
+    ``wait=True`` blocks until the load is terminal (see :func:`wait_for_load`);
+    read the outcome with :func:`load_status`. ``timeout`` bounds the whole
+    call. ``REDIS_URL`` (or ``redis_url``) must name the broker the workers use.
+    """
+    from kombu.exceptions import OperationalError
+
+    request = parse_load_request(payload)
+    url = redis_url or load_settings().redis_url
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    try:
+        # Fail fast and plainly: Celery's own retries take long and end in a traceback.
+        _redis(url).ping()
+        producer = app if app is not None else _client_app(url)
+        result = producer.send_task(START_TASK, kwargs=request.to_json(), queue=ENTRY_QUEUE)
+    except (OperationalError, redis.RedisError) as error:
+        raise TransientError(f"cannot reach the broker (REDIS_URL): {error}") from None
+    load_id = str(result.id)
+    if request.idempotency_key:
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
+        try:
+            answer = result.get(timeout=60 if timeout is None else timeout, propagate=False)
+        except CeleryTimeout:
+            raise LoadWaitTimeout(
+                f"no worker took the start of load {load_id} (idempotency key "
+                f"{request.idempotency_key!r}) in time; it stays queued"
+            ) from None
+        if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
+            raise MktoBulkError(
+                f"the start of load {load_id} failed in the worker: "
+                f"{type(result.result).__name__}: {result.result}"
+            )
+        load_id = str(answer["load_id"])
+    if wait:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        wait_for_load(
+            load_id, timeout=left, on_progress=on_progress, start_result=result, redis_url=url
+        )
+    return load_id

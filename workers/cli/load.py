@@ -1,0 +1,215 @@
+"""``mkto-bulk load``: start a load, and optionally follow it to the end."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from workers.api import LoadStatus
+
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+EXIT_TIMEOUT = 3
+BAR_WIDTH = 24
+
+
+class InvalidRequest(click.ClickException):
+    exit_code = EXIT_INVALID
+
+
+def _mapping(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise InvalidRequest(
+            f"invalid load request: mapping: cannot read {path}: {error}"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"invalid load request: mapping: {path} must hold a JSON object")
+    return data
+
+
+def progress_line(status: LoadStatus | None, elapsed: float) -> str:
+    """One line: a bar over finished chunks, the chunks at each step and the rows so far."""
+    clock = f"{int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}"
+    if status is None:
+        return f"{clock} waiting for a worker to start the load"
+    c = status.chunks
+    total = status.chunks_total
+    finished = c.done + c.failed
+    denominator = total if total is not None else max(c.split, 1)
+    filled = int(BAR_WIDTH * min(finished, denominator) / max(denominator, 1))
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    split = f"{c.split} files split" + ("" if total is not None else " (splitting)")
+    return (
+        f"{clock} [{bar}] {status.state}: {split}; jobs {c.waiting} waiting, {c.queued} queued, "
+        f"{c.importing} importing, {c.done} done, {c.failed} failed; "
+        f"rows {status.rows_processed:,} processed, {status.rows_failed:,} failed"
+    )
+
+
+def summary_lines(status: LoadStatus) -> list[str]:
+    lines = [
+        f"load {status.load_id} {status.state}",
+        f"  rows: {status.rows_read:,} read, {status.rows_rejected:,} rejected, "
+        f"{status.rows_submitted:,} submitted, {status.rows_processed:,} processed, "
+        f"{status.rows_failed:,} failed, {status.rows_warned:,} with warnings",
+        f"  chunks: {status.chunks.split} ({status.chunks.done} done, "
+        f"{status.chunks.failed} failed)",
+    ]
+    if status.error:
+        lines.append(f"  error: {status.error}")
+    for index, message in status.chunk_errors[:10]:
+        lines.append(f"  chunk {index} failed: {message}")
+    if status.rejects_uri and status.rows_rejected:
+        lines.append(f"  rejected records: {status.rejects_uri}")
+    if status.report_uri:
+        lines.append(f"  report: {status.report_uri}")
+    return lines
+
+
+class _Progress:
+    """Redraws one line on a terminal; elsewhere prints a line whenever it changes."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+        self.width = 0
+
+    def __call__(self, status: LoadStatus | None) -> None:
+        line = progress_line(status, time.monotonic() - self.started)
+        changed = line.split(" ", 1)[1]
+        if self.tty:
+            pad = max(0, self.width - len(line))
+            click.echo("\r" + line + " " * pad, nl=False, err=True)
+            self.width = len(line)
+        elif changed != self.last:
+            click.echo(line, err=True)
+        self.last = changed
+
+    def close(self) -> None:
+        if self.tty and self.width:
+            click.echo(err=True)
+
+
+@click.command(short_help="Start a load (optionally wait for it to finish).")
+@click.argument("source")
+@click.option(
+    "--object",
+    "object_type",
+    type=click.Choice(["leads", "customobjects", "programmembers"]),
+    required=True,
+    help="What to import.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "tsv", "ssv"]),
+    default=None,
+    help="Format of the files sent to Marketo [csv].",
+)
+@click.option("--lookup-field", default=None, help="Leads: the field that matches records.")
+@click.option("--list-id", type=int, default=None, help="Leads: add the leads to this static list.")
+@click.option("--partition-name", default=None, help="Leads: the lead partition.")
+@click.option("--api-name", default=None, help="Custom objects: the object's API name.")
+@click.option("--program-id", type=int, default=None, help="Program members: the program.")
+@click.option(
+    "--program-member-status", default=None, help="Program members: the membership status."
+)
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help='JSON object {"column": "apiField" or null to drop}.',
+)
+@click.option(
+    "--idempotency-key", default=None, help="Starting the same key again returns the first load."
+)
+@click.option("--callback", default=None, help="Task name sent the report when the load ends.")
+@click.option("--wait", is_flag=True, help="Follow the load with a progress line until it ends.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="With --wait: give up waiting after this many seconds (exit 3; the load goes on).",
+)
+def load(
+    source: str,
+    object_type: str,
+    file_format: str | None,
+    lookup_field: str | None,
+    list_id: int | None,
+    partition_name: str | None,
+    api_name: str | None,
+    program_id: int | None,
+    program_member_status: str | None,
+    mapping: str | None,
+    idempotency_key: str | None,
+    callback: str | None,
+    wait: bool,
+    timeout: float | None,
+) -> None:
+    """Load SOURCE (an s3:// object or prefix) into Marketo and print the load id.
+
+    The request is checked before it is sent: an invalid one prints the
+    reason, naming the field, and exits with status 2.
+
+    With --wait, a progress line follows the load (files split, jobs waiting,
+    queued, importing and done in Marketo, rows processed and failed) until it
+    ends, then a summary is printed. The exit status is then 0 when the load
+    succeeded, with or without row errors (succeeded, succeeded_with_row_errors;
+    see the report for the failed rows), and 1 when it failed.
+    """
+    from workers.api import LoadWaitTimeout, start_load, wait_for_load
+    from workers.errors import InputError, MktoBulkError
+
+    payload: dict[str, Any] = {
+        "source": source,
+        "object": object_type,
+        "format": file_format,
+        "lookupField": lookup_field,
+        "listId": list_id,
+        "partitionName": partition_name,
+        "apiName": api_name,
+        "programId": program_id,
+        "programMemberStatus": program_member_status,
+        "mapping": _mapping(mapping) if mapping else None,
+        "idempotencyKey": idempotency_key,
+        "callback": callback,
+    }
+    payload = {name: value for name, value in payload.items() if value is not None}
+    try:
+        load_id = start_load(payload)
+    except InputError as error:
+        raise InvalidRequest(" ".join(str(error).split())) from None
+    except MktoBulkError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(load_id)
+    if not wait:
+        return
+    progress = _Progress()
+    try:
+        status = wait_for_load(load_id, timeout=timeout, interval=0.5, on_progress=progress)
+    except LoadWaitTimeout as error:
+        progress.close()
+        click.echo(f"Error: {error}; see `mkto-bulk status {load_id}`", err=True)
+        sys.exit(EXIT_TIMEOUT)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(f"stopped waiting; the load goes on: `mkto-bulk status {load_id}`", err=True)
+        sys.exit(130)
+    except MktoBulkError as error:
+        progress.close()
+        raise click.ClickException(str(error)) from None
+    progress.close()
+    for line in summary_lines(status):
+        click.echo(line)
+    if not status.ok:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,121 @@
+"""``mkto-bulk status``: one load in detail, or the recent loads as a table."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from workers.api import LoadStatus
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _duration(status: LoadStatus) -> str:
+    end = status.finished_at or time.time()
+    seconds = max(0, int(end - status.created_at))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _chunks(status: LoadStatus) -> str:
+    total = "?" if status.chunks_total is None else str(status.chunks_total)
+    return f"{status.chunks.done + status.chunks.failed}/{total}"
+
+
+def table(statuses: list[LoadStatus]) -> list[str]:
+    header = ("LOAD ID", "STATE", "OBJECT", "CHUNKS", "PROCESSED", "FAILED", "CREATED", "SOURCE")
+    rows = [header] + [
+        (
+            s.load_id,
+            s.state,
+            s.object,
+            _chunks(s),
+            f"{s.rows_processed:,}",
+            f"{s.rows_failed:,}",
+            _when(s.created_at),
+            s.source,
+        )
+        for s in statuses
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
+    ]
+
+
+def details(status: LoadStatus) -> list[str]:
+    c = status.chunks
+    total = "unknown yet (splitting)" if status.chunks_total is None else str(status.chunks_total)
+    parameters = {
+        k: v
+        for k, v in status.parameters.items()
+        if k not in ("source", "object") and v not in (None, "", {})
+    }
+    lines = [
+        f"load:      {status.load_id}",
+        f"state:     {status.state}",
+        f"source:    {status.source}",
+        f"object:    {status.object}"
+        + (f"  {json.dumps(parameters, sort_keys=True)}" if parameters else ""),
+        f"created:   {_when(status.created_at)}",
+        f"finished:  {_when(status.finished_at)}  (elapsed {_duration(status)})",
+        f"chunks:    {total} total; {c.split} split, {c.waiting} waiting, {c.queued} queued, "
+        f"{c.importing} importing, {c.done} done, {c.failed} failed",
+        f"jobs:      {status.jobs_submitted} submitted, {status.jobs_retried} retried",
+        f"rows:      {status.rows_read:,} read, {status.rows_rejected:,} rejected, "
+        f"{status.rows_submitted:,} submitted",
+        f"           {status.rows_processed:,} processed, {status.rows_failed:,} failed, "
+        f"{status.rows_warned:,} with warnings, {status.rows_in_failed_jobs:,} in failed jobs, "
+        f"{status.rows_not_submitted:,} not submitted",
+        f"error:     {status.error or '-'}",
+    ]
+    for index, message in status.chunk_errors[:20]:
+        lines.append(f"           chunk {index} failed: {message}")
+    if len(status.chunk_errors) > 20:
+        lines.append(f"           ... and {len(status.chunk_errors) - 20} more failed chunks")
+    lines += [
+        f"staging:   {status.staging_uri or '-'}",
+        f"rejects:   {status.rejects_uri if status.rows_rejected and status.rejects_uri else '-'}",
+        f"report:    {status.report_uri or '-'}",
+    ]
+    return lines
+
+
+@click.command(short_help="Show a load, or the recent loads.")
+@click.argument("load_id", required=False)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many recent loads to list.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def status(load_id: str | None, limit: int, as_json: bool) -> None:
+    """Show LOAD_ID in detail (state, counts, error, report location), or,
+    without LOAD_ID, the most recent loads, newest first."""
+    from workers.api import load_status, recent_loads
+    from workers.errors import MktoBulkError
+
+    try:
+        if load_id:
+            one = load_status(load_id)
+            if as_json:
+                click.echo(json.dumps(one.as_dict(), indent=2))
+            else:
+                click.echo("\n".join(details(one)))
+            return
+        loads = recent_loads(limit)
+    except MktoBulkError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in loads], indent=2))
+    elif not loads:
+        click.echo("no loads yet")
+    else:
+        click.echo("\n".join(table(loads)))
