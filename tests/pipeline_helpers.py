@@ -31,6 +31,8 @@ class Pipeline:
     bucket: str
     logdir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    beat: subprocess.Popen[bytes] | None = None
+    _started: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def redis(self) -> redis.Redis:
@@ -41,6 +43,7 @@ class Pipeline:
         return Celery(broker=self.redis_url, backend=self.redis_url)
 
     def start_worker(self, name: str, concurrency: int = 2, queues: str = QUEUES) -> None:
+        """Start ``celery worker`` in its own process group (its log: worker-<name>.log)."""
         argv = [
             sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues,
             "-c", str(concurrency), "-n", f"{name}@%h", "--without-mingle", "--without-gossip",
@@ -52,6 +55,29 @@ class Pipeline:
             start_new_session=True,
         )  # fmt: skip
         self.workers.append(process)
+        self._started[process.pid] = (name, concurrency)
+
+    def wait_ready(self, count: int | None = None, timeout: float = 60) -> None:
+        """Wait until ``count`` workers (default: all started) answer a ping."""
+        wanted = len(self.workers) if count is None else count
+        app = self.celery()
+
+        def answered() -> bool:
+            return len(app.control.ping(timeout=0.5) or []) >= wanted
+
+        wait_for(answered, timeout=timeout, interval=0.2, what=f"{wanted} workers to be ready")
+
+    def start_beat(self) -> None:
+        """Celery beat (the reconciler sweep every RECONCILE_INTERVAL_S), schedule in logdir."""
+        argv = [
+            sys.executable, "-m", "celery", "-A", "workers", "beat", "-l", "info",
+            "--schedule", str(self.logdir / "beat-schedule"),
+        ]  # fmt: skip
+        log = (self.logdir / "worker-beat.log").open("ab")
+        self.beat = subprocess.Popen(
+            argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def kill_worker(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker's whole process group: main process and pool children."""
@@ -60,6 +86,9 @@ class Pipeline:
         self.workers.remove(process)
 
     def stop(self) -> None:
+        if self.beat is not None and self.beat.poll() is None:
+            os.killpg(self.beat.pid, signal.SIGKILL)
+            self.beat.wait(10)
         for process in self.workers:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -77,20 +106,49 @@ class Pipeline:
         return str(answer["load_id"])
 
     def load(self, load_id: str) -> dict[str, str]:
-        raw = self.redis.hgetall(f"mkto:load:{load_id}")
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return _decoded(self.redis.hgetall(f"mkto:load:{load_id}"))
 
-    def wait_until_finished(self, load_id: str, timeout: float = 180) -> dict[str, str]:
+    def restart_exited_workers(self) -> int:
+        """What a supervisor (systemd, Kubernetes) does: start again every worker that exited."""
+        exited = [p for p in self.workers if p.poll() is not None]
+        for process in exited:
+            self.workers.remove(process)
+            name, concurrency = self._started[process.pid]
+            self.start_worker(name, concurrency)
+        return len(exited)
+
+    def wait_until_finished(
+        self, load_id: str, timeout: float = 180, *, supervise: bool = False
+    ) -> dict[str, str]:
+        def finished() -> bool:
+            if supervise:
+                self.restart_exited_workers()
+            return self.load(load_id).get("state") in TERMINAL
+
         wait_for(
-            lambda: self.load(load_id).get("state") in TERMINAL,
+            finished,
             timeout=timeout,
             interval=0.2,
             what=f"load {load_id} to finish (workers' logs in {self.logdir})",
         )
         return self.load(load_id)
 
+    def chunk(self, load_id: str, index: int | str) -> dict[str, str]:
+        return _decoded(self.redis.hgetall(f"mkto:load:{load_id}:chunk:{index}"))
+
+    def chunks(self, load_id: str) -> list[dict[str, str]]:
+        indexes = sorted(int(i) for i in self.redis.smembers(f"mkto:load:{load_id}:chunks"))
+        chunks = []
+        for index in indexes:
+            chunks.append(self.chunk(load_id, index))
+        return chunks
+
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logdir.glob("worker-*.log"))
+
+
+def _decoded(raw: Any) -> dict[str, str]:
+    return {bytes(k).decode(): bytes(v).decode() for k, v in dict(raw).items()}
 
 
 def pipeline_env(
@@ -114,6 +172,26 @@ def pipeline_env(
     )
     env.update(overrides)
     return env
+
+
+def put_dataset(s3_client: Any, bucket: str, key: str, body: str | bytes) -> str:
+    data = body.encode() if isinstance(body, str) else body
+    s3_client.put_object(Bucket=bucket, Key=key, Body=data)
+    return f"s3://{bucket}/{key}"
+
+
+def assert_rows_accounted(report: dict[str, Any]) -> None:
+    """Every input row is either rejected or submitted, and every submitted row has an outcome."""
+    totals = report["totals"]
+    accounted = totals["rows_submitted"] + totals["rows_rejected"] + totals["rows_not_submitted"]
+    assert totals["rows_read"] == accounted, totals
+    outcome = totals["rows_processed"] + totals["rows_failed"] + totals["rows_in_failed_jobs"]
+    assert totals["rows_submitted"] == outcome, totals
+    submitted = [c for c in report["chunks"] if c["state"] != "failed" or c["batch_id"]]
+    assert totals["rows_submitted"] == sum(c["rows"] for c in submitted), totals
+    for chunk in report["chunks"]:
+        if chunk["state"] == "done":
+            assert chunk["rows"] == chunk["processed"] + chunk["failed"], chunk
 
 
 def read_report(s3_client: Any, report_uri: str) -> dict[str, Any]:

@@ -25,8 +25,15 @@ logger = logging.getLogger(__name__)
 
 RETRY_SUBMIT_S = 10.0
 
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
-def _jobs_key(rt: Runtime) -> str:
+
+def jobs_key(rt: Runtime) -> str:
     return f"mkto:{rt.settings.instance}:jobs"
 
 
@@ -69,13 +76,17 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
         dispatch.pump()
         return "requeued"
     lock = submit_lock_key(chunk_id)
-    lock_ms = int((rt.settings.marketo_call_lease_s + 30) * 1000)
-    if not rt.redis.set(lock, "1", nx=True, px=lock_ms):
+    owner = uuid.uuid4().hex
+    # One POST attempt is bounded by the call lease; allow for one retry. A lock
+    # left by a killed worker expires, and the reconciler then submits again.
+    lock_ms = int(2 * rt.settings.marketo_call_lease_s * 1000)
+    if not rt.redis.set(lock, owner, nx=True, px=lock_ms):
         return "in-progress"  # another attempt is uploading right now
     try:
         return _submit(rt, dispatch, load_id, index, chunk)
     finally:
-        rt.redis.delete(lock)
+        # Only our own lock: after it expired, it may be another attempt's.
+        rt.redis.eval(_RELEASE_LOCK, 1, lock, owner)
 
 
 def submit_lock_key(chunk_id: str) -> str:
@@ -93,15 +104,21 @@ def _submit(
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
         rate = _rate(rt)
-        ghost_s = int(chunk["rows"]) / rate if rate else rt.settings.poll_max_s
-        rt.admission.hold_ghost(chunk_id, min(ghost_s + rt.settings.poll_max_s, 3600))
-    rt.ledger.move_chunk(
+        job_s = int(chunk["rows"]) / rate if rate else rt.settings.poll_max_s
+        # It may wait behind every outstanding job, two at a time, before it runs.
+        ahead = rt.admission.snapshot().outstanding / IMPORT_SLOTS
+        ghost_s = job_s * (ahead + 1) + rt.settings.poll_max_s
+        rt.admission.hold_ghost(chunk_id, min(ghost_s, 3600))
+    started = rt.ledger.move_chunk(
         load_id,
         index,
         [ChunkState.SUBMITTING],
         ChunkState.SUBMITTING,
         {"post_started_at": time.time()},
     )
+    if not started.applied:
+        return "not-submitting"
+    rt.ledger.count_submission(load_id, index)
     uri = chunk["uri"]
     upload = Upload(
         open=lambda: rt.storage.open(uri),
@@ -150,7 +167,7 @@ def _submit(
         return "failed"
     now = time.time()
     token = uuid.uuid4().hex
-    rt.ledger.move_chunk(
+    recorded = rt.ledger.move_chunk(
         load_id,
         index,
         [ChunkState.SUBMITTING],
@@ -164,7 +181,12 @@ def _submit(
         },
         {"api_calls": 1, "jobs_submitted": 1},
     )
-    rt.redis.zadd(_jobs_key(rt), {chunk_id: now})
+    if not recorded.applied:
+        # A concurrent attempt (whose lock had expired) recorded its job first; this
+        # one is a double submission, counted and covered by a ghost permit already.
+        logger.warning("second job for %s batch_id=%s not tracked", log, status.batch_id)
+        return "duplicate"
+    rt.redis.zadd(jobs_key(rt), {chunk_id: now})
     logger.info("submitted %s batch_id=%s", log, status.batch_id)
     dispatch.poll(load_id, index, token, countdown=_delay(rt, chunk_id, chunk, status.raw_status))
     return "submitted"
@@ -184,7 +206,7 @@ def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, w
 
 
 def _delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
-    rank = rt.redis.zrank(_jobs_key(rt), chunk_id)
+    rank = rt.redis.zrank(jobs_key(rt), chunk_id)
     since = chunk.get("importing_since")
     return next_poll_delay(
         state=state,
@@ -224,7 +246,7 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
         )
         if moved.applied:
             rt.admission.release(chunk_id)
-            rt.redis.zrem(_jobs_key(rt), chunk_id)
+            rt.redis.zrem(jobs_key(rt), chunk_id)
             started = float(chunk.get("importing_since") or chunk["submitted_at"])
             rate = updated_rate(_rate(rt), int(chunk["rows"]), now - started)
             rt.redis.set(_rate_key(rt), rate)
@@ -257,7 +279,7 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
 
 def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
     """A slot freed: the queued jobs now first in line have probably started; look soon."""
-    for raw in rt.redis.zrange(_jobs_key(rt), 0, IMPORT_SLOTS - 1):
+    for raw in rt.redis.zrange(jobs_key(rt), 0, IMPORT_SLOTS - 1):
         chunk_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         load_id, index = Ledger.parse_chunk_id(chunk_id)
         chunk = rt.ledger.chunk(load_id, index)

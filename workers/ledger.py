@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 
 import redis
-from redis.typing import EncodableT, FieldT
 
 
 class LoadState(StrEnum):
@@ -84,6 +83,19 @@ return 1
 """
 
 
+# KEYS: chunk, the load's set of chunk indexes; ARGV: state, fields (json object), index
+_ADD_CHUNK = """
+if redis.call('HSETNX', KEYS[1], 'state', ARGV[1]) == 0 then
+  return 0
+end
+for field, value in pairs(cjson.decode(ARGV[2])) do
+  redis.call('HSET', KEYS[1], field, value)
+end
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+"""
+
+
 class LedgerError(RuntimeError):
     """The ledger was asked about a load or chunk it does not have."""
 
@@ -112,6 +124,7 @@ class Ledger:
         self._clock = clock
         self._transition = client.register_script(_TRANSITION)
         self._create = client.register_script(_CREATE)
+        self._add_chunk = client.register_script(_ADD_CHUNK)
 
     # keys -----------------------------------------------------------------
     @staticmethod
@@ -182,17 +195,13 @@ class Ledger:
     # chunks ---------------------------------------------------------------
     def add_chunk(self, load_id: str, index: int, fields: Mapping[str, object]) -> bool:
         """Record a split file as a waiting chunk; False if it was recorded before."""
-        key = self.chunk_key(load_id, index)
-        if not self._redis.hsetnx(key, "state", ChunkState.WAITING.value):
-            return False
+        # One script: a crash can never leave a chunk with a state but without its fields.
         now = repr(self._clock())
-        mapping: dict[FieldT, EncodableT] = {k: str(v) for k, v in fields.items()}
+        mapping = {k: str(v) for k, v in fields.items()}
         mapping.update(index=str(index), created_at=now, updated_at=now, submissions="0")
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=mapping)
-        pipe.sadd(f"{self.load_key(load_id)}:chunks", index)
-        pipe.execute()
-        return True
+        keys = [self.chunk_key(load_id, index), f"{self.load_key(load_id)}:chunks"]
+        args: list[str | int] = [ChunkState.WAITING.value, json.dumps(mapping), index]
+        return bool(self._add_chunk(keys=keys, args=args))
 
     def chunk(self, load_id: str, index: int) -> dict[str, str]:
         raw = self._redis.hgetall(self.chunk_key(load_id, index))

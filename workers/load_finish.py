@@ -13,6 +13,7 @@ import tempfile
 import time
 from typing import Any
 
+from workers.chunk_steps import jobs_key
 from workers.dispatch import Dispatcher
 from workers.ledger import TERMINAL_CHUNK_STATES, ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest
@@ -28,6 +29,12 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
     chunk = rt.ledger.chunk(load_id, index)
     if chunk["state"] != ChunkState.COLLECTING:
         return "not-collecting"
+    chunk_id = Ledger.chunk_id(load_id, index)
+    # The job is terminal in Marketo. A poll that died after moving the chunk here
+    # may have left its permit and its place among the jobs: free both (idempotent).
+    rt.redis.zrem(jobs_key(rt), chunk_id)
+    if rt.admission.release(chunk_id):
+        dispatch.pump()
     load = rt.ledger.load(load_id)
     target = import_target(LoadRequest.model_validate(json.loads(load["params"])))
     batch_id = int(chunk["batch_id"])
@@ -47,7 +54,6 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
                 spool.seek(0)
                 rt.storage.upload_fileobj(spool, uri)
                 fields[f"{which}_uri"] = uri
-    chunk_id = Ledger.chunk_id(load_id, index)
     if chunk.get("status") == "Failed":
         attempts = int(chunk.get("attempts") or 1)
         if attempts < rt.settings.job_max_attempts:

@@ -10,7 +10,7 @@ from typing import Any
 
 from workers.chunk_steps import pump
 from workers.dispatch import Dispatcher
-from workers.errors import InputError
+from workers.errors import InputError, PermanentError
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest, parse_load_request
@@ -70,9 +70,11 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     if not lease.acquire():
         return "lease-held"
     try:
-        rt.ledger.update_load(
+        moved = rt.ledger.update_load(
             load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
         )
+        if not moved.applied:  # another copy finished the split meanwhile
+            return "not-splitting"
         request = LoadRequest.model_validate(json.loads(load["params"]))
         return _split(rt, dispatch, load_id, load["staging"], request, lease)
     finally:
@@ -87,7 +89,11 @@ def _split(
     request: LoadRequest,
     lease: SplitLease,
 ) -> str:
-    description = rt.marketo.describe_for_import(import_target(request))
+    try:
+        description = rt.marketo.describe_for_import(import_target(request))
+    except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
+        _fail_split(rt, dispatch, load_id, None, error)
+        return "failed"
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
         output_format=request.format.value,
@@ -142,36 +148,43 @@ def _split(
 
 
 def _fail_split(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun, error: InputError
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: PermanentError
 ) -> None:
-    """The source is unusable: nothing more is submitted; chunks already in Marketo finish."""
+    """The source is unusable: nothing more is submitted; chunks already in Marketo finish.
+
+    Rows of chunks never submitted (withdrawn from the line, or never announced
+    because the source failed first) count as ``rows_not_submitted``, so that
+    rows read = submitted + rejected + not submitted.
+    """
     for index in rt.ledger.chunk_indexes(load_id):
         chunk_id = Ledger.chunk_id(load_id, index)
         withdrawn = rt.admission.withdraw(chunk_id)
-        rows = int(rt.ledger.chunk(load_id, index)["rows"])
         moved = rt.ledger.move_chunk(
             load_id,
             index,
             [ChunkState.WAITING],
             ChunkState.FAILED,
-            {"message": "not submitted: the source failed validation"},
-            {"chunks_failed": 1, "rows_not_submitted": rows},
+            {"message": "not submitted: the source failed validation", "not_submitted": 1},
+            {"chunks_failed": 1},
         )
         if moved.applied and not withdrawn:
             rt.admission.release(chunk_id)
-    progress = run.progress
+    progress = run.progress if run else None
     rows = progress.rows if progress else 0
     rejects = progress.rejects if progress else 0
+    chunks = rt.ledger.chunks(load_id)
+    submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
     rt.ledger.update_load(
         load_id,
-        [LoadState.SPLITTING],
+        [LoadState.PENDING, LoadState.SPLITTING],
         LoadState.LOADING,
         {
             "error": str(error),
-            "chunks_total": len(rt.ledger.chunk_indexes(load_id)),
+            "chunks_total": len(chunks),
             "rows_read": rows + rejects,
             "rows_rejected": rejects,
-            "rows_submitted": rows,
+            "rows_submitted": submitted,
+            "rows_not_submitted": rows - submitted,
             "rejects_uri": (progress.rejects_uri if progress else None) or "",
         },
     )
