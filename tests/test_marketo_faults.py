@@ -132,3 +132,19 @@ def test_concurrent_threads_share_one_client(sandbox: Service, redis_url: str) -
         thread.join(30)
     assert errors == []
     assert stats(sandbox)["calls_by_endpoint"]["POST /identity/oauth/token"] == 1
+
+
+def test_a_create_that_may_have_reached_marketo_can_be_left_to_the_caller(
+    sandbox: Service, redis_url: str
+) -> None:
+    from workers.errors import MarketoTransportError
+    from workers.marketo import LeadImport, Upload
+
+    client = make_client(sandbox, redis_url)
+    inject(sandbox, "drop", 1, prefix="/bulk/")
+    data = Upload.from_bytes(b"email\nonce@example.com\n", "leads.csv")
+    with pytest.raises(MarketoTransportError) as caught:
+        client.create_import(LeadImport(), data, retry_maybe_sent=False)
+    assert caught.value.maybe_sent
+    assert stats(sandbox)["calls_by_endpoint"]["POST /bulk/v1/leads.json"] == 1, "not repeated"
+    assert client.create_import(LeadImport(), data, retry_maybe_sent=False).batch_id

@@ -127,7 +127,9 @@ def _submit(
     )
     log = f"load_id={load_id} chunk={index}"
     try:
-        status = rt.marketo.create_import(import_target(request), upload)
+        # A POST that may have reached Marketo is repeated by this step, not the
+        # client, so the report counts it and a ghost permit covers its job.
+        status = rt.marketo.create_import(import_target(request), upload, retry_maybe_sent=False)
     except TooManyImports:
         hold = rt.settings.too_many_imports_hold_s
         rt.admission.too_many_imports(chunk_id, hold)
@@ -225,7 +227,27 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
     chunk = rt.ledger.chunk(load_id, index)
     if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
         return "stale"
-    status = rt.marketo.import_status(import_target(_request(rt, load_id)), int(chunk["batch_id"]))
+    target = import_target(_request(rt, load_id))
+    try:
+        status = rt.marketo.import_status(target, int(chunk["batch_id"]))
+    except PermanentError as error:
+        # Marketo no longer knows the job (e.g. its batch id expired): polling
+        # again cannot help, and the job holds no place in Marketo's queue.
+        moved = rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTED],
+            ChunkState.FAILED,
+            {"message": str(error)},
+            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": 1},
+        )
+        if moved.applied:
+            rt.admission.release(chunk_id)
+            rt.redis.zrem(jobs_key(rt), chunk_id)
+            logger.error("poll refused load_id=%s chunk=%s: %s", load_id, index, error)
+            dispatch.pump()
+            dispatch.finish(load_id)
+        return "failed"
     rt.admission.renew(chunk_id)
     now = time.time()
     if status.finished:

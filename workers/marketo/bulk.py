@@ -35,6 +35,7 @@ class BulkImports(MarketoCore):
         upload: Upload,
         *,
         retry_too_many_imports: bool = False,
+        retry_maybe_sent: bool = True,
     ) -> ImportStatus:
         """Submit one file as a new import job; returns its batchId and first status.
 
@@ -42,6 +43,7 @@ class BulkImports(MarketoCore):
         ``retry_too_many_imports``: the pipeline's admission control owns that wait.
         A dropped connection is retried, which can submit the file twice (an
         import is an upsert); such retries are counted as ``possible_double_submits``.
+        ``retry_maybe_sent=False`` raises instead, for a caller that tracks the job.
         """
         path = target.create_path()
         params = target.params()
@@ -71,6 +73,7 @@ class BulkImports(MarketoCore):
             lambda response: self._status(target, response, path),
             is_create=True,
             retry_too_many_imports=retry_too_many_imports,
+            retry_maybe_sent=retry_maybe_sent,
         )
 
     def import_status(self, target: ImportTarget, batch_id: int) -> ImportStatus:

@@ -145,8 +145,13 @@ class MarketoCore:
         *,
         is_create: bool = False,
         retry_too_many_imports: bool = True,
+        retry_maybe_sent: bool = True,
     ) -> T:
-        """Run one logical call: token, budget slot, request, answer; retries per the policy."""
+        """Run one logical call: token, budget slot, request, answer; retries per the policy.
+
+        ``retry_maybe_sent=False`` raises a transport error that Marketo may have
+        acted on instead of repeating the call, for callers that account for it.
+        """
         started = time.monotonic()
         retries = 0
         refreshed = False
@@ -169,7 +174,8 @@ class MarketoCore:
                         self.auth.invalidate(token)
                     self.metrics.incr(m.TOKEN_REFRESHES)
                     continue
-                if action is Action.RAISE:
+                unsure = isinstance(error, MarketoTransportError) and error.maybe_sent
+                if action is Action.RAISE or (unsure and not retry_maybe_sent):
                     self.metrics.add({m.CALLS: 1, m.FAILURES: 1, m.RETRIES: retries})
                     self._log(
                         method, path, error.code, error.request_id, started, retries, error.message
