@@ -38,7 +38,7 @@ bench-split: install redis-binary
 	$(PY) bench/split_bench.py
 
 bench-pipeline: install redis-binary
-	$(PY) bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 10
+	$(PY) bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 1
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

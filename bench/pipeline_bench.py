@@ -13,7 +13,7 @@ private Redis and S3 endpoint, and prints:
 ``--time-scale N`` runs the whole job N times faster (sandbox speed and poll
 intervals alike), which keeps every ratio the same; 1 is Marketo's own pace.
 
-    .venv/bin/python bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 10
+    .venv/bin/python bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 1
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--rows-per-chunk", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--time-scale", type=float, default=10.0)
+    parser.add_argument("--time-scale", type=float, default=1.0)
     args = parser.parse_args()
 
     import boto3

@@ -47,8 +47,8 @@ class CeleryDispatcher:
     def pump(self, countdown: float = 0) -> None:
         pump.apply_async(countdown=min(countdown, MAX_COUNTDOWN_S))
 
-    def callback(self, task_name: str, report: dict[str, Any]) -> None:
-        app.send_task(task_name, kwargs={"report": report})
+    def callback(self, task_name: str, report: dict[str, Any], queue: str | None) -> None:
+        app.send_task(task_name, kwargs={"report": report}, queue=queue)
 
 
 DISPATCH = CeleryDispatcher()

@@ -75,3 +75,24 @@ def test_the_same_idempotency_key_starts_one_load(
     second = pipeline.start_load(source=source, object="leads", idempotencyKey="nightly:2026-11-22")
     assert first == second
     assert pipeline.wait_until_finished(first)["state"] == "succeeded"
+
+
+def test_the_callback_task_gets_the_report_on_the_etls_own_queue(
+    pipeline: Pipeline, s3_client: Any, bucket: str
+) -> None:
+    import base64
+    import json
+
+    source = put_dataset(s3_client, bucket, "in/cb.csv", HEADER + "".join(lead_rows(3)))
+    pipeline.start_worker("a", concurrency=1)
+    load_id = pipeline.start_load(
+        source=source, object="leads", callback="etl.load_finished", callbackQueue="etl"
+    )
+    assert pipeline.wait_until_finished(load_id)["state"] == "succeeded"
+    messages = [json.loads(raw) for raw in pipeline.redis.lrange("etl", 0, -1)]
+    assert [m["headers"]["task"] for m in messages] == ["etl.load_finished"]
+    _args, kwargs, _embed = json.loads(base64.b64decode(messages[0]["body"]))
+    report = kwargs["report"]
+    assert report["load_id"] == load_id and report["state"] == "succeeded"
+    assert report["totals"]["rows_processed"] == 3
+    assert report["report_uri"].endswith(f"/{load_id}/report.json")

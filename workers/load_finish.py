@@ -209,7 +209,8 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
         return "already-finished"
     rt.redis.srem("mkto:loads:active", load_id)
     logger.info("load finished load_id=%s state=%s report=%s", load_id, state.value, report_uri)
-    callback = json.loads(load["params"]).get("callback")
-    if callback:
-        dispatch.callback(callback, {**report, "report_uri": report_uri})
+    params = json.loads(load["params"])
+    if params.get("callback"):
+        report["report_uri"] = report_uri
+        dispatch.callback(params["callback"], report, params.get("callbackQueue"))
     return state.value

@@ -43,6 +43,8 @@ class LoadRequest(BaseModel):
     mapping: dict[str, str | None] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey", max_length=200)
     callback: str | None = None
+    # The ETL's own queue for the callback; our workers consume Celery's default one.
+    callback_queue: str | None = Field(default=None, alias="callbackQueue", min_length=1)
 
     @model_validator(mode="after")
     def _parameters_fit_the_object(self) -> Self:

@@ -133,6 +133,7 @@ class _Progress:
     "--idempotency-key", default=None, help="Starting the same key again returns the first load."
 )
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
+@click.option("--callback-queue", default=None, help="Queue the callback task is sent to.")
 @click.option("--wait", is_flag=True, help="Follow the load with a progress line until it ends.")
 @click.option(
     "--timeout",
@@ -153,6 +154,7 @@ def load(
     mapping: str | None,
     idempotency_key: str | None,
     callback: str | None,
+    callback_queue: str | None,
     wait: bool,
     timeout: float | None,
 ) -> None:
@@ -183,6 +185,7 @@ def load(
         "mapping": _mapping(mapping) if mapping else None,
         "idempotencyKey": idempotency_key,
         "callback": callback,
+        "callbackQueue": callback_queue,
     }
     payload = {name: value for name, value in payload.items() if value is not None}
     try:
