@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.pipeline_helpers import Pipeline, pipeline_env
 from tests.services import Service, start_redis, start_s3, start_sandbox
 
 
@@ -92,3 +93,14 @@ def admin(service: Service, method: str, path: str, body: dict[str, Any] | None 
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"null")
+
+
+@pytest.fixture
+def pipeline(
+    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
+) -> Iterator[Pipeline]:
+    """Real workers (started by the test) on the test Redis, S3 and sandbox; small chunks."""
+    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
+    running = Pipeline(env, redis_url, bucket, tmp_path)
+    yield running
+    running.stop()

@@ -5,28 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, read_report
-from tests.services import SANDBOX_CLIENT_SECRET, Service
+from tests.pipeline_helpers import Pipeline, lead_rows, read_report
+from tests.services import SANDBOX_CLIENT_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))
 HEADER = "email,firstName,lastName,leadScore\n"
-
-
-@pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
 
 
 def cli(pipeline: Pipeline, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env
-from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service, free_port, wait_for
+from tests.pipeline_helpers import Pipeline, lead_rows
+from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH = ("user", "pass")
@@ -45,16 +45,6 @@ class Flower:
 
     def tasks(self) -> dict[str, dict[str, Any]]:
         return dict(self.json("/api/tasks"))
-
-
-@pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
 
 
 @pytest.fixture

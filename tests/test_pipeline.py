@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import admin
-from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, read_report
+from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset, read_report
 from tests.services import SANDBOX_CLIENT_SECRET, Service
 
 HEADER = "email,firstName,lastName,leadScore\n"
-
-
-@pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
-
-
-def put_dataset(s3_client: Any, bucket: str, key: str, body: str) -> str:
-    s3_client.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    return f"s3://{bucket}/{key}"
 
 
 def test_a_lead_load_accounts_for_every_row_and_keeps_marketos_queue_limits(
