@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,14 +115,17 @@ def test_a_load_rides_out_marketo_errors_and_retries_failed_jobs(
         admin(sandbox, "POST", "/_sandbox/faults", {"fault": fault, "count": count,
                                                     "path_prefix": "/bulk/"})  # fmt: skip
     admin(sandbox, "POST", "/_sandbox/faults", {"fault": "job_failed", "count": 2})
+    # Both failed jobs may be the same chunk (its retry can be the next job created).
+    pipeline.env["JOB_MAX_ATTEMPTS"] = "3"
     pipeline.start_worker("a")
     pipeline.start_worker("b")
 
     load_id = pipeline.start_load(source=source, object="leads", lookupField="email")
     load = pipeline.wait_until_finished(load_id, timeout=120)
 
-    assert load["state"] == "succeeded", pipeline.logs()[-3000:]
     report = read_report(s3_client, load["report_uri"])
+    troubled = [c for c in report["chunks"] if c["state"] != "done" or c["failed"]]
+    assert load["state"] == "succeeded", json.dumps(troubled)
     assert_rows_accounted(report)
     assert report["totals"]["rows_processed"] == 800
     assert report["totals"]["jobs_retried"] == 2
