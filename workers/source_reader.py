@@ -110,7 +110,7 @@ def utf8_blocks(
             first += more
         stream = _chain(first, stream)
     if first.startswith(UTF8_BOM):
-        stream = _skip(stream, len(UTF8_BOM))
+        stream = skip_bytes(stream, len(UTF8_BOM))
         encoding = "utf-8"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
@@ -127,7 +127,8 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _skip(blocks: Iterator[bytes], count: int) -> Iterator[bytes]:
+def skip_bytes(blocks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """The blocks without their first ``count`` bytes."""
     for block in blocks:
         if count:
             dropped = min(count, len(block))

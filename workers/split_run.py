@@ -35,7 +35,7 @@ from workers.header_check import (
 )
 from workers.records import record_end
 from workers.rejects import Reject, RejectsWriter
-from workers.source_reader import BLOCK_BYTES, utf8_blocks
+from workers.source_reader import BLOCK_BYTES, skip_bytes, utf8_blocks
 from workers.splitter import ChunkInfo, Converter, PartStats, Splitter
 from workers.storage import ObjectInfo, Storage, join_uri
 
@@ -244,7 +244,7 @@ class SplitRun:
                 stats = PartStats(info.uri, object_bytes=info.size)
                 result.sources.append(stats)
                 with self.storage.open(info.uri) as reader:
-                    blocks = _after(
+                    blocks = skip_bytes(
                         utf8_blocks(reader, info.uri, options.encoding), len(header.raw)
                     )
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
@@ -278,17 +278,6 @@ class SplitRun:
     def _within_threshold(self, result: SplitResult) -> bool:
         total = result.rows + result.rejects
         return result.rejects <= self.options.reject_threshold * total
-
-
-def _after(blocks: Iterator[bytes], skip: int) -> Iterator[bytes]:
-    """The blocks without their first ``skip`` bytes (the header)."""
-    for block in blocks:
-        if skip:
-            dropped = min(skip, len(block))
-            block = block[dropped:]
-            skip -= dropped
-        if block:
-            yield block
 
 
 def _difference(expected: list[str], found: list[str]) -> str:
