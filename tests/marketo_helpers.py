@@ -119,16 +119,7 @@ def worker_main(spec: WorkerSpec, start: Any, results: Any) -> None:
     """Build a client, wait for the start signal, make ``spec.calls`` calls, report outcomes."""
     import time
 
-    config = ClientConfig(
-        rest_url=spec.sandbox_url,
-        identity_url=spec.sandbox_url + "/identity",
-        client_id=spec.client_id,
-        client_secret=SecretStr(spec.client_secret),
-        instance=spec.instance,
-        limits=BudgetLimits(**spec.limits),  # type: ignore[arg-type]
-        retry=RetryPolicy(max_retries=8, base_s=0.05, cap_s=0.5),
-    )
-    client = MarketoClient(config, redis.Redis.from_url(spec.redis_url))
+    client = make_client_from_spec(spec)
     start.wait(30)
     outcome: dict[str, Any] = {"ok": 0, "errors": [], "started": time.time()}
     for _ in range(spec.calls):

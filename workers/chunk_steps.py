@@ -154,19 +154,7 @@ def _submit(
     except TransientError as error:
         return _back_in_line(rt, dispatch, load_id, index, str(error))
     except PermanentError as error:
-        rt.ledger.move_chunk(
-            load_id,
-            index,
-            [ChunkState.SUBMITTING],
-            ChunkState.FAILED,
-            {"message": str(error)},
-            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"])},
-        )
-        rt.admission.release(chunk_id)
-        logger.error("submit refused %s: %s", log, error)
-        dispatch.pump()
-        dispatch.finish(load_id)
-        return "failed"
+        return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTING, error, 0)
     now = time.time()
     token = uuid.uuid4().hex
     recorded = rt.ledger.move_chunk(
@@ -192,6 +180,35 @@ def _submit(
     logger.info("submitted %s batch_id=%s", log, status.batch_id)
     dispatch.poll(load_id, index, token, countdown=_delay(rt, chunk_id, chunk, status.raw_status))
     return "submitted"
+
+
+def _fail_holding_chunk(
+    rt: Runtime,
+    dispatch: Dispatcher,
+    chunk: dict[str, str],
+    load_id: str,
+    state: ChunkState,
+    error: PermanentError,
+    api_calls: int,
+) -> str:
+    """Marketo refused the chunk for good: record why, and free its permit for the next one."""
+    index = int(chunk["index"])
+    chunk_id = Ledger.chunk_id(load_id, index)
+    moved = rt.ledger.move_chunk(
+        load_id,
+        index,
+        [state],
+        ChunkState.FAILED,
+        {"message": str(error)},
+        {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": api_calls},
+    )
+    if moved.applied:
+        rt.admission.release(chunk_id)
+        rt.redis.zrem(jobs_key(rt), chunk_id)
+        logger.error("refused load_id=%s chunk=%s (%s): %s", load_id, index, state, error)
+        dispatch.pump()
+        dispatch.finish(load_id)
+    return "failed"
 
 
 def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
@@ -233,21 +250,7 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
     except PermanentError as error:
         # Marketo no longer knows the job (e.g. its batch id expired): polling
         # again cannot help, and the job holds no place in Marketo's queue.
-        moved = rt.ledger.move_chunk(
-            load_id,
-            index,
-            [ChunkState.SUBMITTED],
-            ChunkState.FAILED,
-            {"message": str(error)},
-            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": 1},
-        )
-        if moved.applied:
-            rt.admission.release(chunk_id)
-            rt.redis.zrem(jobs_key(rt), chunk_id)
-            logger.error("poll refused load_id=%s chunk=%s: %s", load_id, index, error)
-            dispatch.pump()
-            dispatch.finish(load_id)
-        return "failed"
+        return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, error, 1)
     rt.admission.renew(chunk_id)
     now = time.time()
     if status.finished:
@@ -308,14 +311,15 @@ def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
         if chunk["state"] != ChunkState.SUBMITTED or chunk.get("status") != "Queued":
             continue
         token = uuid.uuid4().hex
+        now = time.time()
         moved = rt.ledger.move_chunk(
             load_id,
             index,
             [ChunkState.SUBMITTED],
             ChunkState.SUBMITTED,
-            {"status": "Importing", "importing_since": time.time(), "poll_token": token},
+            {"status": "Importing", "importing_since": now, "poll_token": token},
         )
         if moved.applied:
-            chunk["importing_since"] = str(time.time())
+            chunk["importing_since"] = str(now)
             delay = _delay(rt, chunk_id, chunk, "Importing")
             dispatch.poll(load_id, index, token, countdown=delay)

@@ -11,6 +11,9 @@ import importlib
 
 import click
 
+# Marketo's file formats, for the commands' options.
+FILE_FORMATS = ("csv", "tsv", "ssv")
+
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "load": "workers.cli.load:load",

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workers.cli import FILE_FORMATS
+
 if TYPE_CHECKING:
     from workers.api import LoadStatus
 
@@ -111,7 +113,7 @@ class _Progress:
 @click.option(
     "--format",
     "file_format",
-    type=click.Choice(["csv", "tsv", "ssv"]),
+    type=click.Choice(FILE_FORMATS),
     default=None,
     help="Format of the files sent to Marketo [csv].",
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from workers.cli import FILE_FORMATS
+
 
 @click.command(short_help="Split a dataset into files under the byte limit.")
 @click.argument("source")
@@ -12,13 +14,13 @@ import click
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["csv", "tsv", "ssv"]),
+    type=click.Choice(FILE_FORMATS),
     default=None,
     help="Format of the files written (default: the input's).",
 )
 @click.option(
     "--input-format",
-    type=click.Choice(["csv", "tsv", "ssv"]),
+    type=click.Choice(FILE_FORMATS),
     default=None,
     help="Format of the source (default: from its name, else sniffed from the header).",
 )
