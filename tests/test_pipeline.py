@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset, read_report
 from tests.services import SANDBOX_CLIENT_SECRET, Service
@@ -77,3 +79,15 @@ def test_the_callback_task_gets_the_report_on_the_etls_own_queue(
     assert report["load_id"] == load_id and report["state"] == "succeeded"
     assert report["totals"]["rows_processed"] == 3
     assert report["report_uri"].endswith(f"/{load_id}/report.json")
+
+
+def test_an_invalid_payload_sent_by_an_etl_is_rejected_naming_the_field(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.start_worker("a", concurrency=1)
+    result = pipeline.celery().send_task(
+        "mkto_bulk.start_load", kwargs={"source": "s3://b/k.csv", "object": "customobjects"}
+    )
+    with pytest.raises(Exception, match="apiName: required when object is customobjects"):
+        result.get(timeout=60)
+    assert pipeline.redis.zcard("mkto:loads") == 0, "nothing was recorded or started"
