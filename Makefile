@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install redis-binary bench bench-split bench-pipeline clean
+.PHONY: test lint typecheck pytest install redis-binary demo bench bench-split bench-pipeline clean
 
 test: install redis-binary lint typecheck pytest
 
@@ -31,6 +31,10 @@ typecheck: install
 
 pytest: install redis-binary
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The main job end to end on this machine (see README, Quick start); DEMO_ARGS="--fast --no-linger" etc.
+demo: install redis-binary
+	$(PY) -m infra.demo $(DEMO_ARGS)
 
 bench: bench-split bench-pipeline
 

@@ -76,7 +76,7 @@ def summary_lines(status: LoadStatus) -> list[str]:
     return lines
 
 
-class _Progress:
+class Progress:
     """Redraws one line on a terminal; elsewhere prints a line whenever it changes."""
 
     def __init__(self) -> None:
@@ -199,7 +199,7 @@ def load(
     click.echo(load_id)
     if not wait:
         return
-    progress = _Progress()
+    progress = Progress()
     try:
         status = wait_for_load(load_id, timeout=timeout, interval=0.5, on_progress=progress)
     except LoadWaitTimeout as error:

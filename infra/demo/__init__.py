@@ -1,0 +1,1 @@
+"""The whole system on one machine, for a first look: ``make demo`` (``python -m infra.demo``)."""
