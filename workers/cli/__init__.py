@@ -17,6 +17,7 @@ FILE_FORMATS = ("csv", "tsv", "ssv")
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "load": "workers.cli.load:load",
+    "metrics": "workers.cli.metrics:metrics",
     "sandbox": "workers.cli.sandbox:sandbox",
     "split": "workers.cli.split:split",
     "status": "workers.cli.status:status",

@@ -1,0 +1,109 @@
+"""`mkto-bulk metrics`: what operators alert on, read from the fleet's Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.services import free_port, wait_for
+from workers.admission import Admission
+from workers.ledger import Ledger, LoadState
+from workers.marketo.metrics import Metrics
+
+INSTANCE = "metrics-test"
+MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))
+
+
+def _env(redis_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MARKETO_", "REDIS_"))}
+    env.update(REDIS_URL=redis_url, MARKETO_INSTANCE=INSTANCE, MARKETO_DAILY_QUOTA="10000",
+               MARKETO_DAILY_QUOTA_RESERVE="2000")  # fmt: skip
+    return env
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+@pytest.fixture
+def fleet(redis_url: str) -> redis.Redis:
+    """A fleet's Redis: a finished load, a live one, a stuck one, jobs in Marketo, a 1016."""
+    client = redis.Redis.from_url(redis_url)
+    an_hour_ago = time.time() - 3600
+    Ledger(client, clock=lambda: an_hour_ago).create_load("stuck", {"source": "s3://b/old"})
+    ledger = Ledger(client)
+    ledger.create_load("moving", {"source": "s3://b/new"})
+    ledger.update_load("moving", [LoadState.PENDING], LoadState.SPLITTING)
+    ledger.create_load("done", {"source": "s3://b/done"})
+    ledger.update_load("done", [LoadState.PENDING], LoadState.FAILED)
+    admission = Admission(client, INSTANCE, max_outstanding=2)
+    for index in range(3):
+        admission.enqueue(f"moving:{index}")
+    admission.grant()
+    metrics = Metrics(client, INSTANCE)
+    metrics.add({"calls": 40, "retries": 3})
+    metrics.code("1016")
+    metrics.code("1016")
+    metrics.code("606")
+    return client
+
+
+def test_metrics_once_shows_stuck_loads_jobs_held_quota_share_and_1016s(
+    fleet: redis.Redis, redis_url: str
+) -> None:
+    done = subprocess.run(
+        [MKTO_BULK, "metrics", "--once"],
+        env=_env(redis_url), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = _samples(done.stdout)
+    instance = (("instance", INSTANCE),)
+    assert samples[("mkto_bulk_loads", (("state", "pending"),))] == 1
+    assert samples[("mkto_bulk_loads", (("state", "splitting"),))] == 1
+    assert samples[("mkto_bulk_loads", (("state", "failed"),))] == 1
+    assert samples[("mkto_bulk_loads_stuck", ())] == 1, "only the load quiet for an hour"
+    assert samples[("mkto_bulk_load_quiet_seconds_max", ())] >= 3500
+    assert samples[("mkto_bulk_import_jobs_outstanding", instance)] == 2
+    assert samples[("mkto_bulk_chunks_waiting", instance)] == 1
+    assert samples[("mkto_bulk_marketo_daily_share", instance)] == 8000
+    assert samples[("mkto_bulk_marketo_calls_total", instance)] == 40
+    codes = (("code", "1016"), ("instance", INSTANCE))
+    assert samples[("mkto_bulk_marketo_error_codes_total", codes)] == 2
+
+
+def test_metrics_are_served_over_http_for_prometheus(fleet: redis.Redis, redis_url: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [MKTO_BULK, "metrics", "--address", "127.0.0.1", "--port", str(port)],
+        env=_env(redis_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def answered() -> bool:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(answered, timeout=30, interval=0.1, what="the metrics endpoint")
+        Metrics(fleet, INSTANCE).code("1016")  # read again at every scrape
+        samples = _samples(requests.get(url, timeout=5).text)
+        codes = (("code", "1016"), ("instance", INSTANCE))
+        assert samples[("mkto_bulk_marketo_error_codes_total", codes)] == 3
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,134 @@
+"""Prometheus metrics for the whole fleet, read from Redis at each scrape.
+
+Flower's ``/metrics`` covers Celery (tasks, queues, workers). What operators
+alert on beyond that lives in Redis, shared by every worker: loads that stopped
+moving, the import jobs we hold in Marketo's queue, our share of the daily
+quota, and Marketo's error codes (1016, 606, ...). One collector reads it all
+on each scrape, so any number of exporters agree and none keeps state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import redis
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from workers.admission import Admission
+from workers.ledger import TERMINAL_LOAD_STATES, Ledger
+from workers.marketo.budgets import BudgetLimits, Budgets
+from workers.marketo.metrics import CODE_PREFIX, Metrics
+from workers.settings import Settings
+
+STUCK_AFTER_S = 1800.0  # a live load whose ledger has not moved for this long is stuck
+LOADS_SCANNED = 1000  # the newest loads looked at on each scrape
+
+_MARKETO_COUNTERS = {
+    "calls": "Marketo API calls made (all workers)",
+    "retries": "Marketo calls retried after a transient error",
+    "failures": "Marketo calls that failed after their retries",
+    "holdoffs_606": "times every worker held off after a 606 rate limit",
+    "token_refreshes": "access tokens refreshed after 601/602",
+    "possible_double_submits": "job creates repeated after a connection was lost",
+}
+
+
+class FleetCollector(Collector):
+    """Reads loads, admission, budgets and Marketo counters for one instance."""
+
+    def __init__(
+        self, client: redis.Redis, settings: Settings, stuck_after_s: float = STUCK_AFTER_S
+    ) -> None:
+        self.redis = client
+        self.instance = settings.instance
+        self.stuck_after_s = stuck_after_s
+        self.admission = Admission(client, self.instance, settings.max_outstanding_jobs)
+        limits = BudgetLimits(
+            daily_quota=settings.marketo_daily_quota,
+            daily_quota_reserve=settings.marketo_daily_quota_reserve,
+        )
+        self.budgets = Budgets(client, self.instance, limits)
+        self.metrics = Metrics(client, self.instance)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._loads()
+        yield from self._admission()
+        yield from self._marketo()
+
+    def _loads(self) -> Iterator[Metric]:
+        load_ids = Ledger(self.redis).recent_loads(LOADS_SCANNED)
+        pipe = self.redis.pipeline(transaction=False)
+        for load_id in load_ids:
+            pipe.hmget(Ledger.load_key(load_id), "state", "updated_at", "created_at")
+        states: Counter[str] = Counter()
+        now = time.time()
+        stuck = 0
+        oldest_quiet = 0.0
+        for state_raw, updated, created in pipe.execute():
+            if state_raw is None:
+                continue
+            state = state_raw.decode()
+            states[state] += 1
+            if state in TERMINAL_LOAD_STATES:
+                continue
+            quiet = now - float(updated or created or now)
+            oldest_quiet = max(oldest_quiet, quiet)
+            stuck += quiet > self.stuck_after_s
+        by_state = GaugeMetricFamily(
+            "mkto_bulk_loads", "loads among the newest recorded, by state", labels=["state"]
+        )
+        for state, count in sorted(states.items()):
+            by_state.add_metric([state], count)
+        yield by_state
+        yield GaugeMetricFamily(
+            "mkto_bulk_loads_stuck",
+            f"live loads whose ledger has not changed for {self.stuck_after_s:g} s",
+            value=stuck,
+        )
+        yield GaugeMetricFamily(
+            "mkto_bulk_load_quiet_seconds_max",
+            "seconds since the least recently updated live load last changed",
+            value=oldest_quiet,
+        )
+
+    def _admission(self) -> Iterator[Metric]:
+        snapshot = self.admission.snapshot()
+        labels = ["instance"]
+        for name, help_text, value in (
+            ("import_jobs_outstanding", "our jobs queued or importing", snapshot.outstanding),
+            ("chunks_waiting", "chunks waiting for an import slot", snapshot.waiting),
+            ("too_many_imports_hold_seconds", "time left of a hold after a 1016", snapshot.hold_s),
+        ):
+            gauge = GaugeMetricFamily(f"mkto_bulk_{name}", help_text, labels=labels)
+            gauge.add_metric([self.instance], value)
+            yield gauge
+
+    def _marketo(self) -> Iterator[Metric]:
+        labels = ["instance"]
+        daily = GaugeMetricFamily(
+            "mkto_bulk_marketo_daily_calls", "calls counted today (America/Chicago)", labels=labels
+        )
+        daily.add_metric([self.instance], self.budgets.daily_count())
+        yield daily
+        share = GaugeMetricFamily(
+            "mkto_bulk_marketo_daily_share", "our daily share: quota minus reserve", labels=labels
+        )
+        share.add_metric([self.instance], self.budgets.limits.daily_limit)
+        yield share
+        counters = self.metrics.snapshot()
+        for name, help_text in _MARKETO_COUNTERS.items():
+            counter = CounterMetricFamily(f"mkto_bulk_marketo_{name}", help_text, labels=labels)
+            counter.add_metric([self.instance], counters.get(name, 0))
+            yield counter
+        codes = CounterMetricFamily(
+            "mkto_bulk_marketo_error_codes",
+            "Marketo error answers by code (1016 too many imports, 606 rate limit, ...)",
+            labels=["instance", "code"],
+        )
+        for name, value in sorted(counters.items()):
+            if name.startswith(CODE_PREFIX):
+                codes.add_metric([self.instance, name[len(CODE_PREFIX) :]], value)
+        yield codes
