@@ -1,4 +1,4 @@
-"""infra/docker/Dockerfile: a slim non-root runtime that carries wheels, not compilers or secrets."""
+"""infra/docker/Dockerfile: a slim non-root runtime with wheels, no compilers, no secrets."""
 
 from __future__ import annotations
 
