@@ -48,15 +48,15 @@ def settings_env_names() -> set[str]:
     return {name.upper() for name in Settings.model_fields}
 
 
-def load_settings_from(env: Mapping[str, str], monkeypatch: Any) -> Any:
-    """Validate ``env`` exactly as a worker does at start (Marketo credentials required)."""
+def load_settings_from(env: Mapping[str, str], monkeypatch: Any, *, marketo: bool = True) -> Any:
+    """Validate ``env`` as a process does at start (a worker requires Marketo's credentials)."""
     from workers.settings import load_settings
 
     for name in settings_env_names():
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return load_settings(require_marketo=True)
+    return load_settings(require_marketo=marketo)
 
 
 # --- Compose ------------------------------------------------------------------------------

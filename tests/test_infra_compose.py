@@ -123,7 +123,8 @@ def test_the_example_env_file_holds_only_placeholders_and_is_git_ignored_once_co
 
 
 def test_every_mkto_bulk_service_runs_the_image_built_from_the_project_dockerfile() -> None:
-    for name, service in {**app_services(), "sandbox": services()["sandbox"]}.items():
+    built = {name: services()[name] for name in ("sandbox", "metrics")}
+    for name, service in {**app_services(), **built}.items():
         build = service["build"]
         dockerfile = (COMPOSE_FILE.parent / build["context"] / build["dockerfile"]).resolve()
         assert dockerfile == (INFRA.parent / APP_IMAGE_DOCKERFILE).resolve(), name
@@ -162,6 +163,18 @@ def test_the_sandbox_accepts_exactly_the_credentials_the_workers_send() -> None:
         env = service_env(service)
         assert sandbox_env["SANDBOX_CLIENT_ID"] == env["MARKETO_CLIENT_ID"], name
         assert sandbox_env["SANDBOX_CLIENT_SECRET"] == env["MARKETO_CLIENT_SECRET"], name
+
+
+def test_the_metrics_exporter_reads_only_redis_and_gets_no_credentials(monkeypatch: Any) -> None:
+    metrics = services()["metrics"]
+    args = argv(metrics["command"])
+    assert args[:2] == ["mkto-bulk", "metrics"]
+    env = service_env(metrics)
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    assert not [key for key in env if SECRET_NAME.search(key)]
+    load_settings_from(env, monkeypatch, marketo=False)
+    (port,) = option(args, "--port")
+    assert [p.rsplit(":", 1)[1] for p in metrics["ports"]] == [port]
 
 
 def test_redis_keeps_an_append_only_file_and_never_evicts() -> None:

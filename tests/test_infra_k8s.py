@@ -120,7 +120,7 @@ def test_flower_takes_its_basic_auth_from_a_secret_and_is_probed_on_its_healthch
     reference = auth["valueFrom"]["secretKeyRef"]
     assert reference["key"] in secret_data(reference["name"])
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthcheck"
-    (service,) = k8s_kind("Service")
+    (service,) = [s for s in k8s_kind("Service") if s["metadata"]["name"] == "mkto-bulk-flower"]
     assert service["spec"]["type"] == "ClusterIP"
 
 
@@ -175,19 +175,52 @@ def test_the_example_secrets_hold_only_placeholders() -> None:
     assert set(secret_data("mkto-bulk-secrets")) <= settings_env_names() | EXTRA_SECRETS
 
 
-def test_config_and_secrets_together_give_workers_settings_they_accept(monkeypatch: Any) -> None:
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    """The environment a container starts with, placeholders standing in for secret values."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            assert source["configMapRef"]["name"] == "mkto-bulk-config"
+            env.update(config_data())
+        else:
+            env.update(secret_data(source["secretRef"]["name"]))
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        else:
+            reference = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secret_data(reference["name"])[reference["key"]]
+    return env
+
+
+def test_config_and_secrets_together_give_celery_settings_it_accepts(monkeypatch: Any) -> None:
     for deployment in k8s_kind("Deployment"):
         for container in containers(deployment):
-            env: dict[str, str] = {}
-            for source in container.get("envFrom", []):
-                if "configMapRef" in source:
-                    assert source["configMapRef"]["name"] == "mkto-bulk-config"
-                    env.update(config_data())
-                else:
-                    env.update(secret_data(source["secretRef"]["name"]))
+            if celery_role(argv(container["command"])) is None:
+                continue
+            env = container_env(container)
             assert env.keys() >= REQUIRED_SETTINGS, deployment["metadata"]["name"]
             assert "AWS_SECRET_ACCESS_KEY" not in env, "AWS access comes from the IAM role"
             load_settings_from(env, monkeypatch)
+
+
+def test_the_metrics_exporter_reads_redis_without_the_marketo_secret_and_is_scraped(
+    monkeypatch: Any,
+) -> None:
+    (deployment,) = [d for d in k8s_kind("Deployment") if "metrics" in d["metadata"]["name"]]
+    (container,) = containers(deployment)
+    command = argv(container["command"])
+    assert command[:2] == ["mkto-bulk", "metrics"]
+    env = container_env(container)
+    assert "REDIS_URL" in env and "MARKETO_CLIENT_SECRET" not in env
+    load_settings_from(env, monkeypatch, marketo=False)
+    (port,) = container["ports"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert (
+        option(command, "--port")
+        == [str(port["containerPort"])]
+        == [annotations["prometheus.io/port"]]
+    )
 
 
 def test_queue_length_scales_the_split_and_marketo_workers_through_keda() -> None:
