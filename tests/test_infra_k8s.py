@@ -265,12 +265,17 @@ def test_the_worker_liveness_probe_passes_while_the_worker_runs_and_fails_once_i
     )
 
     def probe_passes() -> bool:
-        return subprocess.run(probe, env=env, cwd=ROOT, capture_output=True).returncode == 0
+        result = subprocess.run(probe, env=env, cwd=ROOT, capture_output=True, timeout=60)
+        return result.returncode == 0
 
     try:
         wait_for(probe_passes, timeout=60, interval=0.5, what="the liveness probe to pass")
     finally:
         worker.terminate()
-        worker.wait(30)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
         log.close()
     assert not probe_passes()
