@@ -41,10 +41,24 @@ ROUTES = {
 REDBEAT_KEY_PREFIX = "mkto:redbeat:"
 BEAT_LOCK_WAKEUPS = 3
 
+
+def _starting_beat() -> bool:
+    """True in ``celery beat``, the one process that reads the schedule file.
+
+    A tick carries its entry to the workers, so they need neither the file
+    nor SCHEDULE_FILE to point at something readable where they run.
+    """
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.invoked_subcommand == "beat"
+
+
 try:
     _settings = get_settings()
-    # The schedule file is validated at start, like the environment.
-    _loads = scheduled_loads(_settings)
+    # Beat validates the schedule file at start, like the environment, before
+    # it touches the schedule in Redis.
+    _loads = scheduled_loads(_settings) if _starting_beat() else []
 except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
