@@ -196,3 +196,17 @@ def test_schedule_list_refuses_a_bad_file_with_the_message_beat_prints(tmp_path:
         f'mkto-bulk: schedule file {schedule_file}: [[load]] "leads-nightly": cron: bad expression '
         '"61 2 * * *" (minute must be 0-59: Invalid end range: 61 > 59)'
     )
+
+
+def test_a_tick_from_a_lagging_clock_does_not_replace_a_newer_run(
+    rt: Runtime, bucket: str, s3_client: Any
+) -> None:
+    entry, dispatch = nightly(bucket, source_wait_s=600), RecordingDispatcher()
+    put_dataset(s3_client, bucket, "leads/2024-06-02/part-0.csv", "email\na@example.com\n")
+    assert tick(rt, dispatch, entry, at(1)) == "started"
+
+    # A worker whose clock is two seconds behind still sees yesterday's run as the latest.
+    assert tick(rt, dispatch, entry, at(-2)) == "superseded"
+
+    record = last_run(rt.redis, "leads-nightly")
+    assert record["ds"] == "2024-06-02" and record["state"] == "started"

@@ -36,13 +36,16 @@ class RunState(StrEnum):
     FAILED = "failed"
 
 
-# KEYS: the schedule's record; ARGV: run key, allowed states (json list; empty: only a
-# run other than the recorded one may be claimed, replacing it), fields (json object)
+# KEYS: the schedule's record; ARGV: run key, allowed states (json list; empty: claim a
+# run other than the recorded one, replacing it unless the recorded one is newer, as a
+# worker whose clock lags could ask), fields (json object), the run's fire time (epoch s)
 _MOVE = """
 local run = redis.call('HGET', KEYS[1], 'run')
 local allowed = cjson.decode(ARGV[2])
 if #allowed == 0 then
   if run == ARGV[1] then return 0 end
+  local recorded = tonumber(redis.call('HGET', KEYS[1], 'fire_ts') or '0')
+  if recorded > tonumber(ARGV[4]) then return 0 end
   redis.call('DEL', KEYS[1])
 else
   if run ~= ARGV[1] then return 0 end
@@ -90,10 +93,10 @@ class ScheduleRuns:
     def get(self, name: str) -> dict[str, str]:
         return last_run(self._redis, name)
 
-    def _apply(self, name: str, run_key: str, allowed: list[str], fields: dict[str, Any]) -> bool:
+    def _apply(self, run: ScheduledRun, allowed: list[str], fields: dict[str, Any]) -> bool:
         fields = dict(fields, updated_at=repr(time.time()))
-        args = [run_key, json.dumps(allowed), json.dumps(fields)]
-        return bool(self._move(keys=[record_key(name)], args=args))
+        args = [run.key, json.dumps(allowed), json.dumps(fields), repr(run.fire_at.timestamp())]
+        return bool(self._move(keys=[record_key(run.schedule)], args=args))
 
     def claim(self, run: ScheduledRun, state: RunState, **fields: Any) -> bool:
         """Make ``run`` the schedule's latest run, unless it already is."""
@@ -101,15 +104,16 @@ class ScheduleRuns:
             "run": run.key,
             "ds": run.ds,
             "fire_at": run.fire_at.isoformat(),
+            "fire_ts": repr(run.fire_at.timestamp()),
             "source": run.source,
             "state": state.value,
             **fields,
         }
-        return self._apply(run.schedule, run.key, [], record)
+        return self._apply(run, [], record)
 
     def finish(self, run: ScheduledRun, state: RunState, **fields: Any) -> bool:
         """Move a waiting run on to ``state`` (only once, whoever gets there first)."""
-        return self._apply(run.schedule, run.key, [RunState.WAITING], {"state": state, **fields})
+        return self._apply(run, [RunState.WAITING], {"state": state, **fields})
 
 
 def _ready_uri(entry: ScheduledLoad, run: ScheduledRun) -> str:
@@ -139,14 +143,16 @@ def tick(rt: Runtime, dispatch: Dispatcher, entry: ScheduledLoad, now: datetime)
         elif record:
             # No tick was handled during the whole window: say so rather than load late.
             late = f"not run: no beat tick was handled within {_window(entry, run)}"
-            runs.claim(run, RunState.FAILED, error=late)
-            logger.error("schedule %s ds=%s %s", entry.name, run.ds, late)
-            return "missed"
+            if runs.claim(run, RunState.FAILED, error=late):
+                logger.error("schedule %s ds=%s %s", entry.name, run.ds, late)
+                return "missed"
         else:
             return "idle"  # a schedule seen for the first time starts with its next run
         record = runs.get(entry.name)
-    if record.get("run") != run.key or record.get("state") != RunState.WAITING:
-        return record.get("state", "idle")
+    if record.get("run") != run.key:
+        return "superseded"  # a newer run is recorded (this clock lags)
+    if record.get("state") != RunState.WAITING:
+        return record["state"]
     uri = _ready_uri(entry, run)
     if not _source_ready(rt, uri):
         if now.timestamp() < deadline:
