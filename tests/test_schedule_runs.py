@@ -48,6 +48,16 @@ def at(seconds: float, base: datetime = FIRE) -> datetime:
     return base + timedelta(seconds=seconds)
 
 
+def started_tonight(
+    rt: Runtime, bucket: str, s3_client: Any
+) -> tuple[ScheduledLoad, RecordingDispatcher]:
+    """Tonight's run (2024-06-02), its source there at the first tick: its load started."""
+    entry, dispatch = nightly(bucket, source_wait_s=600), RecordingDispatcher()
+    put_dataset(s3_client, bucket, "leads/2024-06-02/part-0.csv", "email\na@example.com\n")
+    assert tick(rt, dispatch, entry, at(1)) == "started"
+    return entry, dispatch
+
+
 def test_a_missing_source_is_checked_on_every_tick_then_fails_with_a_clear_message(
     rt: Runtime, bucket: str
 ) -> None:
@@ -91,9 +101,7 @@ def test_a_source_that_appears_within_the_window_starts_one_load_however_often_i
 def test_a_duplicate_whose_record_was_lost_still_finds_the_same_load(
     rt: Runtime, bucket: str, s3_client: Any
 ) -> None:
-    entry, dispatch = nightly(bucket, source_wait_s=600), RecordingDispatcher()
-    put_dataset(s3_client, bucket, "leads/2024-06-02/part-0.csv", "email\na@example.com\n")
-    assert tick(rt, dispatch, entry, at(1)) == "started"
+    entry, dispatch = started_tonight(rt, bucket, s3_client)
     first = last_run(rt.redis, "leads-nightly")["load_id"]
     rt.redis.delete("mkto:schedule:leads-nightly")  # e.g. a crash between the two writes
 
@@ -201,9 +209,7 @@ def test_schedule_list_refuses_a_bad_file_with_the_message_beat_prints(tmp_path:
 def test_a_tick_from_a_lagging_clock_does_not_replace_a_newer_run(
     rt: Runtime, bucket: str, s3_client: Any
 ) -> None:
-    entry, dispatch = nightly(bucket, source_wait_s=600), RecordingDispatcher()
-    put_dataset(s3_client, bucket, "leads/2024-06-02/part-0.csv", "email\na@example.com\n")
-    assert tick(rt, dispatch, entry, at(1)) == "started"
+    entry, dispatch = started_tonight(rt, bucket, s3_client)
 
     # A worker whose clock is two seconds behind still sees yesterday's run as the latest.
     assert tick(rt, dispatch, entry, at(-2)) == "superseded"
