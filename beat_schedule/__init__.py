@@ -1,13 +1,31 @@
-"""The periodic schedule: the reconciler sweep (nightly loads join it from their config file)."""
+"""The periodic schedule: the reconciler sweep, and the nightly loads of the schedule file.
+
+celery-redbeat keeps these entries in Redis and lets one beat at a time send
+them. It stores a ``crontab`` without its time zone, so a scheduled load is
+sent as a short interval "tick" carrying its entry, and the task works out
+the cron's latest fire time in the entry's own zone (``beat_schedule.cron``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from beat_schedule.config import ScheduledLoad
+
+RUN_SCHEDULED_TASK = "mkto_bulk.run_scheduled"
+# A tick waiting in the queue this many intervals is superseded by later ones.
+TICK_EXPIRY_INTERVALS = 10
 
 
-def beat_schedule(reconcile_interval_s: float) -> dict[str, dict[str, Any]]:
+def beat_schedule(
+    reconcile_interval_s: float,
+    loads: Iterable[ScheduledLoad] = (),
+    tick_s: float = 30.0,
+) -> dict[str, dict[str, Any]]:
     """Celery beat entries; the reconciler re-drives whatever a crash left behind."""
-    return {
+    entries: dict[str, dict[str, Any]] = {
         "mkto-bulk-reconcile": {
             "task": "mkto_bulk.reconcile",
             "schedule": reconcile_interval_s,
@@ -15,3 +33,11 @@ def beat_schedule(reconcile_interval_s: float) -> dict[str, dict[str, Any]]:
             "options": {"expires": reconcile_interval_s},
         }
     }
+    for load in loads:
+        entries[load.beat_name] = {
+            "task": RUN_SCHEDULED_TASK,
+            "schedule": tick_s,
+            "kwargs": {"entry": load.as_table()},
+            "options": {"expires": max(60.0, TICK_EXPIRY_INTERVALS * tick_s)},
+        }
+    return entries

@@ -11,11 +11,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from celery import Task
 
-from workers import chunk_steps, load_finish, load_steps, reconciler
+from beat_schedule.config import parse_entry
+from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
 from workers.celery_app import MAX_COUNTDOWN_S, app
 from workers.errors import DailyQuotaExhausted, TransientError
 from workers.runtime import runtime
@@ -108,3 +110,12 @@ def pump(self: Task) -> int:
 @app.task(name="mkto_bulk.reconcile", bind=True)
 def reconcile(self: Task) -> dict[str, int]:
     return _run(self, lambda: reconciler.reconcile(runtime(), DISPATCH))
+
+
+@app.task(name="mkto_bulk.run_scheduled", bind=True)
+def run_scheduled(self: Task, entry: dict[str, Any]) -> str:
+    """Beat's tick for one scheduled load: start, keep waiting for, or fail its latest run."""
+    rt = runtime()
+    scheduled = parse_entry(entry, rt.settings.schedule_source_wait_s)
+    now = datetime.now(UTC)
+    return _run(self, lambda: scheduled_runs.tick(rt, DISPATCH, scheduled, now))

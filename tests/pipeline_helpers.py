@@ -31,7 +31,7 @@ class Pipeline:
     bucket: str
     logdir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    beat: subprocess.Popen[bytes] | None = None
+    beats: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _started: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     @property
@@ -67,17 +67,19 @@ class Pipeline:
 
         wait_for(answered, timeout=timeout, interval=0.2, what=f"{wanted} workers to be ready")
 
-    def start_beat(self) -> None:
-        """Celery beat (the reconciler sweep every RECONCILE_INTERVAL_S), schedule in logdir."""
-        argv = [
-            sys.executable, "-m", "celery", "-A", "workers", "beat", "-l", "info",
-            "--schedule", str(self.logdir / "beat-schedule"),
-        ]  # fmt: skip
-        log = (self.logdir / "worker-beat.log").open("ab")
-        self.beat = subprocess.Popen(
-            argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    def start_beat(self, name: str = "beat", **env: str) -> subprocess.Popen[bytes]:
+        """``celery -A workers beat`` (redbeat: its schedule and lock live in the test Redis).
+
+        Its log is worker-<name>.log; ``env`` adds variables (SCHEDULE_FILE, ...).
+        """
+        argv = [sys.executable, "-m", "celery", "-A", "workers", "beat", "-l", "info"]
+        log = (self.logdir / f"worker-{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv, env={**self.env, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        self.beats.append(process)
+        return process
 
     def kill_worker(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker's whole process group: main process and pool children."""
@@ -86,9 +88,11 @@ class Pipeline:
         self.workers.remove(process)
 
     def stop(self) -> None:
-        if self.beat is not None and self.beat.poll() is None:
-            os.killpg(self.beat.pid, signal.SIGKILL)
-            self.beat.wait(10)
+        for beat in self.beats:
+            if beat.poll() is None:
+                os.killpg(beat.pid, signal.SIGKILL)
+                beat.wait(10)
+        self.beats.clear()
         for process in self.workers:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

@@ -7,7 +7,8 @@ import sys
 from celery import Celery
 from kombu import Queue
 
-from beat_schedule import beat_schedule
+from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
+from beat_schedule.config import scheduled_loads
 from workers.errors import SettingsError
 from workers.settings import get_settings
 
@@ -27,16 +28,39 @@ VISIBILITY_TIMEOUT_S = 1800
 
 ROUTES = {
     "mkto_bulk.start_load": {"queue": ENTRY_QUEUE},
+    RUN_SCHEDULED_TASK: {"queue": ENTRY_QUEUE},  # quick: checks a source, starts a load
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.*": {"queue": POLL_QUEUE},
 }
 
+# Beat's lock in Redis (celery-redbeat): a second beat stands by. The active beat
+# wakes (and extends the lock) at least every third of the lock's lifetime; a
+# standby retries as often, so it takes over within 4/3 of the timeout.
+REDBEAT_KEY_PREFIX = "mkto:redbeat:"
+BEAT_LOCK_WAKEUPS = 3
+
+
+def _starting_beat() -> bool:
+    """True in ``celery beat``, the one process that reads the schedule file.
+
+    A tick carries its entry to the workers, so they need neither the file
+    nor SCHEDULE_FILE to point at something readable where they run.
+    """
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.invoked_subcommand == "beat"
+
+
 try:
     _settings = get_settings()
+    # Beat validates the schedule file at start, like the environment, before
+    # it touches the schedule in Redis.
+    _loads = scheduled_loads(_settings) if _starting_beat() else []
 except SettingsError as error:
-    # A worker with a bad environment must say why in one line, not a traceback.
+    # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
@@ -62,6 +86,15 @@ app.conf.update(
     task_queues=[Queue(ENTRY_QUEUE), Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
-    beat_schedule=beat_schedule(_settings.reconcile_interval_s),
+    beat_schedule=beat_schedule(
+        _settings.reconcile_interval_s, _loads, tick_s=_settings.schedule_tick_s
+    ),
+    beat_scheduler="redbeat.RedBeatScheduler",
+    beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,
+    redbeat_redis_url=_settings.redis_url,
+    redbeat_key_prefix=REDBEAT_KEY_PREFIX,
+    redbeat_lock_timeout=_settings.beat_lock_timeout_s,
+    # Said explicitly, so redbeat does not borrow the broker's transport options.
+    redbeat_redis_options={},
     timezone="UTC",
 )

@@ -7,6 +7,7 @@ Every knob of the system lives here so that operators have a single reference
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -64,6 +65,20 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
+
+    # Nightly loads (beat). Unset SCHEDULE_FILE: beat runs only the reconciler sweep.
+    schedule_file: Path | None = Field(
+        default=None, description="TOML file of scheduled loads ([[load]] entries), read by beat"
+    )
+    schedule_source_wait_s: float = Field(
+        default=3 * 3600, gt=0, description="How long after its time a run waits for its source"
+    )
+    schedule_tick_s: float = Field(
+        default=30.0, gt=0, le=60, description="How often beat checks each schedule"
+    )
+    # A standby beat polls the lock every BEAT_LOCK_TIMEOUT_S / 3 s and takes over once
+    # the lock expires: within 4/3 of the timeout, so at most 60 s.
+    beat_lock_timeout_s: int = Field(default=30, ge=3, le=45)
 
     # Object storage.
     # Set for MinIO or a local endpoint; unset on AWS.

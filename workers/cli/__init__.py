@@ -8,6 +8,7 @@ so ``mkto-bulk --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 import click
 
@@ -19,9 +20,21 @@ COMMANDS: dict[str, str] = {
     "load": "workers.cli.load:load",
     "metrics": "workers.cli.metrics:metrics",
     "sandbox": "workers.cli.sandbox:sandbox",
+    "schedule": "workers.cli.schedule:schedule",
     "split": "workers.cli.split:split",
     "status": "workers.cli.status:status",
 }
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as aligned text columns; the last column is left ragged (it may be long)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
+    ]
 
 
 class LazyGroup(click.Group):

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from workers.cli import columns
+
 if TYPE_CHECKING:
     from workers.api import LoadStatus
 
@@ -44,13 +46,7 @@ def table(statuses: list[LoadStatus]) -> list[str]:
         )
         for s in statuses
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-        + "  "
-        + row[-1]
-        for row in rows
-    ]
+    return columns(rows)
 
 
 def details(status: LoadStatus) -> list[str]:
