@@ -169,3 +169,31 @@ def test_the_console_script_starts_the_sandbox_and_it_answers_identity(tmp_path:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_beat_and_flower_need_no_marketo_secret_but_workers_do(
+    redis_service: Service, tmp_path: Path
+) -> None:
+    """Only processes that call Marketo are given (and require) its secret."""
+    env = _env(REDIS_URL=redis_service.url, RECONCILE_INTERVAL_S="1")
+    argv = [sys.executable, "-m", "celery", "-A", "workers", "beat", "-l", "info"]
+    log_path = tmp_path / "beat.log"
+    with log_path.open("wb") as log:
+        beat = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+
+        def sent_the_reconciler() -> bool:
+            assert beat.poll() is None, log_path.read_text(errors="replace")
+            return "Sending due task mkto-bulk-reconcile" in log_path.read_text(errors="replace")
+
+        wait_for(sent_the_reconciler, timeout=60, what="beat to send the reconciler sweep")
+    finally:
+        beat.terminate()
+        beat.wait(30)
+    inspect = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers", "inspect", "ping", "-t", "0.5"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "MARKETO_CLIENT_SECRET" not in inspect.stderr + inspect.stdout
+    assert "No nodes replied" in inspect.stderr + inspect.stdout
+    assert "MARKETO_CLIENT_SECRET is required" in _run_worker(env).stderr

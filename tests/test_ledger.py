@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from workers.ledger import ChunkState, Ledger, LedgerError, LoadState
+from workers.ledger import ACTIVE_LOADS, ChunkState, Ledger, LedgerError, LoadState
 
 
 @pytest.fixture
@@ -21,6 +21,26 @@ def test_the_same_idempotency_key_returns_the_existing_load(ledger: Ledger) -> N
     assert (first, created) == ("load-1", True)
     assert (again, created_again) == ("load-1", False)
     assert ledger.recent_loads() == ["load-1"]
+
+
+def test_a_new_load_is_recorded_indexed_and_active_in_one_step(ledger: Ledger) -> None:
+    load_id, created = ledger.create_load(
+        "load-1", {"source": "s3://b/k"}, "nightly:2026-11-23", {"staging": "s3://s/load-1"}
+    )
+    client = ledger._redis
+    assert (load_id, created) == ("load-1", True)
+    assert ledger.load("load-1")["staging"] == "s3://s/load-1"
+    assert ledger.load("load-1")["state"] == "pending"
+    assert client.sismember(ACTIVE_LOADS, "load-1"), "the reconciler must see it from the start"
+    assert client.get("mkto:idempotency:nightly:2026-11-23") == b"load-1"
+
+
+def test_an_idempotency_key_never_names_a_load_that_was_not_recorded(ledger: Ledger) -> None:
+    """A load id that exists already (a redelivered start) does not claim a new key."""
+    ledger.create_load("load-1", {"source": "a"})
+    assert ledger.create_load("load-1", {"source": "a"}, "key-A") == ("load-1", False)
+    assert ledger._redis.get("mkto:idempotency:key-A") is None
+    assert ledger.create_load("load-2", {"source": "a"}, "key-A") == ("load-2", True)
 
 
 def test_creating_a_load_twice_does_not_reset_it(ledger: Ledger) -> None:

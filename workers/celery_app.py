@@ -10,7 +10,7 @@ from kombu import Queue
 from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
 from beat_schedule.config import scheduled_loads
 from workers.errors import SettingsError
-from workers.settings import get_settings
+from workers.settings import load_settings
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
 # Loads enter on Celery's default queue, so an ETL's plain
@@ -42,23 +42,25 @@ REDBEAT_KEY_PREFIX = "mkto:redbeat:"
 BEAT_LOCK_WAKEUPS = 3
 
 
-def _starting_beat() -> bool:
-    """True in ``celery beat``, the one process that reads the schedule file.
-
-    A tick carries its entry to the workers, so they need neither the file
-    nor SCHEDULE_FILE to point at something readable where they run.
-    """
+def _celery_command() -> str | None:
+    """The ``celery`` subcommand this process runs (``worker``, ``beat``, ...), if any."""
     import click
 
     context = click.get_current_context(silent=True)
-    return context is not None and context.invoked_subcommand == "beat"
+    return None if context is None else context.invoked_subcommand
 
+
+# Processes that never call Marketo start without its secret: beat only sends
+# messages, Flower and the inspect/control commands only read the broker.
+_NO_MARKETO_COMMANDS = frozenset({"beat", "flower", "inspect", "control", "events", "status"})
 
 try:
-    _settings = get_settings()
+    _command = _celery_command()
+    _settings = load_settings(require_marketo=_command not in _NO_MARKETO_COMMANDS)
     # Beat validates the schedule file at start, like the environment, before
-    # it touches the schedule in Redis.
-    _loads = scheduled_loads(_settings) if _starting_beat() else []
+    # it touches the schedule in Redis. A tick carries its entry to the
+    # workers, so they need neither the file nor SCHEDULE_FILE.
+    _loads = scheduled_loads(_settings) if _command == "beat" else []
 except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)

@@ -28,6 +28,8 @@ class LoadState(StrEnum):
     FAILED = "failed"
 
 
+# Loads not yet terminal: the set the reconciler sweeps.
+ACTIVE_LOADS = "mkto:loads:active"
 TERMINAL_LOAD_STATES = frozenset(
     {LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS, LoadState.FAILED}
 )
@@ -70,16 +72,29 @@ return 'OK'
 """
 
 
-# KEYS: load, index of loads; ARGV: load id, created_at, fields (json object)
+# KEYS: load, index of loads, active loads, idempotency key; ARGV: load id, created_at,
+# fields (json object), whether the idempotency key is used. One script, so a crash
+# never leaves a key naming a load that was not recorded, or a load the reconciler
+# cannot see. Returns {created (0/1), the load id that holds the key}.
 _CREATE = """
+if ARGV[4] == '1' then
+  local existing = redis.call('GET', KEYS[4])
+  if existing then
+    return {0, existing}
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
+  return {0, ARGV[1]}
 end
 for field, value in pairs(cjson.decode(ARGV[3])) do
   redis.call('HSET', KEYS[1], field, value)
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
+redis.call('SADD', KEYS[3], ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[4], ARGV[1])
+end
+return {1, ARGV[1]}
 """
 
 
@@ -146,26 +161,36 @@ class Ledger:
 
     # loads ----------------------------------------------------------------
     def create_load(
-        self, load_id: str, params: Mapping[str, Any], idempotency_key: str | None = None
+        self,
+        load_id: str,
+        params: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> tuple[str, bool]:
-        """Create a load, or return the one already made under ``idempotency_key``."""
-        if idempotency_key:
-            claimed = self._redis.set(f"mkto:idempotency:{idempotency_key}", load_id, nx=True)
-            if not claimed:
-                existing = self._redis.get(f"mkto:idempotency:{idempotency_key}")
-                assert existing is not None
-                return _text(existing), False
+        """Record a load as pending and active, or return the one already under ``idempotency_key``.
+
+        Claiming the key, writing the record, indexing it and marking it active
+        happen in one script: a worker killed at any point leaves either all
+        of it or none.
+        """
         now = self._clock()
         record = {
+            **(fields or {}),
             "state": LoadState.PENDING.value,
             "params": json.dumps(dict(params), sort_keys=True),
             "created_at": repr(now),
             "updated_at": repr(now),
             "chunks_total": "-1",
         }
-        keys = [self.load_key(load_id), "mkto:loads"]
-        created = self._create(keys=keys, args=[load_id, repr(now), json.dumps(record)])
-        return load_id, bool(created)
+        keys = [
+            self.load_key(load_id),
+            "mkto:loads",
+            ACTIVE_LOADS,
+            f"mkto:idempotency:{idempotency_key or ''}",
+        ]
+        args = [load_id, repr(now), json.dumps(record), "1" if idempotency_key else "0"]
+        created, holder = self._create(keys=keys, args=args)
+        return _text(holder), bool(created)
 
     def load(self, load_id: str) -> dict[str, str]:
         raw = self._redis.hgetall(self.load_key(load_id))

@@ -15,7 +15,7 @@ from typing import Any
 
 from workers.chunk_steps import jobs_key
 from workers.dispatch import Dispatcher
-from workers.ledger import TERMINAL_CHUNK_STATES, ChunkState, Ledger, LoadState
+from workers.ledger import ACTIVE_LOADS, TERMINAL_CHUNK_STATES, ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest
 from workers.runtime import Runtime
 from workers.targets import import_target
@@ -207,7 +207,7 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     )
     if not moved.applied:
         return "already-finished"
-    rt.redis.srem("mkto:loads:active", load_id)
+    rt.redis.srem(ACTIVE_LOADS, load_id)
     logger.info("load finished load_id=%s state=%s report=%s", load_id, state.value, report_uri)
     params = json.loads(load["params"])
     if params.get("callback"):

@@ -27,12 +27,13 @@ def start_load(
     """Validate the payload and record the load; the same idempotency key returns the first."""
     request = parse_load_request(payload)
     load_id = load_id or uuid.uuid4().hex
-    load_id, created = rt.ledger.create_load(load_id, request.to_json(), request.idempotency_key)
+    staging = f"{rt.settings.staging_uri}/{load_id}"
+    load_id, created = rt.ledger.create_load(
+        load_id, request.to_json(), request.idempotency_key, {"staging": staging}
+    )
     if created:
-        staging = f"{rt.settings.staging_uri}/{load_id}"
-        rt.ledger.update_load(load_id, [LoadState.PENDING], LoadState.PENDING, {"staging": staging})
-        rt.redis.sadd("mkto:loads:active", load_id)
         logger.info("load created load_id=%s source=%s", load_id, request.source)
+        # Lost if the worker dies right here: the load is active, so the reconciler splits it.
         dispatch.split(load_id)
     return {"load_id": load_id, "created": created}
 

@@ -14,7 +14,14 @@ from collections import Counter
 
 from workers.chunk_steps import pump, submit_lock_key
 from workers.dispatch import Dispatcher
-from workers.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
+from workers.ledger import (
+    ACTIVE_LOADS,
+    TERMINAL_LOAD_STATES,
+    ChunkState,
+    Ledger,
+    LedgerError,
+    LoadState,
+)
 from workers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -29,7 +36,7 @@ def _text(value: bytes | str) -> str:
 def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
     """One sweep over the active loads and the instance's permits; returns what it re-drove."""
     counts: Counter[str] = Counter()
-    for raw in rt.redis.smembers("mkto:loads:active"):
+    for raw in rt.redis.smembers(ACTIVE_LOADS):
         _reconcile_load(rt, dispatch, _text(raw), counts)
     for chunk_id in rt.admission.expired():
         _reconcile_permit(rt, dispatch, chunk_id, counts)
@@ -43,7 +50,7 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
     load = rt.ledger.load(load_id)
     state = load["state"]
     if state in TERMINAL_LOAD_STATES:
-        rt.redis.srem("mkto:loads:active", load_id)
+        rt.redis.srem(ACTIVE_LOADS, load_id)
         return
     if state == LoadState.PENDING or (
         state == LoadState.SPLITTING and not rt.redis.exists(f"mkto:load:{load_id}:split_lease")
