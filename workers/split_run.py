@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from workers.background_writes import BackgroundWrites
 from workers.errors import InputError, TooManyRejects
 from workers.header_check import (
     DELIMITERS,
@@ -222,10 +223,11 @@ class SplitRun:
         self._result = result
         rejects = RejectsWriter(self.storage, join_uri(self.dest, options.rejects_name))
         ready: list[ChunkInfo] = []
+        writes = BackgroundWrites(self.storage)
 
-        def write_chunk(index: int, pieces: list[bytes]) -> str:
+        def write_chunk(index: int, pieces: list[bytes | memoryview]) -> str:
             uri = join_uri(self.dest, f"{options.file_prefix}-{index:05d}.{out_format}")
-            self.storage.put(uri, pieces)
+            writes.submit(uri, pieces)
             return uri
 
         splitter = Splitter(
@@ -249,15 +251,18 @@ class SplitRun:
                     )
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
-                            while announced < len(ready):
+                            while announced < writes.written(len(ready)):
                                 announced += 1
                                 yield ready[announced - 1]
                 stats.data_bytes += len(header.raw)
             splitter.flush()
         finally:
-            result.files = splitter.chunks
-            result.reject_samples = list(rejects.samples)
-            result.rejects_uri = rejects.close()
+            try:
+                writes.close()  # every file listed in the result is written
+            finally:
+                result.files = splitter.chunks
+                result.reject_samples = list(rejects.samples)
+                result.rejects_uri = rejects.close()
         if result.rows == 0 and result.rejects == 0:
             what = "header only, no records"
             if len(parts) > 1 or self.source.endswith("/"):
