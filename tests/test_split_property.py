@@ -105,12 +105,13 @@ def datasets(draw: st.DrawFn) -> tuple[list[str], list[list[str]], str, str, int
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(data=datasets(), chunk_gzip=st.booleans(), path=VALIDATION_PATHS)
+@given(data=datasets(), chunk_gzip=st.booleans(), path=VALIDATION_PATHS, ahead=st.booleans())
 def test_files_parse_back_into_the_input(
     tmp_path_factory: object,
     data: tuple[list[str], list[list[str]], str, str, int, str],
     chunk_gzip: bool,
     path: str,
+    ahead: bool,
 ) -> None:
     import gzip
     import tempfile
@@ -124,7 +125,9 @@ def test_files_parse_back_into_the_input(
             str(source),
             str(Path(tmp) / "out"),
             storage=Storage(),
-            options=SplitOptions(limit=limit, input_format=in_format, output_format=out_format),
+            options=SplitOptions(
+                limit=limit, input_format=in_format, output_format=out_format, read_ahead=ahead
+            ),
         )
         chunks = list(run)
         result = run.result
@@ -162,6 +165,7 @@ BAD_RECORDS = {
     bad=st.lists(st.tuples(st.sampled_from(sorted(BAD_RECORDS)), st.integers(0, 40)), max_size=4),
     unclosed=st.booleans(),
     path=VALIDATION_PATHS,
+    ahead=st.booleans(),
 )
 def test_small_blocks_and_bad_records(
     data: tuple[list[str], list[list[str]], str, str, int, str],
@@ -170,6 +174,7 @@ def test_small_blocks_and_bad_records(
     bad: list[tuple[str, int]],
     unclosed: bool,
     path: str,
+    ahead: bool,
 ) -> None:
     """Tiny read blocks and grains cross every boundary; bad records drop out, the rest stays."""
     import tempfile
@@ -198,7 +203,11 @@ def test_small_blocks_and_bad_records(
             str(Path(tmp) / "out"),
             storage=Storage(),
             options=SplitOptions(
-                limit=limit, input_format=in_format, reject_threshold=1.0, block_bytes=block
+                limit=limit,
+                input_format=in_format,
+                reject_threshold=1.0,
+                block_bytes=block,
+                read_ahead=ahead,
             ),
         )
         chunks = list(run)

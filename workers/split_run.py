@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from workers.background_writes import BackgroundWrites
+from workers.background_io import BackgroundWrites, read_ahead
 from workers.errors import InputError, TooManyRejects
 from workers.header_check import (
     DELIMITERS,
@@ -57,6 +57,7 @@ class SplitOptions:
     file_prefix: str = "chunk"
     rejects_name: str = "rejects.csv"
     block_bytes: int = BLOCK_BYTES  # read size; tests make it tiny
+    read_ahead: bool = True  # read (and decompress) in a thread of its own
 
 
 @dataclass
@@ -246,9 +247,10 @@ class SplitRun:
                 stats = PartStats(info.uri, object_bytes=info.size)
                 result.sources.append(stats)
                 with self.storage.open(info.uri) as reader:
-                    blocks = skip_bytes(
-                        utf8_blocks(reader, info.uri, options.encoding), len(header.raw)
-                    )
+                    read = utf8_blocks(reader, info.uri, options.encoding, options.block_bytes)
+                    if options.read_ahead:
+                        read = read_ahead(read)
+                    blocks = skip_bytes(read, len(header.raw))
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
                             while announced < writes.written(len(ready)):
