@@ -16,8 +16,8 @@
  *     to pick another (tests run every one).
  *
  * ``data`` is any contiguous buffer (bytes, bytearray, memoryview). Work goes 64
- * bytes at a time as bit masks (AVX-512, AVX2 or SSE2 compares on x86-64, a plain
- * loop elsewhere): quote parity is a prefix XOR of the quote mask, UTF-8 structure is
+ * bytes at a time as bit masks (AVX2 compares on x86-64 CPUs that have them, eight
+ * bytes to a 64-bit word elsewhere): quote parity is a prefix XOR of the quote mask, UTF-8 structure is
  * "continuation bytes exactly where lead bytes need them". The GIL is released
  * for big ranges so reading and writing threads run meanwhile.
  */
@@ -37,14 +37,39 @@ typedef struct {
     uint64_t zero, high, ge_c0, ge_e0, ge_f0, bad_lead, look;
 } utf8_masks;
 
-/* -- mask getters, one set per instruction set; all give the same masks ---------- */
+/* -- mask getters, one set per instruction set; both give the same masks ---------- */
+
+/* Portable: eight bytes at a time in a 64-bit word (SWAR). Each test leaves the high
+ * bit of every byte that passes; ``pack`` gathers those eight bits into one byte. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define LOWS 0x7F7F7F7F7F7F7F7FULL
+
+static inline uint64_t load8(const unsigned char *s)
+{
+    uint64_t v;
+    memcpy(&v, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v; /* byte k of the word in bits 8k..8k+7 */
+}
+
+static inline uint64_t equal_bytes(uint64_t v, unsigned char c)
+{
+    uint64_t t = v ^ (ONES * c); /* zero bytes where v has c */
+    return ~(((t & LOWS) + LOWS) | t) & HIGHS;
+}
+
+static inline uint64_t pack(uint64_t highs) { return ((highs >> 7) * 0x0102040810204080ULL) >> 56; }
 
 static inline void text_masks_portable(const unsigned char *s, text_masks *m)
 {
     uint64_t quote = 0, newline = 0;
-    for (int k = 0; k < 64; k++) {
-        quote |= (uint64_t)(s[k] == '"') << k;
-        newline |= (uint64_t)(s[k] == '\n') << k;
+    for (int k = 0; k < 8; k++) {
+        uint64_t v = load8(s + 8 * k);
+        quote |= pack(equal_bytes(v, '"')) << (8 * k);
+        newline |= pack(equal_bytes(v, '\n')) << (8 * k);
     }
     m->quote = quote;
     m->newline = newline;
@@ -53,89 +78,35 @@ static inline void text_masks_portable(const unsigned char *s, text_masks *m)
 /* Only ``zero`` and ``high`` are set when no byte is >= 0x80 (then 0 is returned). */
 static inline int utf8_masks_portable(const unsigned char *s, utf8_masks *m)
 {
+    uint64_t any_high = 0;
     memset(m, 0, sizeof(*m));
-    for (int k = 0; k < 64; k++) {
-        unsigned char c = s[k];
-        uint64_t bit = (uint64_t)1 << k;
-        if (c == 0)
-            m->zero |= bit;
-        if (c < 0x80)
+    for (int k = 0; k < 8; k++) {
+        uint64_t v = load8(s + 8 * k);
+        int at = 8 * k;
+        m->zero |= pack(equal_bytes(v, 0)) << at;
+        uint64_t high = v & HIGHS;
+        any_high |= high;
+        if (!high)
             continue;
-        m->high |= bit;
-        if (c >= 0xC0)
-            m->ge_c0 |= bit;
-        if (c >= 0xE0)
-            m->ge_e0 |= bit;
-        if (c >= 0xF0)
-            m->ge_f0 |= bit;
-        if (c >= 0xF5 || c == 0xC0 || c == 0xC1)
-            m->bad_lead |= bit;
-        if (c == 0xE0 || c == 0xED || c == 0xF0 || c == 0xF4)
-            m->look |= bit;
+        uint64_t c0 = v & (v << 1) & HIGHS, e0 = c0 & (v << 2), f0 = e0 & (v << 3);
+        uint64_t nibble_ge5 = (((v & (ONES * 0x0F)) + ONES * 0x0B) << 3) & HIGHS;
+        m->high |= pack(high) << at;
+        m->ge_c0 |= pack(c0) << at;
+        m->ge_e0 |= pack(e0) << at;
+        m->ge_f0 |= pack(f0) << at;
+        m->bad_lead |= pack((f0 & nibble_ge5) | equal_bytes(v & ~ONES, 0xC0)) << at;
+        m->look |= pack(equal_bytes(v, 0xE0) | equal_bytes(v, 0xED) | equal_bytes(v, 0xF0) |
+                        equal_bytes(v, 0xF4))
+                   << at;
     }
-    return m->high != 0;
+    return any_high != 0;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86 1
 #include <immintrin.h>
 
-static inline uint64_t movemask4(__m128i a, __m128i b, __m128i c, __m128i d)
-{
-    return (uint64_t)(uint16_t)_mm_movemask_epi8(a) |
-           ((uint64_t)(uint16_t)_mm_movemask_epi8(b) << 16) |
-           ((uint64_t)(uint16_t)_mm_movemask_epi8(c) << 32) |
-           ((uint64_t)(uint16_t)_mm_movemask_epi8(d) << 48);
-}
-
-#define SSE_LOAD4(s)                                                              \
-    __m128i v0 = _mm_loadu_si128((const __m128i *)(s)),                           \
-            v1 = _mm_loadu_si128((const __m128i *)((s) + 16)),                    \
-            v2 = _mm_loadu_si128((const __m128i *)((s) + 32)),                    \
-            v3 = _mm_loadu_si128((const __m128i *)((s) + 48))
-#define SSE_MASK(op) movemask4(op(v0), op(v1), op(v2), op(v3))
-
-static inline void text_masks_sse2(const unsigned char *s, text_masks *m)
-{
-    SSE_LOAD4(s);
-    const __m128i quote = _mm_set1_epi8('"'), newline = _mm_set1_epi8('\n');
-#define SSE_QUOTE(v) _mm_cmpeq_epi8(v, quote)
-#define SSE_NEWLINE(v) _mm_cmpeq_epi8(v, newline)
-    m->quote = SSE_MASK(SSE_QUOTE);
-    m->newline = SSE_MASK(SSE_NEWLINE);
-}
-
-static inline int utf8_masks_sse2(const unsigned char *s, utf8_masks *m)
-{
-    SSE_LOAD4(s);
-    const __m128i zero = _mm_setzero_si128();
-#define SSE_ZERO(v) _mm_cmpeq_epi8(v, zero)
-#define SSE_SAME(v) (v)
-    m->zero = SSE_MASK(SSE_ZERO);
-    m->high = SSE_MASK(SSE_SAME);
-    if (!m->high)
-        return 0;
-    /* Signed compares: bytes >= 0xC0 are -64..-1. */
-    const __m128i c0 = _mm_set1_epi8(-65), e0 = _mm_set1_epi8(-33), f0 = _mm_set1_epi8(-17),
-                  f5 = _mm_set1_epi8(-12), fe = _mm_set1_epi8((char)0xFE),
-                  xc0 = _mm_set1_epi8((char)0xC0), xe0 = _mm_set1_epi8((char)0xE0),
-                  xed = _mm_set1_epi8((char)0xED), xf0 = _mm_set1_epi8((char)0xF0),
-                  xf4 = _mm_set1_epi8((char)0xF4);
-#define SSE_GE_C0(v) _mm_cmpgt_epi8(v, c0)
-#define SSE_GE_E0(v) _mm_cmpgt_epi8(v, e0)
-#define SSE_GE_F0(v) _mm_cmpgt_epi8(v, f0)
-#define SSE_BAD(v) _mm_or_si128(_mm_cmpgt_epi8(v, f5), _mm_cmpeq_epi8(_mm_and_si128(v, fe), xc0))
-#define SSE_LOOK(v)                                                               \
-    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, xe0), _mm_cmpeq_epi8(v, xed)),    \
-                 _mm_or_si128(_mm_cmpeq_epi8(v, xf0), _mm_cmpeq_epi8(v, xf4)))
-    m->ge_c0 = SSE_MASK(SSE_GE_C0) & m->high;
-    m->ge_e0 = SSE_MASK(SSE_GE_E0) & m->high;
-    m->ge_f0 = SSE_MASK(SSE_GE_F0) & m->high;
-    m->bad_lead = SSE_MASK(SSE_BAD) & m->high;
-    m->look = SSE_MASK(SSE_LOOK);
-    return 1;
-}
-
+/* AVX2 (x86-64 since 2013), chosen at import when the CPU has it. */
 #define AVX2 __attribute__((target("avx2,popcnt")))
 
 AVX2 static inline uint64_t movemask2(__m256i a, __m256i b)
@@ -169,6 +140,7 @@ AVX2 static inline int utf8_masks_avx2(const unsigned char *s, utf8_masks *m)
     m->high = AVX2_MASK(AVX2_SAME);
     if (!m->high)
         return 0;
+    /* Signed compares: bytes >= 0xC0 are -64..-1. */
     const __m256i c0 = _mm256_set1_epi8(-65), e0 = _mm256_set1_epi8(-33),
                   f0 = _mm256_set1_epi8(-17), f5 = _mm256_set1_epi8(-12),
                   fe = _mm256_set1_epi8((char)0xFE), xc0 = _mm256_set1_epi8((char)0xC0),
@@ -188,35 +160,6 @@ AVX2 static inline int utf8_masks_avx2(const unsigned char *s, utf8_masks *m)
     m->ge_f0 = AVX2_MASK(AVX2_GE_F0) & m->high;
     m->bad_lead = AVX2_MASK(AVX2_BAD) & m->high;
     m->look = AVX2_MASK(AVX2_LOOK);
-    return 1;
-}
-
-#define AVX512 __attribute__((target("avx512f,avx512bw,popcnt")))
-
-AVX512 static inline void text_masks_avx512(const unsigned char *s, text_masks *m)
-{
-    __m512i v = _mm512_loadu_si512((const void *)s);
-    m->quote = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"'));
-    m->newline = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
-}
-
-AVX512 static inline int utf8_masks_avx512(const unsigned char *s, utf8_masks *m)
-{
-    __m512i v = _mm512_loadu_si512((const void *)s);
-    m->zero = _mm512_cmpeq_epi8_mask(v, _mm512_setzero_si512());
-    m->high = _mm512_movepi8_mask(v);
-    if (!m->high)
-        return 0;
-    m->ge_c0 = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8((char)0xC0));
-    m->ge_e0 = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8((char)0xE0));
-    m->ge_f0 = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8((char)0xF0));
-    m->bad_lead = _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8((char)0xF5)) |
-                  _mm512_cmpeq_epi8_mask(_mm512_and_si512(v, _mm512_set1_epi8((char)0xFE)),
-                                         _mm512_set1_epi8((char)0xC0));
-    m->look = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)0xE0)) |
-              _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)0xED)) |
-              _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)0xF0)) |
-              _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8((char)0xF4));
     return 1;
 }
 #endif
@@ -300,41 +243,13 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TEXT_MASKS text_masks_portable
 #define UTF8_MASKS utf8_masks_portable
 #include "_textscan_loops.h"
-#undef SUFFIX
-#undef TARGET
-#undef TEXT_MASKS
-#undef UTF8_MASKS
 
 #ifdef HAVE_X86
-#define SUFFIX sse2
-#define TARGET
-#define TEXT_MASKS text_masks_sse2
-#define UTF8_MASKS utf8_masks_sse2
-#include "_textscan_loops.h"
-#undef SUFFIX
-#undef TARGET
-#undef TEXT_MASKS
-#undef UTF8_MASKS
-
 #define SUFFIX avx2
 #define TARGET AVX2
 #define TEXT_MASKS text_masks_avx2
 #define UTF8_MASKS utf8_masks_avx2
 #include "_textscan_loops.h"
-#undef SUFFIX
-#undef TARGET
-#undef TEXT_MASKS
-#undef UTF8_MASKS
-
-#define SUFFIX avx512
-#define TARGET AVX512
-#define TEXT_MASKS text_masks_avx512
-#define UTF8_MASKS utf8_masks_avx512
-#include "_textscan_loops.h"
-#undef SUFFIX
-#undef TARGET
-#undef TEXT_MASKS
-#undef UTF8_MASKS
 
 static int has_avx2(void)
 {
@@ -342,11 +257,6 @@ static int has_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
 }
 
-static int has_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("popcnt");
-}
 #endif
 
 static int always(void) { return 1; }
@@ -361,9 +271,7 @@ typedef struct {
 /* Best first. */
 static const implementation implementations[] = {
 #ifdef HAVE_X86
-    {"avx512", scan_bytes_avx512, clean_bytes_avx512, has_avx512},
     {"avx2", scan_bytes_avx2, clean_bytes_avx2, has_avx2},
-    {"sse2", scan_bytes_sse2, clean_bytes_sse2, always},
 #endif
     {"portable", scan_bytes_portable, clean_bytes_portable, always},
 };
@@ -414,27 +322,33 @@ static void run_scan(Py_buffer *view, Py_ssize_t start, Py_ssize_t end, scan_sta
     }
 }
 
-static PyObject *textscan_scan(PyObject *self, PyObject *args)
+/* Parse (data, start, end) and scan that range; 0, with an exception set, on bad arguments. */
+static int scan_arguments(PyObject *args, scan_state *r, Py_ssize_t *start)
 {
     Py_buffer view;
-    Py_ssize_t start, end;
-    scan_state r;
-    if (!parse_range(args, &view, &start, &end))
-        return NULL;
-    run_scan(&view, start, end, &r);
+    Py_ssize_t end;
+    if (!parse_range(args, &view, start, &end))
+        return 0;
+    run_scan(&view, *start, end, r);
     PyBuffer_Release(&view);
+    return 1;
+}
+
+static PyObject *textscan_scan(PyObject *self, PyObject *args)
+{
+    Py_ssize_t start;
+    scan_state r;
+    if (!scan_arguments(args, &r, &start))
+        return NULL;
     return Py_BuildValue("(inn)", r.parity, r.newlines, r.rows);
 }
 
 static PyObject *textscan_last_boundary(PyObject *self, PyObject *args)
 {
-    Py_buffer view;
-    Py_ssize_t start, end;
+    Py_ssize_t start;
     scan_state r;
-    if (!parse_range(args, &view, &start, &end))
+    if (!scan_arguments(args, &r, &start))
         return NULL;
-    run_scan(&view, start, end, &r);
-    PyBuffer_Release(&view);
     return Py_BuildValue("(nnn)", start + r.cut, r.cut_newlines, r.cut ? r.rows : 0);
 }
 

@@ -1,6 +1,6 @@
 /* The scanning loops of _textscan.c, included once per instruction set with
  * SUFFIX (name suffix), TARGET (function attribute) and TEXT_MASKS / UTF8_MASKS
- * (the mask getters) defined; see there. */
+ * (the mask getters) defined; see there. It undefines them at its end. */
 
 #define CONCAT_(a, b) a##_##b
 #define CONCAT(a, b) CONCAT_(a, b)
@@ -57,3 +57,7 @@ TARGET static int CONCAT(clean_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t
 
 #undef CONCAT
 #undef CONCAT_
+#undef SUFFIX
+#undef TARGET
+#undef TEXT_MASKS
+#undef UTF8_MASKS

@@ -9,11 +9,13 @@ file at the last record that fits. Pieces carry their row count, newline
 count and first source line, so every file knows its rows and source lines.
 
 A record that cannot fit in a file, or whose quoted field is still open at
-the end of its part, is streamed to the rejects file; memory stays at about
-a block, a file and a record-length of carry however big the input is.
+the end of its part, is streamed to the rejects file. Pieces are views into
+the blocks they came in (never copied), so memory stays at a few blocks, the
+files waiting to be written and a record-length of carry however big the
+input is.
 
-Each file is written to the sink as soon as it is full and announced
-through ``on_chunk``.
+Each file is handed to the sink (``write_chunk``) as soon as it is full and
+announced through ``on_chunk``.
 """
 
 from __future__ import annotations
