@@ -249,7 +249,7 @@ def main() -> None:
             finally:
                 s3.stop()
 
-        print(f"{'':14s}{'best MB/s':>10s}{'median':>9s}{'runs (MB/s)':>26s}{'peak RSS MB':>13s}")
+        print(f"{'':14s}{'best MB/s':>10s}{'median':>9s}{'runs (MB/s)':>32s}{'peak RSS MB':>13s}")
         best: dict[str, float] = {}
         median: dict[str, float] = {}
         for name, reports in runs.items():
@@ -260,7 +260,7 @@ def main() -> None:
                      "ours-s3": "ours (S3)"}[name]  # fmt: skip
             each = ", ".join(f"{mb / r['seconds']:.0f}" for r in reports)
             rss = max(r["peak_rss_mb"] for r in reports)
-            print(f"{label:14s}{best[name]:10.0f}{median[name]:9.0f} {each:>25s}{rss:13.0f}")
+            print(f"{label:14s}{best[name]:10.0f}{median[name]:9.0f} {each:>31s}{rss:13.0f}")
         print(f"ours / split -C: best {best['ours'] / best['split']:.2f}x, "
               f"median {median['ours'] / median['split']:.2f}x (target >= 0.75x)")  # fmt: skip
         if "csv" in runs:

@@ -72,3 +72,20 @@ def test_a_failed_write_fails_the_split(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError):
         list(run)
     assert not _reading_threads()
+
+
+def test_a_split_stopped_after_its_first_file_leaves_no_reading_thread(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\n" + b"1,2\n" * 100_000)
+    run = iter(
+        SplitRun(
+            str(source),
+            str(tmp_path / "out"),
+            storage=Storage(),
+            options=SplitOptions(limit=1_000, block_bytes=4096),
+        )
+    )
+    first = next(run)
+    run.close()  # type: ignore[attr-defined]
+    assert Path(first.uri).stat().st_size == first.bytes
+    assert not _reading_threads()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from workers.storage import Storage
@@ -30,7 +30,7 @@ class _End:
         self.error = error
 
 
-def read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD) -> Iterator[bytes]:
+def read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD) -> Generator[bytes, None, None]:
     """The same blocks, produced by a thread up to ``depth`` blocks ahead of the consumer.
 
     When the consumer stops early (an error, a closed generator), the thread

@@ -19,6 +19,7 @@ passed).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -246,10 +247,11 @@ class SplitRun:
             for info, header in headed:
                 stats = PartStats(info.uri, object_bytes=info.size)
                 result.sources.append(stats)
-                with self.storage.open(info.uri) as reader:
+                # (the reading thread stops before its reader closes, however this ends)
+                with self.storage.open(info.uri) as reader, contextlib.ExitStack() as stack:
                     read = utf8_blocks(reader, info.uri, options.encoding, options.block_bytes)
                     if options.read_ahead:
-                        read = read_ahead(read)
+                        read = stack.enter_context(contextlib.closing(read_ahead(read)))
                     blocks = skip_bytes(read, len(header.raw))
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
