@@ -110,6 +110,15 @@ def child_csv_module(source: str, dest: str, limit: int) -> dict[str, Any]:
     return {"files": files + 1}
 
 
+def scanner_name() -> str:
+    """Which scanner the splitter uses: the C one (and its instruction set) or Python."""
+    from workers import records
+
+    if records._c is None:
+        return "Python (C scanner not built)"
+    return f"C ({records._c.implementations()[0]})"
+
+
 def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict[str, Any]:
     from workers.split_run import SplitOptions, SplitRun
     from workers.storage import Storage
@@ -133,6 +142,7 @@ def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict
         "rejects": result.rejects,
         "fill": result.average_fill,
         "max_file": max(f.bytes for f in result.files),
+        "scanner": scanner_name(),
     }
 
 
@@ -239,7 +249,7 @@ def main() -> None:
             finally:
                 s3.stop()
 
-        print(f"{'':14s}{'best MB/s':>10s}{'median':>9s}{'runs (MB/s)':>26s}{'peak RSS MB':>13s}")
+        print(f"{'':14s}{'best MB/s':>10s}{'median':>9s}{'runs (MB/s)':>32s}{'peak RSS MB':>13s}")
         best: dict[str, float] = {}
         median: dict[str, float] = {}
         for name, reports in runs.items():
@@ -250,7 +260,7 @@ def main() -> None:
                      "ours-s3": "ours (S3)"}[name]  # fmt: skip
             each = ", ".join(f"{mb / r['seconds']:.0f}" for r in reports)
             rss = max(r["peak_rss_mb"] for r in reports)
-            print(f"{label:14s}{best[name]:10.0f}{median[name]:9.0f}{each:>26s}{rss:13.0f}")
+            print(f"{label:14s}{best[name]:10.0f}{median[name]:9.0f} {each:>31s}{rss:13.0f}")
         print(f"ours / split -C: best {best['ours'] / best['split']:.2f}x, "
               f"median {median['ours'] / median['split']:.2f}x (target >= 0.75x)")  # fmt: skip
         if "csv" in runs:
@@ -261,6 +271,7 @@ def main() -> None:
             f"our files: {ours['files']}, rows {ours['rows']:,}, rejects {ours['rejects']}, "
             f"largest {ours['max_file']:,} bytes, average fill {ours['fill']:.2%} (target >= 97%)"
         )
+        print(f"scanner: {ours['scanner']}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

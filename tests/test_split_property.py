@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,19 +18,45 @@ from workers.records import utf8_valid, utf8_valid_reference
 from workers.split_run import SplitOptions, SplitRun
 from workers.storage import Storage
 
+try:
+    from workers import _textscan
+except ImportError:  # not built: the Python scanners are all there is (and are tested)
+    _textscan = None  # type: ignore[assignment]
+
 FIELD = st.text(alphabet=st.sampled_from(list('ab,;\t"\n\r xé€😀Z')), min_size=0, max_size=12)
 EXAMPLES = int(os.environ.get("SPLIT_EXAMPLES", "150"))
 FORMAT_DELIMITERS = {"csv": ",", "tsv": "\t", "ssv": ";"}
-# UTF-8 is checked by the vectorized test (numpy) or by decoding (no numpy): cover both.
-VALIDATION_PATHS = st.sampled_from(["vectorized", "decode"])
+# Every scanner: the C one for each instruction set usable here, and the pure-Python one
+# (UTF-8 checked by the numpy test, or by decoding when numpy is missing).
+C_SCANNERS = [f"c-{name}" for name in (_textscan.implementations() if _textscan else [])]
+SCANNERS = [*C_SCANNERS, "python-vectorized", "python-decode"]
+VALIDATION_PATHS = st.sampled_from(SCANNERS)
 
 
-def _validation(path: str) -> contextlib.AbstractContextManager[object]:
+@contextlib.contextmanager
+def scanner(path: str) -> Iterator[None]:
+    """Run the splitter with one scanner (see ``SCANNERS``)."""
     from unittest import mock
 
-    if path == "vectorized":  # even tiny inputs take the vectorized path
-        return mock.patch.object(workers.records, "VECTOR_MIN_BYTES", 0)
-    return mock.patch.object(workers.records, "_np", None)
+    import numpy
+
+    if path.startswith("c-"):
+        assert _textscan is not None
+        previous = _textscan.use(path[2:])
+        try:
+            with mock.patch.object(workers.records, "_c", _textscan):
+                yield
+        finally:
+            _textscan.use(previous)
+        return
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(workers.records, "_c", None))
+        if path == "python-vectorized":  # even tiny inputs take the vectorized path
+            stack.enter_context(mock.patch.object(workers.records, "_np", numpy))
+            stack.enter_context(mock.patch.object(workers.records, "VECTOR_MIN_BYTES", 0))
+        else:
+            stack.enter_context(mock.patch.object(workers.records, "_np", None))
+        yield
 
 
 def _field(value: str, delimiter: str) -> str:
@@ -78,18 +105,19 @@ def datasets(draw: st.DrawFn) -> tuple[list[str], list[list[str]], str, str, int
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(data=datasets(), chunk_gzip=st.booleans(), path=VALIDATION_PATHS)
+@given(data=datasets(), chunk_gzip=st.booleans(), path=VALIDATION_PATHS, ahead=st.booleans())
 def test_files_parse_back_into_the_input(
     tmp_path_factory: object,
     data: tuple[list[str], list[list[str]], str, str, int, str],
     chunk_gzip: bool,
     path: str,
+    ahead: bool,
 ) -> None:
     import gzip
     import tempfile
 
     header, records, in_format, out_format, limit, ending = data
-    with tempfile.TemporaryDirectory() as tmp, _validation(path):
+    with tempfile.TemporaryDirectory() as tmp, scanner(path):
         source = Path(tmp) / f"in.{in_format}"
         raw = _encode([header, *records], FORMAT_DELIMITERS[in_format], ending)
         source.write_bytes(gzip.compress(raw) if chunk_gzip else raw)
@@ -97,7 +125,9 @@ def test_files_parse_back_into_the_input(
             str(source),
             str(Path(tmp) / "out"),
             storage=Storage(),
-            options=SplitOptions(limit=limit, input_format=in_format, output_format=out_format),
+            options=SplitOptions(
+                limit=limit, input_format=in_format, output_format=out_format, read_ahead=ahead
+            ),
         )
         chunks = list(run)
         result = run.result
@@ -135,6 +165,7 @@ BAD_RECORDS = {
     bad=st.lists(st.tuples(st.sampled_from(sorted(BAD_RECORDS)), st.integers(0, 40)), max_size=4),
     unclosed=st.booleans(),
     path=VALIDATION_PATHS,
+    ahead=st.booleans(),
 )
 def test_small_blocks_and_bad_records(
     data: tuple[list[str], list[list[str]], str, str, int, str],
@@ -143,6 +174,7 @@ def test_small_blocks_and_bad_records(
     bad: list[tuple[str, int]],
     unclosed: bool,
     path: str,
+    ahead: bool,
 ) -> None:
     """Tiny read blocks and grains cross every boundary; bad records drop out, the rest stays."""
     import tempfile
@@ -162,7 +194,7 @@ def test_small_blocks_and_bad_records(
     with (
         tempfile.TemporaryDirectory() as tmp,
         mock.patch("workers.splitter.GRAIN", grain),
-        _validation(path),
+        scanner(path),
     ):
         source = Path(tmp) / f"in.{in_format}"
         source.write_bytes(raw)
@@ -171,7 +203,11 @@ def test_small_blocks_and_bad_records(
             str(Path(tmp) / "out"),
             storage=Storage(),
             options=SplitOptions(
-                limit=limit, input_format=in_format, reject_threshold=1.0, block_bytes=block
+                limit=limit,
+                input_format=in_format,
+                reject_threshold=1.0,
+                block_bytes=block,
+                read_ahead=ahead,
             ),
         )
         chunks = list(run)
@@ -239,8 +275,11 @@ def test_vectorized_utf8_check_agrees_with_decode(
     """The vectorized UTF-8 check gives the same answer as decoding, at any offsets and step."""
     from unittest import mock
 
+    import numpy
+
     data, start, end = sample
     with (
+        mock.patch.object(workers.records, "_np", numpy),
         mock.patch.object(workers.records, "VECTOR_MIN_BYTES", 0),
         mock.patch.object(workers.records, "_UTF8_STEP", step),
     ):
@@ -253,13 +292,17 @@ def test_vectorized_utf8_check_agrees_with_decode(
 def test_vectorized_utf8_check_on_big_blocks() -> None:
     """Across the internal steps of a large block, a single bad byte anywhere is found."""
     import random
+    from unittest import mock
+
+    import numpy
 
     rng = random.Random(5)
     text = "".join(rng.choice(["a", "é", "—", "美", ",", "\n"]) for _ in range(200_000)).encode()
-    assert utf8_valid(text)
-    for _ in range(30):
-        at = rng.randrange(len(text))
-        broken = text[:at] + b"\x80" + text[at:]
-        assert utf8_valid(broken) == utf8_valid_reference(broken)
-        cut = text[:at] + text[at + 1 :]
-        assert utf8_valid(cut) == utf8_valid_reference(cut)
+    with mock.patch.object(workers.records, "_np", numpy):
+        assert utf8_valid(text)
+        for _ in range(30):
+            at = rng.randrange(len(text))
+            broken = text[:at] + b"\x80" + text[at:]
+            assert utf8_valid(broken) == utf8_valid_reference(broken)
+            cut = text[:at] + text[at + 1 :]
+            assert utf8_valid(cut) == utf8_valid_reference(cut)

@@ -8,17 +8,57 @@ big ``bytes`` slices with C-level primitives (``rfind``, ``count``,
 cut, never over every byte or every record.
 
 All functions take ``data[start:end]`` with ``start`` at a record boundary.
+
+``scan``, ``last_boundary`` and ``clean`` use the C scanners of
+``workers._textscan`` when that extension is built (one pass, GIL released,
+several times faster) and the pure-Python versions below otherwise; both give
+the same results (the property tests run both).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
+_c: ModuleType | None
+try:
+    from workers import _textscan
+
+    _c = _textscan
+except ImportError:  # not built (no compiler at install time): pure Python, same results
+    _c = None
+
 # translate() table deleting every byte except '"' and '\n'.
 _ONLY_QUOTES_AND_NEWLINES = bytes(b for b in range(256) if b not in (0x22, 0x0A))
 
 
 def scan(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int, int]:
+    """(quote parity at ``end``, newlines, record-ending newlines) of ``data[start:end]``."""
+    if _c is not None:
+        result: tuple[int, int, int] = _c.scan(data, start, end)
+        return result
+    return scan_python(data, start, end)
+
+
+def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """The end of the last whole record within ``data[start:end]``, its newlines and rows.
+
+    Returns ``(cut, newlines, rows)`` for ``data[start:cut]``; ``cut == start``
+    when no record ends in the range.
+    """
+    if _c is not None:
+        result: tuple[int, int, int] = _c.last_boundary(data, start, end)
+        return result
+    return last_boundary_python(data, start, end)
+
+
+def clean(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether ``data[start:end]`` holds no NUL byte and is valid UTF-8."""
+    if _c is not None:
+        return bool(_c.clean(data, start, end))
+    return data.find(b"\x00", start, end) < 0 and utf8_valid(data, start, end)
+
+
+def scan_python(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int, int]:
     """(quote parity at ``end``, newlines, record-ending newlines) of ``data[start:end]``.
 
     The byte string is reduced to its quotes and newlines; adjacent quote
@@ -37,16 +77,12 @@ def scan(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int,
     return (len(parts) - 1) & 1, newlines, newlines - inside
 
 
-def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
-    """The end of the last whole record within ``data[start:end]``, its newlines and rows.
-
-    Returns ``(cut, newlines, rows)`` for ``data[start:cut]``; ``cut == start``
-    when no record ends in the range.
-    """
+def last_boundary_python(data: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """``last_boundary`` with ``bytes`` methods: ``rfind``, then ``scan`` up to there."""
     newline = data.rfind(b"\n", start, end)
     if newline < 0:
         return start, 0, 0
-    parity, newlines, rows = scan(data, start, newline + 1)
+    parity, newlines, rows = scan_python(data, start, newline + 1)
     if not parity:
         return newline + 1, newlines, rows
     # That newline is inside a quoted field: step back before the quote that opened it.
@@ -58,7 +94,7 @@ def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
             return start, 0, 0
         parity = data.count(b'"', cut_newline, quote) & 1
     cut = cut_newline + 1
-    _, tail_newlines, tail_rows = scan(data, cut, newline + 1)
+    _, tail_newlines, tail_rows = scan_python(data, cut, newline + 1)
     return cut, newlines - tail_newlines, rows - tail_rows
 
 
@@ -111,13 +147,14 @@ def iter_records(data: bytes, start: int = 0, end: int | None = None) -> list[tu
 # four-byte sequences and invalid bytes) are absent; data holding one of those is
 # checked by ``decode`` instead. Work goes in cache-sized steps.
 
-_np: ModuleType | None
-try:
-    import numpy
+_np: ModuleType | None = None
+if _c is None:  # (the C scanner validates by itself: no numpy and its thread pool then)
+    try:
+        import numpy
 
-    _np = numpy
-except ImportError:  # pragma: no cover - numpy is a dependency; the fallback stays exact
-    _np = None
+        _np = numpy
+    except ImportError:  # pragma: no cover - numpy is a dependency; the fallback stays exact
+        _np = None
 
 _UTF8_STEP = 256 * 1024
 VECTOR_MIN_BYTES = 4096  # below this, decode is cheaper than the vectorized set-up

@@ -19,9 +19,11 @@ passed).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from workers.background_io import BackgroundWrites, read_ahead
 from workers.errors import InputError, TooManyRejects
 from workers.header_check import (
     DELIMITERS,
@@ -56,6 +58,7 @@ class SplitOptions:
     file_prefix: str = "chunk"
     rejects_name: str = "rejects.csv"
     block_bytes: int = BLOCK_BYTES  # read size; tests make it tiny
+    read_ahead: bool = True  # read (and decompress) in a thread of its own
 
 
 @dataclass
@@ -222,10 +225,11 @@ class SplitRun:
         self._result = result
         rejects = RejectsWriter(self.storage, join_uri(self.dest, options.rejects_name))
         ready: list[ChunkInfo] = []
+        writes = BackgroundWrites(self.storage)
 
-        def write_chunk(index: int, pieces: list[bytes]) -> str:
+        def write_chunk(index: int, pieces: list[bytes | memoryview]) -> str:
             uri = join_uri(self.dest, f"{options.file_prefix}-{index:05d}.{out_format}")
-            self.storage.put(uri, pieces)
+            writes.submit(uri, pieces)
             return uri
 
         splitter = Splitter(
@@ -243,21 +247,26 @@ class SplitRun:
             for info, header in headed:
                 stats = PartStats(info.uri, object_bytes=info.size)
                 result.sources.append(stats)
-                with self.storage.open(info.uri) as reader:
-                    blocks = skip_bytes(
-                        utf8_blocks(reader, info.uri, options.encoding), len(header.raw)
-                    )
+                # (the reading thread stops before its reader closes, however this ends)
+                with self.storage.open(info.uri) as reader, contextlib.ExitStack() as stack:
+                    read = utf8_blocks(reader, info.uri, options.encoding, options.block_bytes)
+                    if options.read_ahead:
+                        read = stack.enter_context(contextlib.closing(read_ahead(read)))
+                    blocks = skip_bytes(read, len(header.raw))
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
-                            while announced < len(ready):
+                            while announced < writes.written(len(ready)):
                                 announced += 1
                                 yield ready[announced - 1]
                 stats.data_bytes += len(header.raw)
             splitter.flush()
         finally:
-            result.files = splitter.chunks
-            result.reject_samples = list(rejects.samples)
-            result.rejects_uri = rejects.close()
+            try:
+                writes.close()  # every file listed in the result is written
+            finally:
+                result.files = splitter.chunks
+                result.reject_samples = list(rejects.samples)
+                result.rejects_uri = rejects.close()
         if result.rows == 0 and result.rejects == 0:
             what = "header only, no records"
             if len(parts) > 1 or self.source.endswith("/"):

@@ -9,11 +9,13 @@ file at the last record that fits. Pieces carry their row count, newline
 count and first source line, so every file knows its rows and source lines.
 
 A record that cannot fit in a file, or whose quoted field is still open at
-the end of its part, is streamed to the rejects file; memory stays at about
-a block, a file and a record-length of carry however big the input is.
+the end of its part, is streamed to the rejects file. Pieces are views into
+the blocks they came in (never copied), so memory stays at a few blocks, the
+files waiting to be written and a record-length of carry however big the
+input is.
 
-Each file is written to the sink as soon as it is full and announced
-through ``on_chunk``.
+Each file is handed to the sink (``write_chunk``) as soon as it is full and
+announced through ``on_chunk``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from workers.records import iter_records, last_boundary, record_end, scan, utf8_valid
+from workers.records import clean, iter_records, last_boundary, record_end, scan
 from workers.rejects import RejectsWriter
 
 GRAIN = 256 * 1024
@@ -56,7 +58,11 @@ class PartStats:
 
 @dataclass
 class _Piece:
+    """``data[start:end]``, not copied out of the block it came in."""
+
     data: bytes
+    start: int
+    end: int
     source: str
     first_line: int
     newlines: int
@@ -123,7 +129,7 @@ class Converter:
         return out.getvalue().encode("utf-8")
 
 
-ChunkWriter = Callable[[int, list[bytes]], str]  # (index, pieces) -> uri
+ChunkWriter = Callable[[int, list[bytes | memoryview]], str]  # (index, pieces) -> uri
 
 
 class Splitter:
@@ -154,7 +160,7 @@ class Splitter:
         self.encoding = encoding
         self.convert = convert
         self.chunks: list[ChunkInfo] = []
-        self._pending: list[bytes] = []
+        self._pending: list[memoryview] = []
         self._size = 0
         self._rows = 0
         self._first: tuple[str, int] | None = None
@@ -220,12 +226,7 @@ class Splitter:
         # Validate everything up to the last newline at once: when that is clean, so is
         # every piece of it (pieces end at newlines, which never split a character).
         clean_end = data.rfind(b"\n", start) + 1
-        clean = (
-            clean_end > start
-            and data.find(b"\x00", start, clean_end) < 0
-            and utf8_valid(data, start, clean_end)
-        )
-        if not clean:
+        if clean_end <= start or not clean(data, start, clean_end):
             clean_end = start
         while position < size:
             cut, newlines, rows = last_boundary(data, position, min(size, position + self.grain))
@@ -249,19 +250,28 @@ class Splitter:
                     line += newlines
                     position = cut
                     continue
-            self._validated(data[position:cut], stats, line, newlines, rows, cut <= clean_end)
+            self._validated(data, position, cut, stats, line, newlines, rows, cut <= clean_end)
             line += newlines
             position = cut
         return position, line
 
     def _validated(
-        self, piece: bytes, stats: PartStats, line: int, newlines: int, rows: int, clean: bool
+        self,
+        data: bytes,
+        start: int,
+        end: int,
+        stats: PartStats,
+        line: int,
+        newlines: int,
+        rows: int,
+        checked: bool,
     ) -> None:
-        if clean or (b"\x00" not in piece and (piece.isascii() or utf8_problem(piece, "") is None)):
+        if checked or clean(data, start, end):
             stats.rows += rows
-            self._pack(_Piece(piece, stats.uri, line, newlines, rows), stats)
+            self._pack(_Piece(data, start, end, stats.uri, line, newlines, rows), stats)
             return
         # Slow path: take the piece apart and reject only the bad records.
+        piece = data[start:end]
         run_start = 0
         run_line = line
         for start, end in iter_records(piece):
@@ -273,7 +283,7 @@ class Splitter:
                 _, run_newlines, run_rows = scan(piece, run_start, start)
                 stats.rows += run_rows
                 self._pack(
-                    _Piece(piece[run_start:start], stats.uri, run_line, run_newlines, run_rows),
+                    _Piece(piece, run_start, start, stats.uri, run_line, run_newlines, run_rows),
                     stats,
                 )
                 run_line += run_newlines
@@ -284,7 +294,8 @@ class Splitter:
             _, run_newlines, run_rows = scan(piece, run_start, len(piece))
             stats.rows += run_rows
             self._pack(
-                _Piece(piece[run_start:], stats.uri, run_line, run_newlines, run_rows), stats
+                _Piece(piece, run_start, len(piece), stats.uri, run_line, run_newlines, run_rows),
+                stats,
             )
 
     def _reject(self, stats: PartStats, line: int, reason: str, record: bytes) -> None:
@@ -325,22 +336,22 @@ class Splitter:
     # -- stage 2: pieces -> files ---------------------------------------------------
 
     def _pack(self, piece: _Piece, stats: PartStats) -> None:
+        data, position, stop = piece.data, piece.start, piece.end
         if self.convert is not None:
-            piece.data = self.convert(piece.data)
-        data = piece.data
-        position = 0
+            data = self.convert(data[position:stop])
+            position, stop = 0, len(data)
+        view = memoryview(data)  # files are written from views of the blocks: no copies
         line = piece.first_line
         newlines_left = piece.newlines
         rows_left = piece.rows
-        while position < len(data):
+        while position < stop:
             room = self.target - self._size
-            if len(data) - position <= room:
-                self._append(data[position:] if position else data, piece.source, line,
-                             newlines_left, rows_left)  # fmt: skip
+            if stop - position <= room:
+                self._append(view[position:stop], piece.source, line, newlines_left, rows_left)
                 return
             cut, newlines, rows = last_boundary(data, position, position + room)
             if cut > position:
-                self._append(data[position:cut], piece.source, line, newlines, rows)
+                self._append(view[position:cut], piece.source, line, newlines, rows)
                 self.flush()
                 line += newlines
                 newlines_left -= newlines
@@ -351,8 +362,8 @@ class Splitter:
                 self.flush()
                 continue
             # One converted record longer than a file can hold.
-            end, _ = record_end(data, position, len(data))
-            end = len(data) if end < 0 else end
+            end, _ = record_end(data, position, stop)
+            end = stop if end < 0 else end
             record = data[position:end]
             _, newlines, rows = scan(data, position, end)
             reason = self._size_reason(len(record), " after conversion")
@@ -364,7 +375,7 @@ class Splitter:
             rows_left -= rows
             position = end
 
-    def _append(self, data: bytes, source: str, line: int, newlines: int, rows: int) -> None:
+    def _append(self, data: memoryview, source: str, line: int, newlines: int, rows: int) -> None:
         if self._first is None:
             self._first = (source, line)
         self._pending.append(data)

@@ -339,7 +339,7 @@ class Storage:
 
     # -- writing ---------------------------------------------------------------
 
-    def put(self, uri: str, pieces: Iterable[bytes]) -> int:
+    def put(self, uri: str, pieces: Iterable[bytes | memoryview]) -> int:
         """Write an object (at most a chunk: it is assembled in memory for S3); returns its size."""
         location = parse_uri(uri)
         if not location.is_s3:

@@ -1,0 +1,63 @@
+/* The scanning loops of _textscan.c, included once per instruction set with
+ * SUFFIX (name suffix), TARGET (function attribute) and TEXT_MASKS / UTF8_MASKS
+ * (the mask getters) defined; see there. It undefines them at its end. */
+
+#define CONCAT_(a, b) a##_##b
+#define CONCAT(a, b) CONCAT_(a, b)
+
+TARGET static void CONCAT(scan_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t n,
+                                              scan_state *r)
+{
+    text_masks m;
+    scan_state state = {0}; /* a local: kept in registers (``s`` may alias ``r``) */
+    Py_ssize_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        TEXT_MASKS(s + i, &m);
+        scan_block(&state, &m, i);
+    }
+    if (i < n) { /* the tail, padded with NUL bytes (neither quote nor newline) */
+        unsigned char tail[64] = {0};
+        memcpy(tail, s + i, (size_t)(n - i));
+        TEXT_MASKS(tail, &m);
+        scan_block(&state, &m, i);
+    }
+    *r = state;
+}
+
+TARGET static int CONCAT(clean_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t n)
+{
+    utf8_masks m;
+    uint64_t carry = 0;
+    Py_ssize_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        if (!UTF8_MASKS(s + i, &m)) {
+            if (m.zero || carry)
+                return 0;
+            continue;
+        }
+        int ok = utf8_block(s + i, &m, ~(uint64_t)0, &carry);
+        if (ok < 0) { /* (the block's other look bytes passed) */
+            if (i + 64 >= n || !look_ok(s[i + 63], s[i + 64]))
+                return 0;
+        } else if (!ok) {
+            return 0;
+        }
+    }
+    if (i < n) { /* the tail, padded; bytes past the end must not be needed */
+        unsigned char tail[65] = {0};
+        Py_ssize_t rest = n - i;
+        memcpy(tail, s + i, (size_t)rest);
+        uint64_t valid = ((uint64_t)1 << rest) - 1;
+        UTF8_MASKS(tail, &m); /* (utf8_block reads the other masks only when high) */
+        if (utf8_block(tail, &m, valid, &carry) != 1)
+            return 0;
+    }
+    return carry == 0;
+}
+
+#undef CONCAT
+#undef CONCAT_
+#undef SUFFIX
+#undef TARGET
+#undef TEXT_MASKS
+#undef UTF8_MASKS
