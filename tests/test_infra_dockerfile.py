@@ -112,6 +112,15 @@ def test_the_builder_copies_every_package_the_project_installs() -> None:
         assert covered, f"{package} is installed by `pip install .` but not copied"
 
 
+def test_the_builder_has_every_file_the_build_reads() -> None:
+    """The C scanner is built from setup.py and its sources; without them it silently falls back."""
+    copied = _copied_sources()
+    assert {"pyproject.toml", "setup.py"} <= copied
+    for source in ("workers/_textscan.c", "workers/_textscan_loops.h"):
+        assert (ROOT / source).exists() and any(source.startswith(s + "/") for s in copied)
+    assert "**/*.so" in (ROOT / ".dockerignore").read_text(), "no locally built binary is sent"
+
+
 def test_hadolint_finds_nothing_to_fix() -> None:
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
         "hadolint"
