@@ -26,6 +26,7 @@ from typing import Any
 from infra.demo.dataset import Planted, generate_parts
 from infra.demo.stack import FLOWER_USER, LocalStack
 from infra.local_services import session_tmpdir
+from workers.storage import Storage
 
 SOURCE_BUCKET = "etl-out"
 STAGING_BUCKET = "mkto-bulk"
@@ -35,26 +36,27 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _s3(stack: LocalStack) -> Any:
+def _storage(stack: LocalStack) -> Storage:
+    """The project's own S3 layer, on the demo's endpoint."""
     import boto3
 
-    return boto3.client(
+    client = boto3.client(
         "s3", endpoint_url=stack.s3_url, region_name="us-east-1",
         aws_access_key_id="demo", aws_secret_access_key="demo",
     )  # fmt: skip
+    return Storage(client=client)
 
 
 def write_dataset(stack: LocalStack, leads: int, parts: int) -> tuple[str, Planted]:
     """Write the export under ``s3://etl-out/leads/<today>/`` and return its prefix."""
-    s3 = _s3(stack)
+    storage = _storage(stack)
     for bucket in (SOURCE_BUCKET, STAGING_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    prefix = f"leads/{date.today().isoformat()}/"
+        storage.client.create_bucket(Bucket=bucket)
+    source = f"s3://{SOURCE_BUCKET}/leads/{date.today().isoformat()}/"
     planted = Planted()
-    for name, body, tally in generate_parts(leads, parts):
-        s3.put_object(Bucket=SOURCE_BUCKET, Key=prefix + name, Body=body)
-        planted = tally
-    return f"s3://{SOURCE_BUCKET}/{prefix}", planted
+    for name, body in generate_parts(leads, parts, planted):
+        storage.put(source + name, [body])
+    return source, planted
 
 
 def enqueue(stack: LocalStack, source: str) -> str:
@@ -84,8 +86,7 @@ def follow(stack: LocalStack, load_id: str) -> Any:
 
 
 def read_report(stack: LocalStack, uri: str) -> dict[str, Any]:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
-    return dict(json.loads(_s3(stack).get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return dict(json.loads(_storage(stack).read_bytes(uri)))
 
 
 def report_lines(report: dict[str, Any], planted: Planted) -> tuple[list[str], bool]:

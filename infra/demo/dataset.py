@@ -90,10 +90,11 @@ def _row(n: int, rng: random.Random, planted: Planted) -> bytes:
     return line
 
 
-def generate_parts(rows: int, parts: int, seed: int = 7) -> Iterator[tuple[str, bytes, Planted]]:
-    """``(name, gzipped CSV with header, running tally)`` for each part, in key order."""
+def generate_parts(
+    rows: int, parts: int, planted: Planted, seed: int = 7
+) -> Iterator[tuple[str, bytes]]:
+    """``(name, gzipped CSV with header)`` for each part, in key order; counts into ``planted``."""
     rng = random.Random(seed)
-    planted = Planted()
     per_part = -(-rows // parts)
     for part in range(parts):
         first = part * per_part
@@ -103,4 +104,4 @@ def generate_parts(rows: int, parts: int, seed: int = 7) -> Iterator[tuple[str, 
             out.write(HEADER)
             out.write(b"".join(_row(n, rng, planted) for n in range(first, last)))
         planted.rows += last - first
-        yield f"part-{part:05d}.csv.gz", buffer.getvalue(), planted
+        yield f"part-{part:05d}.csv.gz", buffer.getvalue()
