@@ -82,6 +82,11 @@ class SplitResult:
         return sum(s.rejects for s in self.sources)
 
     @property
+    def skipped(self) -> int:
+        """Blank lines skipped (rows read = rows + rejects + skipped)."""
+        return sum(s.skipped for s in self.sources)
+
+    @property
     def data_bytes(self) -> int:
         return sum(s.data_bytes for s in self.sources)
 

@@ -54,6 +54,7 @@ class PartStats:
     data_bytes: int = 0
     rows: int = 0
     rejects: int = 0
+    skipped: int = 0  # blank lines: neither submitted nor rejected, but counted
 
 
 @dataclass
