@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 
 import pytest
 
@@ -107,6 +108,8 @@ def test_a_bad_parameter_is_named_with_its_value_and_reason(
     with pytest.raises(ParameterError) as raised:
         client.check_import_parameters(target)
     assert str(raised.value) == message
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert (str(again), again.field) == (message, raised.value.parameter)
 
 
 def test_good_parameters_pass_with_one_call_each_then_none(
@@ -144,6 +147,6 @@ def test_a_lookup_the_api_user_may_not_make_is_skipped_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="workers.marketo.lookups"):
         client.check_import_parameters(ProgramMemberImport(1001, "Atended"))
     assert (
-        "cannot check programId before the import (Marketo 603: Access denied); "
-        "the import will check it" in caplog.text
+        "cannot check programId/programMemberStatus before the import "
+        "(Marketo 603: Access denied); the import will check it" in caplog.text
     )

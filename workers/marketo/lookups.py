@@ -90,7 +90,8 @@ class Lookups(MarketoCore):
         """``GET /rest/asset/v1/program/{id}.json``; None when Marketo has no such program."""
         for item in self._lookup(f"/rest/asset/v1/program/{int(program_id)}.json", fresh=fresh):
             if isinstance(item, Mapping) and item.get("id") is not None:
-                return Program(int(item["id"]), str(item.get("name", "")), str(item["channel"]))
+                channel = str(item.get("channel") or "")
+                return Program(int(item["id"]), str(item.get("name", "")), channel)
         return None
 
     def channel(self, name: str, *, fresh: bool = False) -> Channel | None:
@@ -120,7 +121,7 @@ class Lookups(MarketoCore):
             if target.partition_name:
                 self._unless_denied("partitionName", target.partition_name, self._check_partition)
         elif isinstance(target, ProgramMemberImport):
-            self._unless_denied("programId", target, self._check_program)
+            self._unless_denied("programId/programMemberStatus", target, self._check_program)
 
     # Checks -------------------------------------------------------------
     def _check_list(self, list_id: int) -> None:
@@ -140,8 +141,8 @@ class Lookups(MarketoCore):
         program = self.program(program_id)
         if program is None:
             raise ParameterError("programId", str(program_id), "no such program in Marketo")
-        channel = self.channel(program.channel)
-        if channel is None or status not in channel.statuses:
+        channel = self.channel(program.channel) if program.channel else None
+        if program.channel and (channel is None or status not in channel.statuses):
             channel = self.channel(program.channel, fresh=True)
         if channel is None:
             reason = f"program {program_id}'s channel {_quoted(program.channel)} is not in Marketo"
