@@ -170,6 +170,19 @@ class HeaderError(InputError):
         self.problems = problems
 
 
+class ParameterError(InputError):
+    """A load parameter names what Marketo does not have: ``listId 1234: no such static list``."""
+
+    def __init__(self, parameter: str, value: str, reason: str) -> None:
+        super().__init__(f"{parameter} {value}: {reason}")
+        self.field = self.parameter = parameter
+        self.value = value
+        self.explanation = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.parameter, self.value, self.explanation))
+
+
 class TooManyRejects(InputError):
     """More records were rejected than the configured threshold allows."""
 

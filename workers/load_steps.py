@@ -91,7 +91,9 @@ def _split(
     lease: SplitLease,
 ) -> str:
     try:
-        description = rt.marketo.describe_for_import(import_target(request))
+        target = import_target(request)
+        description = rt.marketo.describe_for_import(target)
+        rt.marketo.check_import_parameters(target)  # listId, partitionName, programId, status
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"
