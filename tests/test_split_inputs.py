@@ -283,3 +283,32 @@ def test_every_input_error_is_bounded() -> None:
     assert text.startswith("s3://b/k.csv, line 7: xxx")
     assert text.endswith("x ... [cut: 1,000,022 characters in all]")
     assert len(error.reason) == 4_000
+
+
+def test_too_many_undecodable_records_say_to_set_the_encoding(
+    s3_client: Any, bucket: str, storage: Storage
+) -> None:
+    text = "email,firstName\n" + "".join(f"p{i}@x.com,Renée {i}\n" for i in range(20))
+    source = put(s3_client, bucket, "cp.csv", text.encode("cp1252"))
+    with pytest.raises(InputError) as error:
+        split(storage, source, f"s3://{bucket}/out-cp")
+    assert str(error.value) == (
+        f"{source}: 20 of 20 records rejected (100.00%), more than the 1% allowed; "
+        f"see s3://{bucket}/out-cp/rejects.csv; the rejected records are not valid utf-8: "
+        'set encoding to the file\'s (e.g. "cp1252" or "latin-1")'
+    )
+    run = split(storage, source, f"s3://{bucket}/out-cp", encoding="cp1252")
+    assert run.result.rows == 20 and run.result.rejects == 0
+
+
+def test_input_errors_survive_pickling_with_their_details() -> None:
+    import pickle
+
+    from workers.errors import OptionError
+
+    header = HeaderError("bad header: x", source="s3://b/k.csv", problems=["x"])
+    option = OptionError("too small", option="limit", source="s3://b/k.csv")
+    for error in (header, option, InputError("gone", source="s3://b/k.csv", line=3)):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert copy.__dict__ == error.__dict__

@@ -76,6 +76,19 @@ class InputError(PermanentError):
         )
         super().__init__(f"{where}: {reason}" if where else reason)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only attributes (source, problems, option) must survive pickling.
+        return (_rebuild_input_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_input_error(
+    cls: type[InputError], args: tuple[object, ...], state: dict[str, object]
+) -> InputError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class MarketoError(MktoBulkError):
     """An error reported by Marketo (or its transport), with Marketo's own words.

@@ -44,6 +44,7 @@ from workers.storage import ObjectInfo, Storage, join_uri
 
 FORMATS = tuple(DELIMITERS)
 PROBE_BYTES = 64 * 1024
+UNDECODABLE = "undecodable bytes"  # how the splitter's reason for bad text starts
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ class SplitRun:
             raise TooManyRejects(
                 f"{result.rejects:,} of {total:,} records rejected "
                 f"({result.rejects / total:.2%}), more than the {options.reject_threshold:.0%} "
-                f"allowed; see {result.rejects_uri}",
+                f"allowed; see {result.rejects_uri}{_encoding_hint(result, options.encoding)}",
                 source=self.source,
             )
         while announced < len(ready):
@@ -311,6 +312,17 @@ class SplitRun:
     def _within_threshold(self, result: SplitResult) -> bool:
         total = result.rows + result.rejects
         return result.rejects <= self.options.reject_threshold * total
+
+
+def _encoding_hint(result: SplitResult, encoding: str) -> str:
+    """When every sampled reject is undecodable text, the file is likely in another encoding."""
+    samples = result.reject_samples
+    if not samples or not all(s.reason.startswith(UNDECODABLE) for s in samples):
+        return ""
+    return (
+        f"; the rejected records are not valid {encoding}: set encoding to the file's "
+        '(e.g. "cp1252" or "latin-1")'
+    )
 
 
 def _difference(expected: list[str], found: list[str]) -> str:
