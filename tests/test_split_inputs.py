@@ -312,3 +312,29 @@ def test_input_errors_survive_pickling_with_their_details() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
         assert copy.__dict__ == error.__dict__
+
+
+def test_rejects_writer_cuts_a_long_record_given_whole_or_streamed(tmp_path: Path) -> None:
+    from workers.rejects import RejectsWriter
+
+    record = b'"quoted ""x""",' + b"q" * 100_000 + b"\r\n"
+    writer = RejectsWriter(Storage(), str(tmp_path / "rejects.csv"), keep_bytes=1_000)
+    writer.add("s.csv", 2, "too big", record)
+    writer.begin_spool()
+    for start in range(0, len(record), 4096):
+        writer.spool(record[start : start + 4096])
+    writer.end_spool("s.csv", 3, "too big")
+    writer.add("s.csv", 4, "short", b"a,b\r\n")
+    writer.close()
+    text = (tmp_path / "rejects.csv").read_bytes().decode()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    note = (
+        f"too big; record of 100,017 bytes, sha256 {hashlib.sha256(record).hexdigest()}, "
+        "first 1,000 bytes kept"
+    )
+    assert rows[1:] == [
+        ["s.csv", "2", note, record[:1_000].decode()],
+        ["s.csv", "3", note, record[:1_000].decode()],
+        ["s.csv", "4", "short", "a,b"],
+    ]
+    assert len(text) < 3_000

@@ -129,12 +129,16 @@ class RejectsWriter:
 
     @staticmethod
     def _strip_last_newline(handle: IO[bytes]) -> None:
+        """Drop a final LF or CRLF (the record's opening quote is never part of it)."""
         position = handle.tell()
-        if position == 0:
-            return
-        handle.seek(position - 1)
-        if handle.read(1) == b"\n":
+        for byte in (b"\n", b"\r"):
+            if position == 0:
+                return
             handle.seek(position - 1)
+            if handle.read(1) != byte:
+                return
+            position -= 1
+            handle.seek(position)
             handle.truncate()
 
     def close(self) -> str | None:

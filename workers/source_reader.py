@@ -195,7 +195,8 @@ def utf8_blocks(
 
 def _refuse_utf16_without_bom(first: bytes, source: str) -> None:
     """Raise when the text starts like UTF-16 without a BOM: one byte of every pair NUL."""
-    probe = first[: UTF16_PROBE_BYTES - UTF16_PROBE_BYTES % 2]
+    probe = first[:UTF16_PROBE_BYTES]
+    probe = probe[: len(probe) - len(probe) % 2]
     if len(probe) < 4:
         return
     high, low = probe[1::2], probe[0::2]  # little-endian: the high bytes of ASCII are NUL
