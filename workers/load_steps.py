@@ -101,6 +101,8 @@ def _split(
         limit=rt.settings.chunk_byte_limit,
         output_format=request.format.value,
         reject_threshold=rt.settings.reject_threshold,
+        max_expansion_ratio=rt.settings.split_max_expansion_ratio,
+        max_source_bytes=rt.settings.split_max_source_bytes,
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
     )

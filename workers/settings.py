@@ -19,6 +19,10 @@ from workers.errors import SettingsError
 MARKETO_MAX_OUTSTANDING_JOBS = 10
 MARKETO_MAX_FILE_BYTES = 10_000_000
 
+# Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
+DEFAULT_SPLIT_MAX_EXPANSION_RATIO = 200.0
+DEFAULT_SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
+
 
 class Settings(BaseSettings):
     """Environment-driven configuration (variable names are the field names, upper-cased)."""
@@ -91,6 +95,16 @@ class Settings(BaseSettings):
     # Splitting.
     chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
     reject_threshold: float = Field(default=0.01, ge=0, le=1)
+    split_max_expansion_ratio: float = Field(
+        default=DEFAULT_SPLIT_MAX_EXPANSION_RATIO,
+        gt=1,
+        description="A gzip source expanding past this many times its stored size is refused",
+    )
+    split_max_source_bytes: int = Field(
+        default=DEFAULT_SPLIT_MAX_SOURCE_BYTES,
+        ge=1,
+        description="Most bytes one source object may hold once decompressed",
+    )
 
     @field_validator("redis_url")
     @classmethod
