@@ -9,6 +9,7 @@ from kombu import Queue
 
 from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
 from beat_schedule.config import scheduled_loads
+from workers import kombu_patch
 from workers.errors import SettingsError
 from workers.settings import load_settings
 
@@ -65,6 +66,9 @@ except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
     raise SystemExit(2) from None
+
+# Before any broker connection exists: a worker survives a Redis restart (see the module).
+kombu_patch.apply()
 
 app = Celery(
     "mkto_bulk",
