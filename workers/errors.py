@@ -242,3 +242,14 @@ class TooManyRejects(InputError):
 
 class StorageUnavailable(TransientError):
     """The object store did not answer usefully after our retries."""
+
+
+# --- Infrastructure (Redis, the broker) ---
+
+
+class RedisUnavailable(TransientError):
+    """Redis (broker and state) did not answer: restarting, loading its data, or out of reach."""
+
+
+class LeaseLost(MktoBulkError):
+    """A lease ran out and another process took it: the holder stops, the new owner goes on."""

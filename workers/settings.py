@@ -65,10 +65,17 @@ class Settings(BaseSettings):
     poll_min_s: float = Field(default=5.0, gt=0)
     poll_max_s: float = Field(default=30.0, gt=0, le=120)
     permit_lease_s: float = Field(default=300.0, gt=0)
-    split_lease_s: float = Field(default=600.0, gt=0)
+    # A splitter renews its lease every SPLIT_LEASE_RENEW_S; a killed one frees it
+    # within SPLIT_LEASE_S, and the next reconciler sweep runs the split again.
+    split_lease_s: float = Field(default=30.0, gt=0, le=600)
+    split_lease_renew_s: float = Field(default=5.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
+
+    # How long a publish (a retry, the next step) waits for the broker to come back
+    # before the task gives its message back.
+    broker_outage_wait_s: float = Field(default=30.0, gt=0, le=600)
 
     # Nightly loads (beat). Unset SCHEDULE_FILE: beat runs only the reconciler sweep.
     schedule_file: Path | None = Field(
@@ -127,6 +134,13 @@ class Settings(BaseSettings):
     def _poll_bounds_are_ordered(self) -> Settings:
         if self.poll_min_s > self.poll_max_s:
             raise ValueError("POLL_MIN_S must not be above POLL_MAX_S")
+        return self
+
+    @model_validator(mode="after")
+    def _a_split_lease_is_renewed_in_time(self) -> Settings:
+        # Three renewals per lifetime: one late or failed renewal never loses the lease.
+        if self.split_lease_renew_s * 3 > self.split_lease_s:
+            raise ValueError("SPLIT_LEASE_RENEW_S must be at most a third of SPLIT_LEASE_S")
         return self
 
     @model_validator(mode="after")
