@@ -51,6 +51,10 @@ class InputError(PermanentError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
 
+class IdempotencyConflict(InputError):
+    """An idempotency key already names a load started with a different payload."""
+
+
 class MarketoError(MktoBulkError):
     """An error reported by Marketo (or its transport), with Marketo's own words.
 

@@ -13,7 +13,7 @@ from workers.dispatch import Dispatcher
 from workers.errors import InputError, PermanentError
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
-from workers.load_request import LoadRequest, parse_load_request
+from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.runtime import Runtime
 from workers.split_run import SplitOptions, SplitRun
 from workers.targets import import_target, target_fields
@@ -24,8 +24,11 @@ logger = logging.getLogger(__name__)
 def start_load(
     rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
 ) -> dict[str, Any]:
-    """Validate the payload and record the load; the same idempotency key returns the first."""
-    request = parse_load_request(payload)
+    """Validate the payload and record the load; the same idempotency key returns the first.
+
+    The key reused with a different payload raises IdempotencyConflict (an InputError).
+    """
+    request = parse_load_request(payload, RequestPolicy.from_settings(rt.settings))
     load_id = load_id or uuid.uuid4().hex
     staging = f"{rt.settings.staging_uri}/{load_id}"
     load_id, created = rt.ledger.create_load(
@@ -76,7 +79,13 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
         )
         if not moved.applied:  # another copy finished the split meanwhile
             return "not-splitting"
-        request = LoadRequest.model_validate(json.loads(load["params"]))
+        try:
+            # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
+            policy = RequestPolicy.from_settings(rt.settings)
+            request = parse_load_request(json.loads(load["params"]), policy)
+        except InputError as error:
+            _fail_split(rt, dispatch, load_id, None, error)
+            return "failed"
         return _split(rt, dispatch, load_id, load["staging"], request, lease)
     finally:
         lease.release()
@@ -97,7 +106,9 @@ def _split(
         return "failed"
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
+        input_format=request.input_format.value if request.input_format else None,
         output_format=request.format.value,
+        encoding=request.encoding or "utf-8",
         reject_threshold=rt.settings.reject_threshold,
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
