@@ -40,6 +40,7 @@ MAX_ID = 2**31 - 1
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_KEY_MAX_BYTES = 1024
 LOCAL_PREFIXES = ("/", "./", "../", "file://")
+URI_SHOWN = 1200  # a source is named in full in messages (its length is checked first)
 TASK_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 # Task names a callback may not use: our own tasks and Celery's built-ins.
 RESERVED_TASK_PREFIXES = {"mkto_bulk.": "one of our own tasks", "celery.": "a Celery built-in task"}
@@ -74,14 +75,14 @@ def s3_uri_problem(uri: str) -> str | None:
     example = "write s3://bucket/key or s3://bucket/prefix/"
     bucket, slash, key = uri.removeprefix("s3://").partition("/")
     if not bucket:
-        return f"{shown(uri)} names no bucket ({example})"
+        return f"{shown(uri, limit=URI_SHOWN)} names no bucket ({example})"
     if not BUCKET_PATTERN.match(bucket) or ".." in bucket:
         return (
             f"{shown(bucket)} is not a valid bucket name (3 to 63 lowercase letters, digits, "
             "'.' or '-', starting and ending with a letter or digit)"
         )
     if not slash or not key:
-        return f"{shown(uri)} names no key or prefix ({example})"
+        return f"{shown(uri, limit=URI_SHOWN)} names no key or prefix ({example})"
     if len(key.encode("utf-8", "surrogatepass")) > S3_KEY_MAX_BYTES:
         return f"the key is longer than S3's {S3_KEY_MAX_BYTES:,} bytes"
     return None
@@ -179,8 +180,9 @@ class LoadRequest(BaseModel):
         if source.startswith(LOCAL_PREFIXES):
             if isinstance(policy, RequestPolicy) and not policy.allow_local_sources:
                 raise ValueError(
-                    f"{shown(source)} is a local path; workers read only s3:// sources "
-                    "(set ALLOW_LOCAL_SOURCES=true to allow local paths, for development)"
+                    f"{shown(source, limit=URI_SHOWN)} is a local path; workers read only "
+                    "s3:// sources (set ALLOW_LOCAL_SOURCES=true to allow local paths, "
+                    "for development)"
                 )
             return source
         raise ValueError("must be an s3://bucket/key URI")

@@ -55,8 +55,8 @@ def unsendable(text: str) -> str | None:
     return None
 
 
-def shown(text: str, *, quote: bool = True) -> str:
-    """``text`` for a message: bad characters escaped, cut to a readable length."""
-    cut = text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX] + "..."
+def shown(text: str, *, quote: bool = True, limit: int = SHOWN_MAX) -> str:
+    """``text`` for a message: bad characters escaped, cut to ``limit`` characters."""
+    cut = text if len(text) <= limit else text[:limit] + "..."
     safe = "".join(_escaped(c) if _bad(c) else c for c in cut)
     return f'"{safe}"' if quote else safe
