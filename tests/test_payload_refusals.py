@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset
-from tests.services import Service
+from tests.services import Service, wait_for
 from workers.errors import InputError
 
 HEADER = "email,firstName,lastName,leadScore\n"
@@ -219,3 +219,26 @@ def test_a_recorded_load_whose_callback_names_our_task_fails_and_sends_nothing(
     assert (load["rows_read"], load["chunks_total"]) == ("0", "0")
     assert admin(sandbox, "GET", "/_sandbox/jobs") == []
     assert "mkto_bulk.reconcile[" not in pipeline.logs(), "the reconciler was not run by it"
+
+
+def test_the_worker_that_sends_a_callback_checks_it_against_its_own_callback_queues(
+    pipeline: Pipeline, s3_client: Any
+) -> None:
+    source = put_dataset(s3_client, pipeline.bucket, "in/cb.csv", HEADER + "".join(lead_rows(3)))
+    # The finishing step runs on the poll queue, on a worker configured more strictly.
+    pipeline.start_worker("entry", concurrency=1, queues="celery,mkto_split,mkto_marketo")
+    pipeline.env["CALLBACK_QUEUES"] = "etl-audit"
+    pipeline.start_worker("poll", concurrency=1, queues="mkto_poll")
+    pipeline.wait_ready()
+
+    load_id = pipeline.start_load(
+        source=source, object="leads", callback="etl.load_finished", callbackQueue="etl"
+    )
+
+    assert pipeline.wait_until_finished(load_id)["state"] == "succeeded"
+    wait_for(lambda: "callback not sent" in pipeline.logs(), timeout=30, what="the refusal")
+    assert (
+        f'callback not sent load_id={load_id}: callbackQueue: "etl" is not in CALLBACK_QUEUES '
+        "(etl-audit)"
+    ) in pipeline.logs()
+    assert pipeline.redis.llen("etl") == 0
