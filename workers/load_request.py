@@ -122,8 +122,9 @@ def callback_problems(
 class LoadRequest(BaseModel):
     """What to load, where from, and how Marketo should import it.
 
-    :func:`parse_load_request` applies the deployment's :class:`RequestPolicy`;
-    validating a stored record without one re-checks only what does not depend on it.
+    :func:`parse_load_request` checks a payload under the deployment's
+    :class:`RequestPolicy`; validating a stored record without one (the chunk
+    steps) leaves out the source and the callback queue list, checked at the door.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -172,13 +173,15 @@ class LoadRequest(BaseModel):
     @classmethod
     def _source_is_in_our_lane(cls, source: str, info: ValidationInfo) -> str:
         policy = (info.context or {}).get("policy")
+        if not isinstance(policy, RequestPolicy):
+            return source  # a stored record: its source was checked when it was accepted
         if source.startswith("s3://"):
             problem = s3_uri_problem(source)
             if problem:
                 raise ValueError(problem)
             return source
         if source.startswith(LOCAL_PREFIXES):
-            if isinstance(policy, RequestPolicy) and not policy.allow_local_sources:
+            if not policy.allow_local_sources:
                 raise ValueError(
                     f"{shown(source, limit=URI_SHOWN)} is a local path; workers read only "
                     "s3:// sources (set ALLOW_LOCAL_SOURCES=true to allow local paths, "
