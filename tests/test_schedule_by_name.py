@@ -81,6 +81,7 @@ def test_run_by_name_runs_only_a_published_entry(rt: Runtime, bucket: str, s3_cl
     put_dataset(s3_client, bucket, "leads/2024-06-02/part-0.csv", "email\na@example.com\n")
 
     assert run_by_name(rt, dispatch, "leads-nightly", at(1)) == "unknown"
+    assert run_by_name(rt, dispatch, "leads-\ud800", at(1)) == "refused"
     assert rt.redis.keys("mkto:schedule:*") == [] and dispatch.calls == []
 
     publish_entries(rt.redis, [entry])

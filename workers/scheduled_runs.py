@@ -26,7 +26,7 @@ from workers import load_steps
 from workers.dispatch import Dispatcher
 from workers.errors import PermanentError, SourceNotFound
 from workers.load_request import RequestPolicy
-from workers.payload_text import shown
+from workers.payload_text import shown, unsendable
 from workers.runtime import Runtime
 from workers.storage import join_uri
 
@@ -85,8 +85,9 @@ def run_by_name(
 ) -> str:
     """A tick by the entry's name; a name beat did not publish is refused, nothing written."""
     extra = sorted(unexpected)
-    if extra or not isinstance(name, str):
+    if extra or not isinstance(name, str) or unsendable(name):
         given = ", ".join(shown(k) for k in extra) if extra else type(name).__name__
+        given = shown(name) if isinstance(name, str) and not extra else given
         logger.error("run_scheduled refused: it takes only a scheduled load's name (got %s)", given)
         return "refused"
     raw = rt.redis.hget(ENTRIES_KEY, name)
