@@ -14,14 +14,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
+import redis
 from celery import Task
 from celery.exceptions import Reject
+from celery.signals import beat_init
 
-from beat_schedule.config import parse_entry
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
-from workers.celery_app import MAX_COUNTDOWN_S, app
+from workers.celery_app import MAX_COUNTDOWN_S, SCHEDULED_LOADS, app
 from workers.errors import DailyQuotaExhausted, TransientError
+from workers.load_request import callback_problems
 from workers.runtime import runtime
+from workers.settings import load_settings
 from workers.transient import transient_boundary
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,14 @@ class CeleryDispatcher:
         pump.apply_async(countdown=min(countdown, MAX_COUNTDOWN_S))
 
     def callback(self, task_name: str, report: dict[str, Any], queue: str | None) -> None:
+        # Checked again at sending: a load recorded before the rules, or another CALLBACK_QUEUES.
+        allowed = runtime().settings.callback_queue_allowlist
+        problems = callback_problems(task_name, queue, allowed)
+        if problems:
+            logger.error(
+                "callback not sent load_id=%s: %s", report.get("load_id"), "; ".join(problems)
+            )
+            return
         app.send_task(task_name, kwargs={"report": report}, queue=queue)
 
 
@@ -135,9 +146,25 @@ def reconcile(self: Task) -> dict[str, int]:
 
 
 @app.task(name="mkto_bulk.run_scheduled", bind=True)
-def run_scheduled(self: Task, entry: dict[str, Any]) -> str:
-    """Beat's tick for one scheduled load: start, keep waiting for, or fail its latest run."""
+def run_scheduled(self: Task, name: Any = None, **unexpected: Any) -> str:
+    """Beat's tick for one scheduled load, by name: start, keep waiting for, or fail its run.
+
+    Only entries beat read from its schedule file run; anything else is refused and logged.
+    """
     rt = runtime()
-    scheduled = parse_entry(entry, rt.settings.schedule_source_wait_s)
     now = datetime.now(UTC)
-    return _run(self, lambda: scheduled_runs.tick(rt, DISPATCH, scheduled, now))
+    return _run(self, lambda: scheduled_runs.run_by_name(rt, DISPATCH, name, now, unexpected))
+
+
+@beat_init.connect
+def publish_schedule(sender: Any = None, **_: Any) -> None:
+    """Beat, at start: publish the entries it validated, the only ones a tick may run."""
+    try:
+        # Beat has no Marketo secret: its own Redis client, not a worker's runtime.
+        client = redis.Redis.from_url(load_settings().redis_url)
+        scheduled_runs.publish_entries(client, SCHEDULED_LOADS)
+    except redis.RedisError as error:
+        logger.critical("beat cannot publish its schedule to Redis (REDIS_URL): %s", error)
+        raise SystemExit(1) from None
+    logger.info("published %d scheduled loads: %s", len(SCHEDULED_LOADS),
+                ", ".join(load.name for load in SCHEDULED_LOADS) or "none")  # fmt: skip

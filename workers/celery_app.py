@@ -11,15 +11,10 @@ from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
 from beat_schedule.config import scheduled_loads
 from workers import kombu_patch
 from workers.errors import SettingsError
-from workers.settings import load_settings
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
-# Loads enter on Celery's default queue, so an ETL's plain
-# ``send_task("mkto_bulk.start_load", kwargs=...)`` needs no routing of its own.
-ENTRY_QUEUE = "celery"
-SPLIT_QUEUE = "mkto_split"  # CPU and S3 bound, long
-MARKETO_QUEUE = "mkto_marketo"  # submits and collects: Marketo API calls, uploads
-POLL_QUEUE = "mkto_poll"  # short status polls and bookkeeping
+from workers.queues import ENTRY_QUEUE, MARKETO_QUEUE, POLL_QUEUE, SPLIT_QUEUE
+from workers.settings import load_settings
 
 # Every countdown a task schedules stays below this, and the broker's
 # visibility timeout stays well above it: a message that waits longer than the
@@ -89,9 +84,9 @@ try:
     _command = _celery_command()
     _settings = load_settings(require_marketo=_command not in _NO_MARKETO_COMMANDS)
     # Beat validates the schedule file at start, like the environment, before
-    # it touches the schedule in Redis. A tick carries its entry to the
-    # workers, so they need neither the file nor SCHEDULE_FILE.
-    _loads = scheduled_loads(_settings) if _command == "beat" else []
+    # it touches the schedule in Redis, and publishes the entries there (tasks.load);
+    # a tick names its entry, so workers need neither the file nor SCHEDULE_FILE.
+    SCHEDULED_LOADS = scheduled_loads(_settings) if _command == "beat" else []
 except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
@@ -129,7 +124,7 @@ app.conf.update(
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
     beat_schedule=beat_schedule(
-        _settings.reconcile_interval_s, _loads, tick_s=_settings.schedule_tick_s
+        _settings.reconcile_interval_s, SCHEDULED_LOADS, tick_s=_settings.schedule_tick_s
     ),
     beat_scheduler="redbeat.RedBeatScheduler",
     beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,

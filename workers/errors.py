@@ -90,6 +90,10 @@ def _rebuild_input_error(
     return error
 
 
+class IdempotencyConflict(InputError):
+    """An idempotency key already names a load started with a different payload."""
+
+
 class MarketoError(MktoBulkError):
     """An error reported by Marketo (or its transport), with Marketo's own words.
 

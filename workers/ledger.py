@@ -9,6 +9,7 @@ script as the chunk transition that earns them, so they are counted once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,6 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 import redis
+
+from workers.errors import IdempotencyConflict
 
 
 class LoadState(StrEnum):
@@ -72,14 +75,19 @@ return 'OK'
 """
 
 
-# KEYS: load, index of loads, active loads, idempotency key; ARGV: load id, created_at,
-# fields (json object), whether the idempotency key is used. One script, so a crash
-# never leaves a key naming a load that was not recorded, or a load the reconciler
-# cannot see. Returns {created (0/1), the load id that holds the key}.
+# KEYS: load, index of loads, active loads, idempotency key, the key's payload digest;
+# ARGV: load id, created_at, fields (json object), whether the idempotency key is used,
+# the payload's digest. One script, so a crash never leaves a key naming a load that was
+# not recorded, or a load the reconciler cannot see. Returns {created (0/1, or 2: the
+# key holds a load of another payload), the load id that holds the key}.
 _CREATE = """
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[4])
   if existing then
+    local digest = redis.call('GET', KEYS[5])
+    if digest and digest ~= ARGV[5] then
+      return {2, existing}
+    end
     return {0, existing}
   end
 end
@@ -93,6 +101,7 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[4], ARGV[1])
+  redis.call('SET', KEYS[5], ARGV[5])
 end
 return {1, ARGV[1]}
 """
@@ -171,13 +180,15 @@ class Ledger:
 
         Claiming the key, writing the record, indexing it and marking it active
         happen in one script: a worker killed at any point leaves either all
-        of it or none.
+        of it or none. A key already used with other ``params`` (their sorted
+        JSON differs) raises :class:`IdempotencyConflict`.
         """
         now = self._clock()
+        canonical = json.dumps(dict(params), sort_keys=True)
         record = {
             **(fields or {}),
             "state": LoadState.PENDING.value,
-            "params": json.dumps(dict(params), sort_keys=True),
+            "params": canonical,
             "created_at": repr(now),
             "updated_at": repr(now),
             "chunks_total": "-1",
@@ -187,9 +198,18 @@ class Ledger:
             "mkto:loads",
             ACTIVE_LOADS,
             f"mkto:idempotency:{idempotency_key or ''}",
+            f"mkto:idempotency-payload:{idempotency_key or ''}",
         ]
-        args = [load_id, repr(now), json.dumps(record), "1" if idempotency_key else "0"]
-        created, holder = self._create(keys=keys, args=args)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        used = "1" if idempotency_key else "0"
+        created, holder = self._create(
+            keys=keys, args=[load_id, repr(now), json.dumps(record), used, digest]
+        )
+        if created == 2:
+            raise IdempotencyConflict(
+                f'idempotencyKey "{idempotency_key}" was already used by load {_text(holder)} '
+                "with a different payload"
+            )
         return _text(holder), bool(created)
 
     def load(self, load_id: str) -> dict[str, str]:

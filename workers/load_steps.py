@@ -13,7 +13,7 @@ from workers.dispatch import Dispatcher
 from workers.errors import InputError, LeaseLost, PermanentError
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
-from workers.load_request import LoadRequest, parse_load_request
+from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.runtime import Runtime
 from workers.split_lease import SplitLease
 from workers.split_run import SplitOptions, SplitRun
@@ -25,8 +25,11 @@ logger = logging.getLogger(__name__)
 def start_load(
     rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
 ) -> dict[str, Any]:
-    """Validate the payload and record the load; the same idempotency key returns the first."""
-    request = parse_load_request(payload)
+    """Validate the payload and record the load; the same idempotency key returns the first.
+
+    The key reused with a different payload raises IdempotencyConflict (an InputError).
+    """
+    request = parse_load_request(payload, RequestPolicy.from_settings(rt.settings))
     load_id = load_id or uuid.uuid4().hex
     staging = f"{rt.settings.staging_uri}/{load_id}"
     load_id, created = rt.ledger.create_load(
@@ -60,7 +63,13 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
             return "not-splitting"
         # Every run of the split counts, so a split that ran again is visible.
         rt.ledger.add_to_load(load_id, {"split_runs": 1})
-        request = LoadRequest.model_validate(json.loads(load["params"]))
+        try:
+            # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
+            policy = RequestPolicy.from_settings(rt.settings)
+            request = parse_load_request(json.loads(load["params"]), policy)
+        except InputError as error:
+            _fail_split(rt, dispatch, load_id, None, error)
+            return "failed"
         try:
             return _split(rt, dispatch, load_id, load["staging"], request, lease)
         except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
@@ -85,7 +94,9 @@ def _split(
         return "failed"
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
+        input_format=request.input_format.value if request.input_format else None,
         output_format=request.format.value,
+        encoding=request.encoding or "utf-8",
         reject_threshold=rt.settings.reject_threshold,
         max_expansion_ratio=rt.settings.split_max_expansion_ratio,
         max_source_bytes=rt.settings.split_max_source_bytes,

@@ -14,6 +14,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
+from workers.queues import queue_refusal
 
 # Marketo's hard limits; our shares of them are settings, the limits are not.
 MARKETO_MAX_OUTSTANDING_JOBS = 10
@@ -99,6 +100,16 @@ class Settings(BaseSettings):
         default="s3://mkto-bulk/loads", description="Where chunks, results and reports are written"
     )
 
+    # What a load's payload may make the workers do.
+    allow_local_sources: bool = Field(
+        default=False,
+        description="Accept local paths as load sources (development only; workers read s3://)",
+    )
+    callback_queues: str = Field(
+        default="",
+        description="Comma-separated queues a callback may go to; empty: any queue not ours",
+    )
+
     # Splitting.
     chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
     reject_threshold: float = Field(default=0.01, ge=0, le=1)
@@ -121,6 +132,20 @@ class Settings(BaseSettings):
             parts.scheme != "unix" and not parts.hostname
         ):
             raise ValueError("must look like redis://host:port/db (or rediss://, unix://)")
+        return value
+
+    @field_validator("schedule_file", mode="before")
+    @classmethod
+    def _an_empty_schedule_file_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("callback_queues")
+    @classmethod
+    def _callback_queues_are_not_ours(cls, value: str) -> str:
+        for name in (part.strip() for part in value.split(",")):
+            problem = queue_refusal(name) if name else None
+            if problem:
+                raise ValueError(f'"{name}" {problem}')
         return value
 
     @field_validator("staging_uri")
@@ -154,6 +179,11 @@ class Settings(BaseSettings):
                 f"MARKETO_READ_TIMEOUT_S ({longest_call:g} s)"
             )
         return self
+
+    @property
+    def callback_queue_allowlist(self) -> frozenset[str]:
+        """CALLBACK_QUEUES as a set (empty: any queue that is not ours)."""
+        return frozenset(q.strip() for q in self.callback_queues.split(",") if q.strip())
 
     @property
     def identity_url(self) -> str:
