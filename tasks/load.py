@@ -19,8 +19,9 @@ from celery import Task
 from beat_schedule.config import parse_entry
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
 from workers.celery_app import MAX_COUNTDOWN_S, app
-from workers.errors import DailyQuotaExhausted, TransientError
+from workers.errors import DailyQuotaExhausted, TransientError, UnexpectedStepError
 from workers.runtime import runtime
+from workers.step_errors import describe, is_unexpected
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,24 @@ def _run(task: Task, step: Callable[[], T]) -> T:
         wait = min(MAX_COUNTDOWN_S, random.uniform(0, RETRY_BASE_S * 2 ** min(attempt, 6)))
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
         raise task.retry(countdown=wait, max_retries=None) from None
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        # Steps that hold a permit or a lease count their own unexpected errors in the
+        # ledger and give up at the limit; anything else is retried a bounded number of
+        # times, then fails the task with a bounded message that holds no secret.
+        settings = runtime().settings
+        secret = settings.marketo_client_secret
+        text = describe(error, secret.get_secret_value() if secret else None)
+        attempt = task.request.retries + 1
+        logger.error("%s: unexpected error (attempt %d of %d): %s", task.name, attempt,
+                     settings.unexpected_error_attempts, text, exc_info=error)  # fmt: skip
+        if attempt < settings.unexpected_error_attempts:
+            wait = min(MAX_COUNTDOWN_S, RETRY_BASE_S * 2**attempt)
+            raise task.retry(countdown=wait, max_retries=None) from None
+        raise UnexpectedStepError(
+            f"{task.name} failed {attempt} times with an unexpected error: {text}"
+        ) from None
 
 
 @app.task(name="mkto_bulk.start_load", bind=True)

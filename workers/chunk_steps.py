@@ -2,7 +2,10 @@
 
 Each step re-reads the ledger and acts only from the state it expects, so a
 redelivered or duplicated task does nothing the second time. A permit is
-taken before the POST and returned when a poll sees the job end.
+taken before the POST and returned when a poll sees the job end. No step
+keeps it forever: an unexpected error fails the chunk after a bounded number
+of attempts (``chunk_errors``), and while the daily quota is used up the chunk
+waits in line without it (``quota_wait``).
 """
 
 from __future__ import annotations
@@ -12,18 +15,29 @@ import logging
 import time
 import uuid
 
+from workers import quota_wait
+from workers.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key, rate_key
+from workers.chunk_errors import rate as _rate
+from workers.chunk_errors import unexpected as _unexpected
 from workers.dispatch import Dispatcher
-from workers.errors import MarketoTransportError, PermanentError, TooManyImports, TransientError
+from workers.errors import (
+    DailyQuotaExhausted,
+    MarketoTransportError,
+    PermanentError,
+    TooManyImports,
+    TransientError,
+)
 from workers.ledger import ChunkState, Ledger
 from workers.load_request import LoadRequest
 from workers.marketo.upload import Upload
 from workers.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
 from workers.runtime import Runtime
+from workers.step_errors import is_unexpected
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
-RETRY_SUBMIT_S = 10.0
+__all__ = ["RETRY_SUBMIT_S", "jobs_key", "poll", "pump", "submit", "submit_lock_key"]
 
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -33,21 +47,8 @@ return 0
 """
 
 
-def jobs_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:jobs"
-
-
-def _rate_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:import_rate"
-
-
-def _request(rt: Runtime, load_id: str) -> LoadRequest:
-    return LoadRequest.model_validate(json.loads(rt.ledger.load(load_id)["params"]))
-
-
-def _rate(rt: Runtime) -> float | None:
-    value = rt.redis.get(_rate_key(rt))
-    return float(value) if value else None
+def _request(load: dict[str, str]) -> LoadRequest:
+    return LoadRequest.model_validate(json.loads(load["params"]))
 
 
 def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
@@ -84,6 +85,10 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
         return "in-progress"  # another attempt is uploading right now
     try:
         return _submit(rt, dispatch, load_id, index, chunk)
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected(rt, dispatch, load_id, index, "submit", error)
     finally:
         # Only our own lock: after it expired, it may be another attempt's.
         rt.redis.eval(_RELEASE_LOCK, 1, lock, owner)
@@ -98,17 +103,13 @@ def _submit(
 ) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.admission.renew(chunk_id)
-    request = _request(rt, load_id)
+    load = rt.ledger.load(load_id)
+    request = _request(load)
     if chunk.get("post_started_at"):
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
-        rate = _rate(rt)
-        job_s = int(chunk["rows"]) / rate if rate else rt.settings.poll_max_s
-        # It may wait behind every outstanding job, two at a time, before it runs.
-        ahead = rt.admission.snapshot().outstanding / IMPORT_SLOTS
-        ghost_s = job_s * (ahead + 1) + rt.settings.poll_max_s
-        rt.admission.hold_ghost(chunk_id, min(ghost_s, 3600))
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
     started = rt.ledger.move_chunk(
         load_id,
         index,
@@ -130,6 +131,8 @@ def _submit(
         # A POST that may have reached Marketo is repeated by this step, not the
         # client, so the report counts it and a ghost permit covers its job.
         status = rt.marketo.create_import(import_target(request), upload, retry_maybe_sent=False)
+    except DailyQuotaExhausted as error:
+        return _wait_for_quota(rt, dispatch, load_id, index, error)
     except TooManyImports:
         hold = rt.settings.too_many_imports_hold_s
         rt.admission.too_many_imports(chunk_id, hold)
@@ -155,6 +158,7 @@ def _submit(
         return _back_in_line(rt, dispatch, load_id, index, str(error))
     except PermanentError as error:
         return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTING, error, 0)
+    quota_wait.clear(rt, load_id, load)
     now = time.time()
     token = uuid.uuid4().hex
     recorded = rt.ledger.move_chunk(
@@ -192,23 +196,28 @@ def _fail_holding_chunk(
     api_calls: int,
 ) -> str:
     """Marketo refused the chunk for good: record why, and free its permit for the next one."""
-    index = int(chunk["index"])
+    fail_chunk(rt, dispatch, chunk, load_id, state, str(error), api_calls)
+    return "failed"
+
+
+def _wait_for_quota(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, error: DailyQuotaExhausted
+) -> str:
+    """The daily share is used: nothing was sent, so wait first in line, without the permit.
+
+    The next grant (at the latest after ``quota_recheck_s``) tries again, so a
+    raised quota is used at once and the permit never waits on the reset.
+    """
     chunk_id = Ledger.chunk_id(load_id, index)
+    delay = quota_wait.record(rt, load_id, error)
     moved = rt.ledger.move_chunk(
-        load_id,
-        index,
-        [state],
-        ChunkState.FAILED,
-        {"message": str(error)},
-        {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": api_calls},
+        load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
     )
     if moved.applied:
-        rt.admission.release(chunk_id)
-        rt.redis.zrem(jobs_key(rt), chunk_id)
-        logger.error("refused load_id=%s chunk=%s (%s): %s", load_id, index, state, error)
-        dispatch.pump()
-        dispatch.finish(load_id)
-    return "failed"
+        rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
+        rt.admission.requeue_front(chunk_id)
+        dispatch.pump(countdown=delay)
+    return "quota-wait"
 
 
 def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
@@ -240,17 +249,41 @@ def _delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> flo
 
 def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
     """Ask Marketo for the job's status; schedule the next poll or move on to collecting."""
-    chunk_id = Ledger.chunk_id(load_id, index)
     chunk = rt.ledger.chunk(load_id, index)
     if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
         return "stale"
-    target = import_target(_request(rt, load_id))
+    try:
+        return _poll(rt, dispatch, load_id, index, chunk)
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected(rt, dispatch, load_id, index, "poll", error)
+
+
+def _poll(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
+) -> str:
+    chunk_id = Ledger.chunk_id(load_id, index)
+    load = rt.ledger.load(load_id)
+    target = import_target(_request(load))
     try:
         status = rt.marketo.import_status(target, int(chunk["batch_id"]))
+    except DailyQuotaExhausted as error:
+        # The job goes on in Marketo and keeps its permit; look again later.
+        delay = quota_wait.record(rt, load_id, error)
+        rt.admission.renew(chunk_id)
+        retry = uuid.uuid4().hex
+        moved = rt.ledger.move_chunk(
+            load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, {"poll_token": retry}
+        )
+        if moved.applied:
+            dispatch.poll(load_id, index, retry, countdown=delay)
+        return "quota-wait"
     except PermanentError as error:
         # Marketo no longer knows the job (e.g. its batch id expired): polling
         # again cannot help, and the job holds no place in Marketo's queue.
         return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, error, 1)
+    quota_wait.clear(rt, load_id, load)
     rt.admission.renew(chunk_id)
     now = time.time()
     if status.finished:
@@ -274,7 +307,7 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
             rt.redis.zrem(jobs_key(rt), chunk_id)
             started = float(chunk.get("importing_since") or chunk["submitted_at"])
             rate = updated_rate(_rate(rt), int(chunk["rows"]), now - started)
-            rt.redis.set(_rate_key(rt), rate)
+            rt.redis.set(rate_key(rt), rate)
             logger.info(
                 "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
                 status.raw_status,
