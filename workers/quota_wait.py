@@ -25,10 +25,10 @@ WAIT_FIELDS = ("waiting", "waiting_reason", "waiting_until")
 
 
 def reset_text(resets_at: float) -> str:
-    """The reset instant in Marketo's zone and in UTC, e.g. ``2026-12-02 00:00 CST (06:00 UTC)``."""
+    """The reset in Marketo's zone and in UTC: ``2026-12-02 00:00 CST (America/Chicago), ...``."""
     local = datetime.fromtimestamp(resets_at, MARKETO_TZ)
     utc = datetime.fromtimestamp(resets_at, UTC)
-    return f"{local:%Y-%m-%d %H:%M %Z} America/Chicago ({utc:%Y-%m-%d %H:%M} UTC)"
+    return f"{local:%Y-%m-%d %H:%M %Z} (America/Chicago), {utc:%Y-%m-%d %H:%M} UTC"
 
 
 def wait_text(resets_at: float) -> str:

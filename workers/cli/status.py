@@ -66,8 +66,8 @@ def details(status: LoadStatus) -> list[str]:
     }
     lines = [
         f"load:      {status.load_id}",
-        f"state:     {status.state}",
-        *([f"waiting:   {status.waiting}"] if status.waiting and not status.terminal else []),
+        f"state:     {status.state}"
+        + (f", {status.waiting}" if status.waiting and not status.terminal else ""),
         f"source:    {status.source}",
         f"object:    {status.object}"
         + (f"  {json.dumps(parameters, sort_keys=True)}" if parameters else ""),
