@@ -20,7 +20,8 @@ from workers.errors import TransientError
 MESSAGE_CHARS = 300  # a stored message is bounded: one line in the status and the report
 
 _SECRETS = re.compile(
-    r"(?i)(bearer\s+|access_token[=:]\s*|client_secret[=:]\s*|authorization[=:]\s*)[^\s&,;'\"]+"
+    r"(?i)((?:authorization[=:]\s*)?bearer\s+|authorization[=:]\s*|access_token[=:]\s*"
+    r"|client_secret[=:]\s*)[^\s&,;'\"]+"
 )
 
 
