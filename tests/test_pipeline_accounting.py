@@ -3,6 +3,7 @@ unexpected error in a step, and a daily quota used up (then raised) mid-load."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -188,5 +189,22 @@ def test_a_load_waits_for_the_daily_quota_says_so_and_resumes_when_the_quota_is_
     report = read_report(s3_client, load["report_uri"])
     assert report["totals"]["rows_processed"] == 7
     assert report["totals"]["quota_waits"] == 1
+    assert report["last_wait"] == text
     assert _metrics(pipeline)[("mkto_bulk_loads_waiting", (("reason", "daily_quota"),))] == 0
     assert all(p.poll() is None for p in pipeline.workers), "the worker was never restarted"
+
+
+def test_a_task_that_fails_unexpectedly_outside_a_step_is_retried_twice_then_fails_plainly(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.start_worker("a", concurrency=1)
+    result = pipeline.celery().send_task("mkto_bulk.finish_load", args=("no-such-load",),
+                                         queue="mkto_poll")  # fmt: skip
+    message = (
+        "mkto_bulk.finish_load failed 3 times with an unexpected error: "
+        "LedgerError: no load 'no-such-load'"
+    )
+    with pytest.raises(Exception, match=f"^{re.escape(message)}$"):
+        result.get(timeout=60)
+    assert result.state == "FAILURE"
+    assert pipeline.logs().count("mkto_bulk.finish_load: unexpected error (attempt") == 3

@@ -192,6 +192,7 @@ def build_report(
         "error": load.get("error") or None,
         "counts_ok": accounting.mismatch(load, chunks) is None,
         "last_error": load.get("last_error") or None,
+        "last_wait": load.get("last_wait") or None,
         "rejects_file": load.get("rejects_uri") or None,
         "created_at": float(load["created_at"]),
         "totals": totals,

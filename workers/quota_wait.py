@@ -21,7 +21,7 @@ from workers.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 REASON_DAILY_QUOTA = "daily_quota"
-WAIT_FIELDS = ("waiting", "waiting_reason", "waiting_until")
+WAIT_FIELDS = ("waiting", "waiting_reason", "waiting_until")  # cleared on resume; "last_wait" stays
 
 
 def reset_text(resets_at: float) -> str:
@@ -48,7 +48,9 @@ def record(rt: Runtime, load_id: str, error: DailyQuotaExhausted) -> float:
     if rt.redis.hsetnx(key, "waiting_reason", REASON_DAILY_QUOTA):
         rt.redis.hincrby(key, "quota_waits", 1)
         logger.warning("load_id=%s %s: %s", load_id, text, error)
-    rt.ledger.set_load_fields(load_id, {"waiting": text, "waiting_until": error.resets_at})
+    rt.ledger.set_load_fields(
+        load_id, {"waiting": text, "waiting_until": error.resets_at, "last_wait": text}
+    )
     return recheck_delay(rt, error)
 
 
