@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from celery import Task
+from celery.exceptions import TaskPredicate
 
 from beat_schedule.config import parse_entry
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
@@ -70,7 +71,7 @@ def _run(task: Task, step: Callable[[], T]) -> T:
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
         raise task.retry(countdown=wait, max_retries=None) from None
     except Exception as error:
-        if not is_unexpected(error):
+        if not is_unexpected(error) or isinstance(error, TaskPredicate):
             raise
         # Steps that hold a permit or a lease count their own unexpected errors in the
         # ledger and give up at the limit; anything else is retried a bounded number of

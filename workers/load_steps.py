@@ -100,6 +100,10 @@ def _split(
     except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
         quota_wait.record(rt, load_id, error)
         raise
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, None, error)
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
         output_format=request.format.value,
@@ -206,7 +210,7 @@ def _fail_split(
 
 
 def _unexpected_in_split(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun, error: Exception
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
 ) -> str:
     """Counted on the load; the reconciler splits again, and at the limit the load fails."""
     secret = rt.settings.marketo_client_secret
