@@ -12,10 +12,10 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from celery import Task
-from celery.exceptions import TaskPredicate
+from celery.exceptions import Reject, TaskPredicate
 
 from beat_schedule.config import parse_entry
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
@@ -23,6 +23,7 @@ from workers.celery_app import MAX_COUNTDOWN_S, app
 from workers.errors import DailyQuotaExhausted, TransientError, UnexpectedStepError
 from workers.runtime import runtime
 from workers.step_errors import describe, is_unexpected
+from workers.transient import transient_boundary
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +60,21 @@ DISPATCH = CeleryDispatcher()
 
 
 def _run(task: Task, step: Callable[[], T]) -> T:
-    """Run a step; a transient error retries the task after a short, jittered countdown."""
+    """Run a step; a transient error retries the task after a short, jittered countdown.
+
+    Redis and S3 outages count as transient (``transient_boundary``), so a step
+    caught by a broker restart retries itself rather than waiting for the reconciler.
+    """
     try:
-        return step()
+        return transient_boundary(step)
     except DailyQuotaExhausted as error:
         wait = max(1.0, min(MAX_COUNTDOWN_S, error.resets_at - time.time()))
-        raise task.retry(countdown=wait, max_retries=None) from None
+        _retry(task, wait)
     except TransientError as error:
         attempt = task.request.retries
         wait = min(MAX_COUNTDOWN_S, random.uniform(0, RETRY_BASE_S * 2 ** min(attempt, 6)))
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
-        raise task.retry(countdown=wait, max_retries=None) from None
+        _retry(task, wait)
     except Exception as error:
         if not is_unexpected(error) or isinstance(error, TaskPredicate):
             raise
@@ -84,10 +89,26 @@ def _run(task: Task, step: Callable[[], T]) -> T:
                      settings.unexpected_error_attempts, text, exc_info=error)  # fmt: skip
         if attempt < settings.unexpected_error_attempts:
             wait = min(MAX_COUNTDOWN_S, RETRY_BASE_S * 2**attempt)
-            raise task.retry(countdown=wait, max_retries=None) from None
+            _retry(task, wait)
         raise UnexpectedStepError(
             f"{task.name} failed {attempt} times with an unexpected error: {text}"
         ) from None
+
+
+def _retry(task: Task, countdown: float) -> NoReturn:
+    """Schedule the task again; if even that cannot reach the broker, give the message back.
+
+    Publishing the retry waits out a broker outage (``task_publish_retry_policy``).
+    If it still fails, Celery would reject the message without requeueing it, and
+    only the reconciler could re-drive the step: requeue it instead, so it runs
+    again as soon as Redis takes it (or, if Redis cannot even take the reject, it
+    stays unacknowledged and comes back after the visibility timeout).
+    """
+    try:
+        raise task.retry(countdown=countdown, max_retries=None)
+    except Reject as rejected:
+        logger.warning("%s: could not schedule its retry, requeued: %s", task.name, rejected.reason)
+        raise Reject(rejected.reason, requeue=True) from None
 
 
 @app.task(name="mkto_bulk.start_load", bind=True)

@@ -11,11 +11,18 @@ from typing import Any
 from workers import quota_wait
 from workers.chunk_steps import pump
 from workers.dispatch import Dispatcher
-from workers.errors import DailyQuotaExhausted, InputError, PermanentError, UnexpectedStepError
+from workers.errors import (
+    DailyQuotaExhausted,
+    InputError,
+    LeaseLost,
+    PermanentError,
+    UnexpectedStepError,
+)
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest, parse_load_request
 from workers.runtime import Runtime
+from workers.split_lease import SplitLease
 from workers.split_run import SplitOptions, SplitRun
 from workers.step_errors import describe, is_unexpected
 from workers.targets import import_target, target_fields
@@ -40,26 +47,6 @@ def start_load(
     return {"load_id": load_id, "created": created}
 
 
-class SplitLease:
-    """One splitter per load at a time; a redelivered copy finds the lease taken and leaves."""
-
-    def __init__(self, rt: Runtime, load_id: str) -> None:
-        self._redis = rt.redis
-        self._key = f"mkto:load:{load_id}:split_lease"
-        self._owner = uuid.uuid4().hex
-        self._ttl_ms = int(rt.settings.split_lease_s * 1000)
-
-    def acquire(self) -> bool:
-        return bool(self._redis.set(self._key, self._owner, nx=True, px=self._ttl_ms))
-
-    def renew(self) -> None:
-        self._redis.set(self._key, self._owner, xx=True, px=self._ttl_ms)
-
-    def release(self) -> None:
-        if self._redis.get(self._key) == self._owner.encode():
-            self._redis.delete(self._key)
-
-
 def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     """Split the source; every file becomes a chunk in line for a permit at once.
 
@@ -69,19 +56,24 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     load = rt.ledger.load(load_id)
     if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
         return "not-splitting"
-    lease = SplitLease(rt, load_id)
+    settings = rt.settings
+    lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
     if not lease.acquire():
         return "lease-held"
-    try:
+    with lease.kept():
         moved = rt.ledger.update_load(
             load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
         )
         if not moved.applied:  # another copy finished the split meanwhile
             return "not-splitting"
+        # Every run of the split counts, so a split that ran again is visible.
+        rt.ledger.add_to_load(load_id, {"split_runs": 1})
         request = LoadRequest.model_validate(json.loads(load["params"]))
-        return _split(rt, dispatch, load_id, load["staging"], request, lease)
-    finally:
-        lease.release()
+        try:
+            return _split(rt, dispatch, load_id, load["staging"], request, lease)
+        except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
+            logger.warning("split stopped load_id=%s: %s", load_id, error)
+            return "lease-lost"
 
 
 def _split(
@@ -93,7 +85,9 @@ def _split(
     lease: SplitLease,
 ) -> str:
     try:
-        description = rt.marketo.describe_for_import(import_target(request))
+        target = import_target(request)
+        description = rt.marketo.describe_for_import(target)
+        rt.marketo.check_import_parameters(target)  # listId, partitionName, programId, status
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"
@@ -108,13 +102,15 @@ def _split(
         limit=rt.settings.chunk_byte_limit,
         output_format=request.format.value,
         reject_threshold=rt.settings.reject_threshold,
+        max_expansion_ratio=rt.settings.split_max_expansion_ratio,
+        max_source_bytes=rt.settings.split_max_source_bytes,
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
     )
     run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
     try:
         for info in run:
-            lease.renew()
+            lease.check()
             fields = {
                 "uri": info.uri,
                 "bytes": info.bytes,

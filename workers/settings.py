@@ -19,6 +19,10 @@ from workers.errors import SettingsError
 MARKETO_MAX_OUTSTANDING_JOBS = 10
 MARKETO_MAX_FILE_BYTES = 10_000_000
 
+# Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
+DEFAULT_SPLIT_MAX_EXPANSION_RATIO = 200.0
+DEFAULT_SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
+
 
 class Settings(BaseSettings):
     """Environment-driven configuration (variable names are the field names, upper-cased)."""
@@ -61,7 +65,10 @@ class Settings(BaseSettings):
     poll_min_s: float = Field(default=5.0, gt=0)
     poll_max_s: float = Field(default=30.0, gt=0, le=120)
     permit_lease_s: float = Field(default=300.0, gt=0)
-    split_lease_s: float = Field(default=600.0, gt=0)
+    # A splitter renews its lease every SPLIT_LEASE_RENEW_S; a killed one frees it
+    # within SPLIT_LEASE_S, and the next reconciler sweep runs the split again.
+    split_lease_s: float = Field(default=30.0, gt=0, le=600)
+    split_lease_renew_s: float = Field(default=5.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
@@ -70,6 +77,10 @@ class Settings(BaseSettings):
     # While the daily share is used, waiting steps look again this often (a raised
     # quota is picked up without waiting for midnight).
     quota_recheck_s: float = Field(default=300.0, gt=0, le=3600)
+
+    # How long a publish (a retry, the next step) waits for the broker to come back
+    # before the task gives its message back.
+    broker_outage_wait_s: float = Field(default=30.0, gt=0, le=600)
 
     # Nightly loads (beat). Unset SCHEDULE_FILE: beat runs only the reconciler sweep.
     schedule_file: Path | None = Field(
@@ -96,6 +107,16 @@ class Settings(BaseSettings):
     # Splitting.
     chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
     reject_threshold: float = Field(default=0.01, ge=0, le=1)
+    split_max_expansion_ratio: float = Field(
+        default=DEFAULT_SPLIT_MAX_EXPANSION_RATIO,
+        gt=1,
+        description="A gzip source expanding past this many times its stored size is refused",
+    )
+    split_max_source_bytes: int = Field(
+        default=DEFAULT_SPLIT_MAX_SOURCE_BYTES,
+        ge=1,
+        description="Most bytes one source object may hold once decompressed",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -118,6 +139,13 @@ class Settings(BaseSettings):
     def _poll_bounds_are_ordered(self) -> Settings:
         if self.poll_min_s > self.poll_max_s:
             raise ValueError("POLL_MIN_S must not be above POLL_MAX_S")
+        return self
+
+    @model_validator(mode="after")
+    def _a_split_lease_is_renewed_in_time(self) -> Settings:
+        # Three renewals per lifetime: one late or failed renewal never loses the lease.
+        if self.split_lease_renew_s * 3 > self.split_lease_s:
+            raise ValueError("SPLIT_LEASE_RENEW_S must be at most a third of SPLIT_LEASE_S")
         return self
 
     @model_validator(mode="after")

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 
-import redis
-
-from workers.errors import TransientError
+from workers.errors import LeaseLost
+from workers.transient import as_transient
 
 MESSAGE_CHARS = 300  # a stored message is bounded: one line in the status and the report
 
@@ -25,24 +24,12 @@ _SECRETS = re.compile(
 )
 
 
-def _outage_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [TransientError, redis.ConnectionError, redis.TimeoutError]
-    try:
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-        from botocore.exceptions import HTTPClientError
-
-        types += [BotoConnectionError, HTTPClientError]
-    except ImportError:  # pragma: no cover - botocore is a dependency
-        pass
-    return tuple(types)
-
-
-OUTAGES = _outage_types()
-
-
 def is_unexpected(error: BaseException) -> bool:
-    """False for what ends by itself (Marketo transient errors, S3/Redis outages, quota)."""
-    return isinstance(error, Exception) and not isinstance(error, OUTAGES)
+    """False for what ends by itself: Marketo transient errors, the quota, Redis and S3
+    outages (``transient.as_transient``), and a lease another process took over."""
+    if not isinstance(error, Exception) or isinstance(error, LeaseLost):
+        return False
+    return as_transient(error) is None
 
 
 def describe(error: BaseException, *secrets: str | None) -> str:
