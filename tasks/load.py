@@ -16,15 +16,16 @@ from typing import Any, NoReturn, TypeVar
 
 import redis
 from celery import Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, TaskPredicate
 from celery.signals import beat_init
 
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
 from workers.celery_app import MAX_COUNTDOWN_S, SCHEDULED_LOADS, app
-from workers.errors import DailyQuotaExhausted, TransientError
+from workers.errors import DailyQuotaExhausted, TransientError, UnexpectedStepError
 from workers.load_request import callback_problems
 from workers.runtime import runtime
 from workers.settings import load_settings
+from workers.step_errors import describe, is_unexpected
 from workers.transient import transient_boundary
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,24 @@ def _run(task: Task, step: Callable[[], T]) -> T:
         wait = min(MAX_COUNTDOWN_S, random.uniform(0, RETRY_BASE_S * 2 ** min(attempt, 6)))
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
         _retry(task, wait)
+    except Exception as error:
+        if not is_unexpected(error) or isinstance(error, TaskPredicate):
+            raise
+        # Steps that hold a permit or a lease count their own unexpected errors in the
+        # ledger and give up at the limit; anything else is retried a bounded number of
+        # times, then fails the task with a bounded message that holds no secret.
+        settings = runtime().settings
+        secret = settings.marketo_client_secret
+        text = describe(error, secret.get_secret_value() if secret else None)
+        attempt = task.request.retries + 1
+        logger.error("%s: unexpected error (attempt %d of %d): %s", task.name, attempt,
+                     settings.unexpected_error_attempts, text, exc_info=error)  # fmt: skip
+        if attempt < settings.unexpected_error_attempts:
+            wait = min(MAX_COUNTDOWN_S, RETRY_BASE_S * 2**attempt)
+            _retry(task, wait)
+        raise UnexpectedStepError(
+            f"{task.name} failed {attempt} times with an unexpected error: {text}"
+        ) from None
 
 
 def _retry(task: Task, countdown: float) -> NoReturn:

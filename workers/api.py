@@ -82,6 +82,10 @@ class LoadStatus:
     rejects_uri: str | None
     report_uri: str | None
     chunk_errors: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    rows_skipped: int = 0  # blank lines
+    waiting: str | None = None  # why a live load is not moving, e.g. the daily quota
+    waiting_until: float | None = None
+    last_error: str | None = None  # the latest unexpected error of one of its steps
 
     @property
     def terminal(self) -> bool:
@@ -171,6 +175,10 @@ def summarize(load_id: str, load: dict[str, str], chunks: list[dict[str, str]]) 
         rejects_uri=load.get("rejects_uri") or None,
         report_uri=load.get("report_uri") or None,
         chunk_errors=errors,
+        rows_skipped=_int(load, "rows_skipped"),
+        waiting=load.get("waiting") or None,
+        waiting_until=_float(load, "waiting_until"),
+        last_error=load.get("last_error") or None,
     )
 
 

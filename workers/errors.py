@@ -244,6 +244,10 @@ class TooManyRejects(InputError):
     """More records were rejected than the configured threshold allows."""
 
 
+class UnexpectedStepError(PermanentError):
+    """A step kept failing with an error that is neither transient nor an outage (a bug)."""
+
+
 class StorageUnavailable(TransientError):
     """The object store did not answer usefully after our retries."""
 

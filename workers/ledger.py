@@ -29,12 +29,19 @@ class LoadState(StrEnum):
     SUCCEEDED = "succeeded"
     SUCCEEDED_WITH_ROW_ERRORS = "succeeded_with_row_errors"
     FAILED = "failed"
+    # Ran to the end, but rows read, submitted and Marketo's counts do not add up.
+    COUNTS_MISMATCH = "counts_mismatch"
 
 
 # Loads not yet terminal: the set the reconciler sweeps.
 ACTIVE_LOADS = "mkto:loads:active"
 TERMINAL_LOAD_STATES = frozenset(
-    {LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS, LoadState.FAILED}
+    {
+        LoadState.SUCCEEDED,
+        LoadState.SUCCEEDED_WITH_ROW_ERRORS,
+        LoadState.FAILED,
+        LoadState.COUNTS_MISMATCH,
+    }
 )
 
 
@@ -284,9 +291,34 @@ class Ledger:
             load_increments or {},
         )
 
-    def count_submission(self, load_id: str, index: int) -> int:
-        """Count a POST of this chunk; more than one means a (safe, upsert) double submission."""
-        return int(self._redis.hincrby(self.chunk_key(load_id, index), "submissions", 1))
+    def count_submission(self, load_id: str, index: int, amount: int = 1) -> int:
+        """Count a POST of this chunk; more than one means a (safe, upsert) double submission.
+
+        A POST counted but surely never sent (our daily share was used) is taken back (-1).
+        """
+        return int(self._redis.hincrby(self.chunk_key(load_id, index), "submissions", amount))
+
+    def count_chunk_error(self, load_id: str, index: int, message: str) -> int:
+        """Count an unexpected error of a step of this chunk and keep its message; the count."""
+        return self._count_error(self.chunk_key(load_id, index), message)
+
+    def count_load_error(self, load_id: str, message: str) -> int:
+        """Count an unexpected error of a load-wide step (the split); the count so far."""
+        return self._count_error(self.load_key(load_id), message)
+
+    def _count_error(self, key: str, message: str) -> int:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(key, "unexpected_errors", 1)
+        pipe.hset(key, "last_error", message)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def set_load_fields(self, load_id: str, fields: Mapping[str, object]) -> None:
+        """Set informational fields of a load (no state change), e.g. why it waits."""
+        self._redis.hset(self.load_key(load_id), mapping={k: str(v) for k, v in fields.items()})
+
+    def clear_load_fields(self, load_id: str, *names: str) -> None:
+        self._redis.hdel(self.load_key(load_id), *names)
 
     def _apply(
         self,

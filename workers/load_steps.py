@@ -8,15 +8,23 @@ import time
 import uuid
 from typing import Any
 
+from workers import quota_wait
 from workers.chunk_steps import pump
 from workers.dispatch import Dispatcher
-from workers.errors import InputError, LeaseLost, PermanentError
+from workers.errors import (
+    DailyQuotaExhausted,
+    InputError,
+    LeaseLost,
+    PermanentError,
+    UnexpectedStepError,
+)
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.runtime import Runtime
 from workers.split_lease import SplitLease
 from workers.split_run import SplitOptions, SplitRun
+from workers.step_errors import describe, is_unexpected
 from workers.targets import import_target, target_fields
 
 logger = logging.getLogger(__name__)
@@ -92,6 +100,13 @@ def _split(
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"
+    except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
+        quota_wait.record(rt, load_id, error)
+        raise
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, None, error)
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
         input_format=request.input_format.value if request.input_format else None,
@@ -124,6 +139,10 @@ def _split(
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
         return "failed"
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, run, error)
     result = run.result
     rt.ledger.update_load(
         load_id,
@@ -131,8 +150,9 @@ def _split(
         LoadState.LOADING,
         {
             "chunks_total": len(result.files),
-            "rows_read": result.rows + result.rejects,
+            "rows_read": result.rows + result.rejects + result.skipped,
             "rows_rejected": result.rejects,
+            "rows_skipped": result.skipped,
             "rows_submitted": result.rows,
             "rejects_uri": result.rejects_uri or "",
             "split_at": time.time(),
@@ -174,6 +194,7 @@ def _fail_split(
     progress = run.progress if run else None
     rows = progress.rows if progress else 0
     rejects = progress.rejects if progress else 0
+    skipped = progress.skipped if progress else 0
     chunks = rt.ledger.chunks(load_id)
     submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
     rt.ledger.update_load(
@@ -183,8 +204,9 @@ def _fail_split(
         {
             "error": str(error),
             "chunks_total": len(chunks),
-            "rows_read": rows + rejects,
+            "rows_read": rows + rejects + skipped,
             "rows_rejected": rejects,
+            "rows_skipped": skipped,
             "rows_submitted": submitted,
             "rows_not_submitted": rows - submitted,
             "rejects_uri": (progress.rejects_uri if progress else None) or "",
@@ -192,3 +214,20 @@ def _fail_split(
     )
     logger.error("source failed load_id=%s: %s", load_id, error)
     dispatch.finish(load_id)
+
+
+def _unexpected_in_split(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
+) -> str:
+    """Counted on the load; the reconciler splits again, and at the limit the load fails."""
+    secret = rt.settings.marketo_client_secret
+    text = describe(error, secret.get_secret_value() if secret else None)
+    count = rt.ledger.count_load_error(load_id, f"split: {text}")
+    limit = rt.settings.unexpected_error_attempts
+    logger.error("unexpected error splitting load_id=%s (%d of %d): %s", load_id, count, limit,
+                 text, exc_info=error)  # fmt: skip
+    if count < limit:
+        return "unexpected-error"
+    failure = UnexpectedStepError(f"split failed {count} times with an unexpected error: {text}")
+    _fail_split(rt, dispatch, load_id, run, failure)
+    return "failed"

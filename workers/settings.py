@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
     reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    # A step's error that is neither transient nor an outage gives up after this many.
+    unexpected_error_attempts: int = Field(default=3, ge=1, le=20)
+    # While the daily share is used, waiting steps look again this often (a raised
+    # quota is picked up without waiting for midnight).
+    quota_recheck_s: float = Field(default=300.0, gt=0, le=3600)
 
     # How long a publish (a retry, the next step) waits for the broker to come back
     # before the task gives its message back.

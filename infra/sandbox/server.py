@@ -170,8 +170,9 @@ class SandboxApp:
             if not within:
                 response: Response | str = error("615", "Concurrent access limit reached")
             else:
+                job_fault = fault if fault in ("job_failed", "skip_row") else ""
                 response = self._fault_response(fault) or self._execute(
-                    request, endpoint, args, route_error, fault == "job_failed"
+                    request, endpoint, args, route_error, job_fault
                 )
         finally:
             with state.lock:
@@ -187,6 +188,8 @@ class SandboxApp:
             return None
         if fault == "drop":
             return _DROP
+        if fault == "garbled":
+            return ok([{"batchId": "garbled", "status": "Queued"}])
         if fault in ("5xx", "502", "503"):
             with state.lock:
                 status = int(fault) if fault != "5xx" else state.faults.rng.choice((502, 503))
@@ -209,7 +212,7 @@ class SandboxApp:
         endpoint: str,
         args: dict[str, Any],
         route_error: MarketoError | None,
-        fail_job: bool,
+        job_fault: str,
     ) -> Response:
         state = self.state
         try:
@@ -218,7 +221,7 @@ class SandboxApp:
                 state.limits.admit(state.clock.now(), state.settings)
             if route_error is not None:
                 raise route_error
-            return self._endpoint(request, endpoint, args, fail_job)
+            return self._endpoint(request, endpoint, args, job_fault)
         except MarketoError as failure:
             return error(failure.code, failure.message)
         except bulk.PayloadTooLarge:
@@ -245,15 +248,15 @@ class SandboxApp:
             raise MarketoError("602", "Access token expired")
 
     def _endpoint(
-        self, request: Request, endpoint: str, args: dict[str, Any], fail: bool
+        self, request: Request, endpoint: str, args: dict[str, Any], fault: str
     ) -> Response:
         state = self.state
         if endpoint == "import_leads":
-            return bulk.import_leads(request, state, fail)
+            return bulk.import_leads(request, state, fault)
         if endpoint == "import_co":
-            return bulk.import_custom_objects(request, state, args["api_name"], fail)
+            return bulk.import_custom_objects(request, state, args["api_name"], fault)
         if endpoint == "import_pm":
-            return bulk.import_program_members(request, state, args["program_id"], fail)
+            return bulk.import_program_members(request, state, args["program_id"], fault)
         prefix, _, what = endpoint.partition("_")
         if prefix in _KINDS:
             kind, api_name = _KINDS[prefix], args.get("api_name")
