@@ -21,7 +21,12 @@ from celery.signals import beat_init
 
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
 from workers.celery_app import MAX_COUNTDOWN_S, SCHEDULED_LOADS, app
-from workers.errors import DailyQuotaExhausted, TransientError, UnexpectedStepError
+from workers.errors import (
+    DailyQuotaExhausted,
+    PermanentError,
+    TransientError,
+    UnexpectedStepError,
+)
 from workers.load_request import callback_problems
 from workers.runtime import runtime
 from workers.settings import load_settings
@@ -87,7 +92,8 @@ def _run(task: Task, step: Callable[[], T]) -> T:
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
         _retry(task, wait)
     except Exception as error:
-        if not is_unexpected(error) or isinstance(error, TaskPredicate):
+        # A permanent error (bad input, a refused request) is the step's answer: as is.
+        if isinstance(error, PermanentError | TaskPredicate) or not is_unexpected(error):
             raise
         # Steps that hold a permit or a lease count their own unexpected errors in the
         # ledger and give up at the limit; anything else is retried a bounded number of

@@ -22,6 +22,7 @@ from workers.errors import (
     DailyQuotaExhausted,
     MarketoTransportError,
     PermanentError,
+    StepBusy,
     TooManyImports,
     TransientError,
 )
@@ -75,7 +76,8 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
     # left by a killed worker expires, and the reconciler then submits again.
     lock_ms = int(2 * rt.settings.marketo_call_lease_s * 1000)
     if not rt.redis.set(lock, owner, nx=True, px=lock_ms):
-        return "in-progress"  # another attempt is uploading right now
+        # Another attempt is uploading right now, or died holding the lock: look again soon.
+        raise StepBusy(f"submit of chunk {index} of load {load_id} is in progress elsewhere")
     try:
         return _submit(rt, dispatch, load_id, index, chunk)
     except Exception as error:

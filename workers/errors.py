@@ -259,5 +259,14 @@ class RedisUnavailable(TransientError):
     """Redis (broker and state) did not answer: restarting, loading its data, or out of reach."""
 
 
+class StepBusy(TransientError):
+    """Another attempt holds this step's lock (alive, or killed and not yet expired): try later.
+
+    Retrying rather than returning matters after an outage: the attempt that died
+    with Redis could not release its lock, and nothing else would retry the step
+    before the lock expired and the reconciler swept.
+    """
+
+
 class LeaseLost(MktoBulkError):
     """A lease ran out and another process took it: the holder stops, the new owner goes on."""

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     split_lease_renew_s: float = Field(default=5.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
-    reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    # With SPLIT_LEASE_S 30 s, a dead splitter's load is split again within 30 + 20 s.
+    reconcile_interval_s: float = Field(default=20.0, gt=0, le=3600)
     # A step's error that is neither transient nor an outage gives up after this many.
     unexpected_error_attempts: int = Field(default=3, ge=1, le=20)
     # While the daily share is used, waiting steps look again this often (a raised
