@@ -11,6 +11,15 @@
  *     Whether data[start:end] holds no NUL byte and is valid UTF-8 (as strict as
  *     bytes.decode("utf-8"): no overlongs, no surrogates, nothing above U+10FFFF).
  *
+ * first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)
+ *     The first record in data[start:end] (start at a record boundary) that cannot be
+ *     passed on as it is: 1 blank line (offset: the record start), 2 CR outside quotes
+ *     not followed by LF, 3 a quote opening mid-field (previous byte not the delimiter,
+ *     LF, a closing quote or the record start), 4 a closing quote followed by anything
+ *     but the delimiter, LF, CR or a quote. ``end`` counts as the end of the data (a CR
+ *     or closing quote just before it is fine). ``record_start`` is where the record
+ *     holding ``offset`` starts. The rules are spelled out in workers/records.py.
+ *
  * implementations() -> names; use(name) -> previous name
  *     The instruction sets usable here (fastest first, chosen at import) and a way
  *     to pick another (tests run every one).
@@ -36,6 +45,10 @@ typedef struct {
 typedef struct {
     uint64_t zero, high, ge_c0, ge_e0, ge_f0, bad_lead, look;
 } utf8_masks;
+
+typedef struct {
+    uint64_t quote, newline, cr, delimiter;
+} problem_masks;
 
 /* -- mask getters, one set per instruction set; both give the same masks ---------- */
 
@@ -73,6 +86,23 @@ static inline void text_masks_portable(const unsigned char *s, text_masks *m)
     }
     m->quote = quote;
     m->newline = newline;
+}
+
+static inline void problem_masks_portable(const unsigned char *s, unsigned char delimiter,
+                                          problem_masks *m)
+{
+    uint64_t quote = 0, newline = 0, cr = 0, delim = 0;
+    for (int k = 0; k < 8; k++) {
+        uint64_t v = load8(s + 8 * k);
+        quote |= pack(equal_bytes(v, '"')) << (8 * k);
+        newline |= pack(equal_bytes(v, '\n')) << (8 * k);
+        cr |= pack(equal_bytes(v, '\r')) << (8 * k);
+        delim |= pack(equal_bytes(v, delimiter)) << (8 * k);
+    }
+    m->quote = quote;
+    m->newline = newline;
+    m->cr = cr;
+    m->delimiter = delim;
 }
 
 /* Only ``zero`` and ``high`` are set when no byte is >= 0x80 (then 0 is returned). */
@@ -128,6 +158,20 @@ AVX2 static inline void text_masks_avx2(const unsigned char *s, text_masks *m)
 #define AVX2_NEWLINE(v) _mm256_cmpeq_epi8(v, newline)
     m->quote = AVX2_MASK(AVX2_QUOTE);
     m->newline = AVX2_MASK(AVX2_NEWLINE);
+}
+
+AVX2 static inline void problem_masks_avx2(const unsigned char *s, unsigned char delimiter,
+                                           problem_masks *m)
+{
+    AVX2_LOAD2(s);
+    const __m256i quote = _mm256_set1_epi8('"'), newline = _mm256_set1_epi8('\n'),
+                  cr = _mm256_set1_epi8('\r'), delim = _mm256_set1_epi8((char)delimiter);
+#define AVX2_CR(v) _mm256_cmpeq_epi8(v, cr)
+#define AVX2_DELIM(v) _mm256_cmpeq_epi8(v, delim)
+    m->quote = AVX2_MASK(AVX2_QUOTE);
+    m->newline = AVX2_MASK(AVX2_NEWLINE);
+    m->cr = AVX2_MASK(AVX2_CR);
+    m->delimiter = AVX2_MASK(AVX2_DELIM);
 }
 
 AVX2 static inline int utf8_masks_avx2(const unsigned char *s, utf8_masks *m)
@@ -196,6 +240,67 @@ static inline void scan_block(scan_state *r, const text_masks *m, Py_ssize_t off
     r->parity = (int)(inside >> 63);
 }
 
+/* -- first_problem: the state carried from one 64-byte block to the next ------------ */
+
+enum { PROBLEM_NONE, PROBLEM_BLANK, PROBLEM_CR, PROBLEM_QUOTE_IN_FIELD, PROBLEM_AFTER_QUOTE };
+
+typedef struct {
+    uint64_t inside;  /* all ones inside a quoted field at the end of the last block */
+    uint64_t allowed; /* last block's delimiter|newline|quote mask (bit 63: before this one) */
+    uint64_t ends;    /* last block's record-ending newlines (bits 62, 63 used) */
+    uint64_t cr;      /* last block's CRs outside quotes (bit 63 used) */
+    Py_ssize_t record_start;
+    int kind;
+    Py_ssize_t offset;
+} problem_state;
+
+/* One block at ``offset``. ``next_close`` / ``next_lf`` (0 or 1): whether the byte after
+ * the block's last byte lets a closing quote / a CR there stand; ``end`` has the bit of
+ * the data's last byte when the data ends in this block (the end lets both stand).
+ * Bytes past the end are NUL (none of quote, LF, CR, delimiter). 1 when a problem is found. */
+static inline int problem_block(problem_state *p, const problem_masks *m, Py_ssize_t offset,
+                                uint64_t next_close, uint64_t next_lf, uint64_t end)
+{
+    uint64_t quote = m->quote, newline = m->newline, cr = m->cr;
+    uint64_t inside = prefix_xor(quote) ^ p->inside;
+    uint64_t opening = quote & inside, closing = quote & ~inside;
+    uint64_t allowed = m->delimiter | newline | quote;
+    uint64_t bad = opening & ~((allowed << 1) | (p->allowed >> 63));
+    bad |= closing & ~(((allowed | cr) >> 1) | (next_close << 63) | end);
+    uint64_t outside_cr = cr & ~inside;
+    bad |= outside_cr & ~((newline >> 1) | (next_lf << 63) | end);
+    uint64_t ends = newline & ~inside;
+    uint64_t after_end = (ends << 1) | (p->ends >> 63), after_end2 = (ends << 2) | (p->ends >> 62);
+    uint64_t after_cr = (outside_cr << 1) | (p->cr >> 63);
+    uint64_t blank = ends & (after_end | (after_cr & after_end2));
+    bad |= blank;
+    if (bad) {
+        int k = __builtin_ctzll(bad);
+        uint64_t before = ends & ((1ULL << k) - 1);
+        if (before)
+            p->record_start = offset + 64 - __builtin_clzll(before);
+        uint64_t bit = 1ULL << k;
+        p->kind = (blank & bit)     ? PROBLEM_BLANK
+                  : (opening & bit) ? PROBLEM_QUOTE_IN_FIELD
+                  : (closing & bit) ? PROBLEM_AFTER_QUOTE
+                                    : PROBLEM_CR;
+        p->offset = (blank & bit) ? p->record_start : offset + k;
+        return 1;
+    }
+    if (ends)
+        p->record_start = offset + 64 - __builtin_clzll(ends);
+    p->inside = (inside >> 63) ? ~(uint64_t)0 : 0;
+    p->allowed = allowed;
+    p->ends = ends;
+    p->cr = outside_cr;
+    return 0;
+}
+
+static inline uint64_t lets_close(unsigned char c, unsigned char delimiter)
+{
+    return c == delimiter || c == '\n' || c == '\r' || c == '"';
+}
+
 /* Lead bytes that need a look at the next byte: E0 (overlong), ED (surrogate),
  * F0 (overlong), F4 (above U+10FFFF). ``next`` is where the next byte is. */
 static inline int look_ok(unsigned char lead, unsigned char next)
@@ -242,6 +347,7 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TARGET
 #define TEXT_MASKS text_masks_portable
 #define UTF8_MASKS utf8_masks_portable
+#define PROBLEM_MASKS problem_masks_portable
 #include "_textscan_loops.h"
 
 #ifdef HAVE_X86
@@ -249,6 +355,7 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TARGET AVX2
 #define TEXT_MASKS text_masks_avx2
 #define UTF8_MASKS utf8_masks_avx2
+#define PROBLEM_MASKS problem_masks_avx2
 #include "_textscan_loops.h"
 
 static int has_avx2(void)
@@ -265,15 +372,16 @@ typedef struct {
     const char *name;
     void (*scan)(const unsigned char *, Py_ssize_t, scan_state *);
     int (*clean)(const unsigned char *, Py_ssize_t);
+    void (*problem)(const unsigned char *, Py_ssize_t, unsigned char, problem_state *);
     int (*supported)(void);
 } implementation;
 
 /* Best first. */
 static const implementation implementations[] = {
 #ifdef HAVE_X86
-    {"avx2", scan_bytes_avx2, clean_bytes_avx2, has_avx2},
+    {"avx2", scan_bytes_avx2, clean_bytes_avx2, problem_bytes_avx2, has_avx2},
 #endif
-    {"portable", scan_bytes_portable, clean_bytes_portable, always},
+    {"portable", scan_bytes_portable, clean_bytes_portable, problem_bytes_portable, always},
 };
 #define IMPLEMENTATIONS ((int)(sizeof(implementations) / sizeof(implementations[0])))
 
@@ -372,6 +480,38 @@ static PyObject *textscan_clean(PyObject *self, PyObject *args)
     return PyBool_FromLong(ok);
 }
 
+static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, end;
+    const char *delimiter;
+    Py_ssize_t delimiter_len;
+    if (!PyArg_ParseTuple(args, "y*nny#", &view, &start, &end, &delimiter, &delimiter_len))
+        return NULL;
+    Py_ssize_t len = view.len;
+    if (delimiter_len != 1) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "the delimiter must be one byte");
+        return NULL;
+    }
+    start = start < 0 ? 0 : (start > len ? len : start);
+    end = end > len ? len : (end < start ? start : end);
+    const unsigned char *s = (const unsigned char *)view.buf + start;
+    Py_ssize_t n = end - start;
+    problem_state p;
+    if (n >= GIL_FREE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        chosen->problem(s, n, (unsigned char)delimiter[0], &p);
+        Py_END_ALLOW_THREADS
+    } else {
+        chosen->problem(s, n, (unsigned char)delimiter[0], &p);
+    }
+    PyBuffer_Release(&view);
+    if (p.kind == PROBLEM_NONE)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(inn)", p.kind, start + p.record_start, start + p.offset);
+}
+
 static PyObject *textscan_implementations(PyObject *self, PyObject *unused)
 {
     PyObject *names = PyList_New(0);
@@ -416,6 +556,8 @@ static PyMethodDef textscan_methods[] = {
      "scan(data, start=0, end=None) -> (parity, newlines, rows)"},
     {"last_boundary", textscan_last_boundary, METH_VARARGS,
      "last_boundary(data, start, end) -> (cut, newlines, rows)"},
+    {"first_problem", textscan_first_problem, METH_VARARGS,
+     "first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)"},
     {"clean", textscan_clean, METH_VARARGS,
      "clean(data, start=0, end=None) -> True when no NUL byte and valid UTF-8"},
     {NULL, NULL, 0, NULL},

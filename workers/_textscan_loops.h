@@ -55,9 +55,43 @@ TARGET static int CONCAT(clean_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t
     return carry == 0;
 }
 
+TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t n,
+                                                 unsigned char delimiter, problem_state *r)
+{
+    problem_masks m;
+    /* Before the data: a record start (an opening quote may follow, a blank line may start). */
+    problem_state p = {0, 1ULL << 63, 1ULL << 63, 0, 0, PROBLEM_NONE, 0};
+    Py_ssize_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        PROBLEM_MASKS(s + i, delimiter, &m);
+        uint64_t next_close = 1, next_lf = 1; /* the end of the data lets both stand */
+        if (i + 64 < n) {
+            next_close = lets_close(s[i + 64], delimiter);
+            next_lf = s[i + 64] == '\n';
+        }
+        if (problem_block(&p, &m, i, next_close, next_lf, 0)) {
+            *r = p;
+            return;
+        }
+    }
+    if (i < n) { /* the tail, padded with NUL bytes */
+        unsigned char tail[64] = {0};
+        Py_ssize_t rest = n - i;
+        memcpy(tail, s + i, (size_t)rest);
+        PROBLEM_MASKS(tail, delimiter, &m);
+        if (problem_block(&p, &m, i, 0, 0, 1ULL << (rest - 1))) {
+            *r = p;
+            return;
+        }
+    }
+    p.kind = PROBLEM_NONE;
+    *r = p;
+}
+
 #undef CONCAT
 #undef CONCAT_
 #undef SUFFIX
 #undef TARGET
 #undef TEXT_MASKS
 #undef UTF8_MASKS
+#undef PROBLEM_MASKS
