@@ -137,7 +137,14 @@ static inline int utf8_masks_portable(const unsigned char *s, utf8_masks *m)
 #include <immintrin.h>
 
 /* AVX2 (x86-64 since 2013), chosen at import when the CPU has it. */
-#define AVX2 __attribute__((target("avx2,popcnt")))
+#define AVX2 __attribute__((target("avx2,popcnt,pclmul")))
+
+/* prefix_xor in one carry-less multiply by all ones. */
+AVX2 static inline uint64_t prefix_xor_clmul(uint64_t x)
+{
+    return (uint64_t)_mm_cvtsi128_si64(
+        _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8((char)0xFF), 0));
+}
 
 AVX2 static inline uint64_t movemask2(__m256i a, __m256i b)
 {
@@ -226,9 +233,11 @@ typedef struct {
     Py_ssize_t cut, cut_newlines; /* cut: offset past the last record end, or 0 */
 } scan_state;
 
-static inline void scan_block(scan_state *r, const text_masks *m, Py_ssize_t offset)
+/* ``prefix``: prefix_xor(m->quote), computed by the caller with its instruction set. */
+static inline void scan_block(scan_state *r, const text_masks *m, uint64_t prefix,
+                              Py_ssize_t offset)
 {
-    uint64_t inside = prefix_xor(m->quote) ^ (r->parity ? ~(uint64_t)0 : 0);
+    uint64_t inside = prefix ^ (r->parity ? ~(uint64_t)0 : 0);
     uint64_t ends = m->newline & ~inside;
     if (ends) {
         int last = 63 - __builtin_clzll(ends);
@@ -258,11 +267,12 @@ typedef struct {
  * the block's last byte lets a closing quote / a CR there stand; ``end`` has the bit of
  * the data's last byte when the data ends in this block (the end lets both stand).
  * Bytes past the end are NUL (none of quote, LF, CR, delimiter). 1 when a problem is found. */
-static inline int problem_block(problem_state *p, const problem_masks *m, Py_ssize_t offset,
-                                uint64_t next_close, uint64_t next_lf, uint64_t end)
+static inline int problem_block(problem_state *p, const problem_masks *m, uint64_t prefix,
+                                Py_ssize_t offset, uint64_t next_close, uint64_t next_lf,
+                                uint64_t end)
 {
     uint64_t quote = m->quote, newline = m->newline, cr = m->cr;
-    uint64_t inside = prefix_xor(quote) ^ p->inside;
+    uint64_t inside = prefix ^ p->inside;
     uint64_t opening = quote & inside, closing = quote & ~inside;
     uint64_t allowed = m->delimiter | newline | quote;
     uint64_t bad = opening & ~((allowed << 1) | (p->allowed >> 63));
@@ -348,6 +358,7 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TEXT_MASKS text_masks_portable
 #define UTF8_MASKS utf8_masks_portable
 #define PROBLEM_MASKS problem_masks_portable
+#define PREFIX_XOR prefix_xor
 #include "_textscan_loops.h"
 
 #ifdef HAVE_X86
@@ -356,12 +367,14 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TEXT_MASKS text_masks_avx2
 #define UTF8_MASKS utf8_masks_avx2
 #define PROBLEM_MASKS problem_masks_avx2
+#define PREFIX_XOR prefix_xor_clmul
 #include "_textscan_loops.h"
 
 static int has_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+           __builtin_cpu_supports("pclmul");
 }
 
 #endif

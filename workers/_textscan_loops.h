@@ -1,6 +1,6 @@
 /* The scanning loops of _textscan.c, included once per instruction set with
- * SUFFIX (name suffix), TARGET (function attribute) and TEXT_MASKS / UTF8_MASKS
- * (the mask getters) defined; see there. It undefines them at its end. */
+ * SUFFIX (name suffix), TARGET (function attribute), TEXT_MASKS / UTF8_MASKS /
+ * PROBLEM_MASKS (the mask getters) and PREFIX_XOR defined; see there. It undefines them at its end. */
 
 #define CONCAT_(a, b) a##_##b
 #define CONCAT(a, b) CONCAT_(a, b)
@@ -13,13 +13,13 @@ TARGET static void CONCAT(scan_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t
     Py_ssize_t i = 0;
     for (; i + 64 <= n; i += 64) {
         TEXT_MASKS(s + i, &m);
-        scan_block(&state, &m, i);
+        scan_block(&state, &m, PREFIX_XOR(m.quote), i);
     }
     if (i < n) { /* the tail, padded with NUL bytes (neither quote nor newline) */
         unsigned char tail[64] = {0};
         memcpy(tail, s + i, (size_t)(n - i));
         TEXT_MASKS(tail, &m);
-        scan_block(&state, &m, i);
+        scan_block(&state, &m, PREFIX_XOR(m.quote), i);
     }
     *r = state;
 }
@@ -69,7 +69,7 @@ TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssiz
             next_close = lets_close(s[i + 64], delimiter);
             next_lf = s[i + 64] == '\n';
         }
-        if (problem_block(&p, &m, i, next_close, next_lf, 0)) {
+        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, next_close, next_lf, 0)) {
             *r = p;
             return;
         }
@@ -79,7 +79,7 @@ TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssiz
         Py_ssize_t rest = n - i;
         memcpy(tail, s + i, (size_t)rest);
         PROBLEM_MASKS(tail, delimiter, &m);
-        if (problem_block(&p, &m, i, 0, 0, 1ULL << (rest - 1))) {
+        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, 0, 0, 1ULL << (rest - 1))) {
             *r = p;
             return;
         }
@@ -95,3 +95,4 @@ TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssiz
 #undef TEXT_MASKS
 #undef UTF8_MASKS
 #undef PROBLEM_MASKS
+#undef PREFIX_XOR
