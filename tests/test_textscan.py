@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from workers.records import (
     first_problem_python,
     last_boundary_python,
+    plan_python,
     scan_python,
     utf8_valid_reference,
 )
@@ -82,16 +83,24 @@ def problem_samples(draw: st.DrawFn) -> tuple[bytes, int, int, bytes]:
 
 
 @settings(max_examples=EXAMPLES * 4, deadline=None)
-@given(sample=problem_samples(), implementation=st.sampled_from(_textscan.implementations()))
+@given(
+    sample=problem_samples(),
+    implementation=st.sampled_from(_textscan.implementations()),
+    grain=st.sampled_from([1, 2, 7, 64, 100, 1_000]),
+)
 def test_c_problem_scanner_agrees_with_the_python_one(
-    sample: tuple[bytes, int, int, bytes], implementation: str
+    sample: tuple[bytes, int, int, bytes], implementation: str, grain: int
 ) -> None:
+    """The first problem, and the pieces cut in the same pass (``plan``)."""
     data, start, end, delimiter = sample
     previous = _textscan.use(implementation)
     try:
         expected = first_problem_python(data, start, end, delimiter)
         assert _textscan.first_problem(data, start, end, delimiter) == expected
         assert _textscan.first_problem(memoryview(data), start, end, delimiter) == expected
+        planned = plan_python(data, start, end, delimiter, grain)
+        assert planned[0] == expected
+        assert _textscan.plan(data, start, end, delimiter, grain) == planned
     finally:
         _textscan.use(previous)
 

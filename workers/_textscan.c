@@ -20,6 +20,12 @@
  *     or closing quote just before it is fine). ``record_start`` is where the record
  *     holding ``offset`` starts. The rules are spelled out in workers/records.py.
  *
+ * plan(data, start, end, delimiter, grain) -> (first_problem, pieces)
+ *     The same scan, also cutting data[start:stop] (stop: the problem's record start,
+ *     else the last record end) into pieces: each ends at the last record end within
+ *     ``grain`` bytes of the previous one (or the first end after, for a longer
+ *     record); (end, newlines, rows) each. One pass instead of two.
+ *
  * implementations() -> names; use(name) -> previous name
  *     The instruction sets usable here (fastest first, chosen at import) and a way
  *     to pick another (tests run every one).
@@ -261,7 +267,70 @@ typedef struct {
     Py_ssize_t record_start;
     int kind;
     Py_ssize_t offset;
+    /* Pieces (``plan``): cut at the last record end within ``grain`` bytes of the last
+     * cut (or the first end after it, for a longer record). Offsets relative; 0: off. */
+    Py_ssize_t grain, limit, cut, cut_newlines, cut_rows;
+    Py_ssize_t last_end, last_newlines, last_rows, newlines, rows;
+    Py_ssize_t *cuts; /* triples (end, newlines, rows) of the pieces so far */
+    Py_ssize_t count, capacity;
+    int failed; /* out of memory */
 } problem_state;
+
+static void emit_cut(problem_state *p, Py_ssize_t end, Py_ssize_t newlines, Py_ssize_t rows)
+{
+    if (p->count == p->capacity) {
+        Py_ssize_t capacity = p->capacity ? 2 * p->capacity : 64;
+        Py_ssize_t *grown = realloc(p->cuts, (size_t)capacity * 3 * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            p->failed = 1;
+            return;
+        }
+        p->cuts = grown;
+        p->capacity = capacity;
+    }
+    Py_ssize_t *t = p->cuts + 3 * p->count++;
+    t[0] = end;
+    t[1] = newlines - p->cut_newlines;
+    t[2] = rows - p->cut_rows;
+    p->cut = end;
+    p->cut_newlines = newlines;
+    p->cut_rows = rows;
+    p->limit = end + p->grain;
+}
+
+/* The record ends ``ends`` (a subset of ``newline``) of the block at ``offset``. */
+static inline void plan_block(problem_state *p, uint64_t ends, uint64_t newline, Py_ssize_t offset)
+{
+    if (!ends) {
+        p->newlines += __builtin_popcountll(newline);
+        return;
+    }
+    if (offset + 64 > p->limit) { /* the window ends in this block: one end at a time */
+        for (uint64_t rest = ends; rest; rest &= rest - 1) {
+            int k = __builtin_ctzll(rest);
+            uint64_t upto = (2ULL << k) - 1; /* (k == 63: all ones) */
+            Py_ssize_t end = offset + k + 1;
+            Py_ssize_t newlines = p->newlines + __builtin_popcountll(newline & upto);
+            Py_ssize_t rows = p->rows + __builtin_popcountll(ends & upto);
+            if (end > p->limit) {
+                if (p->last_end > p->cut)
+                    emit_cut(p, p->last_end, p->last_newlines, p->last_rows);
+                if (end > p->limit) /* a record longer than a grain */
+                    emit_cut(p, end, newlines, rows);
+            }
+            p->last_end = end;
+            p->last_newlines = newlines;
+            p->last_rows = rows;
+        }
+    } else {
+        int k = 63 - __builtin_clzll(ends);
+        p->last_end = offset + k + 1;
+        p->last_newlines = p->newlines + __builtin_popcountll(newline & ((2ULL << k) - 1));
+        p->last_rows = p->rows + __builtin_popcountll(ends);
+    }
+    p->newlines += __builtin_popcountll(newline);
+    p->rows += __builtin_popcountll(ends);
+}
 
 /* One block at ``offset``. ``next_close`` / ``next_lf`` (0 or 1): whether the byte after
  * the block's last byte lets a closing quote / a CR there stand; ``end`` has the bit of
@@ -289,6 +358,8 @@ static inline int problem_block(problem_state *p, const problem_masks *m, uint64
         uint64_t before = ends & ((1ULL << k) - 1);
         if (before)
             p->record_start = offset + 64 - __builtin_clzll(before);
+        if (p->grain)
+            plan_block(p, before, newline & ((1ULL << k) - 1), offset);
         uint64_t bit = 1ULL << k;
         p->kind = (blank & bit)     ? PROBLEM_BLANK
                   : (opening & bit) ? PROBLEM_QUOTE_IN_FIELD
@@ -299,6 +370,8 @@ static inline int problem_block(problem_state *p, const problem_masks *m, uint64
     }
     if (ends)
         p->record_start = offset + 64 - __builtin_clzll(ends);
+    if (p->grain)
+        plan_block(p, ends, newline, offset);
     p->inside = (inside >> 63) ? ~(uint64_t)0 : 0;
     p->allowed = allowed;
     p->ends = ends;
@@ -493,18 +566,25 @@ static PyObject *textscan_clean(PyObject *self, PyObject *args)
     return PyBool_FromLong(ok);
 }
 
-static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
+/* first_problem(data, start, end, delimiter) and plan(data, start, end, delimiter, grain). */
+static PyObject *problem_call(PyObject *args, int with_plan)
 {
     Py_buffer view;
-    Py_ssize_t start, end;
+    Py_ssize_t start, end, grain = 0;
     const char *delimiter;
     Py_ssize_t delimiter_len;
-    if (!PyArg_ParseTuple(args, "y*nny#", &view, &start, &end, &delimiter, &delimiter_len))
+    if (with_plan) {
+        if (!PyArg_ParseTuple(args, "y*nny#n", &view, &start, &end, &delimiter, &delimiter_len,
+                              &grain))
+            return NULL;
+    } else if (!PyArg_ParseTuple(args, "y*nny#", &view, &start, &end, &delimiter,
+                                 &delimiter_len)) {
         return NULL;
+    }
     Py_ssize_t len = view.len;
-    if (delimiter_len != 1) {
+    if (delimiter_len != 1 || (with_plan && grain < 1)) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "the delimiter must be one byte");
+        PyErr_SetString(PyExc_ValueError, "one delimiter byte and a grain of at least 1, please");
         return NULL;
     }
     start = start < 0 ? 0 : (start > len ? len : start);
@@ -512,6 +592,9 @@ static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
     const unsigned char *s = (const unsigned char *)view.buf + start;
     Py_ssize_t n = end - start;
     problem_state p;
+    memset(&p, 0, sizeof(p));
+    p.grain = grain;
+    p.limit = grain;
     if (n >= GIL_FREE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
         chosen->problem(s, n, (unsigned char)delimiter[0], &p);
@@ -520,10 +603,46 @@ static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
         chosen->problem(s, n, (unsigned char)delimiter[0], &p);
     }
     PyBuffer_Release(&view);
-    if (p.kind == PROBLEM_NONE)
-        Py_RETURN_NONE;
-    return Py_BuildValue("(inn)", p.kind, start + p.record_start, start + p.offset);
+    PyObject *problem = NULL, *cuts = NULL, *result = NULL;
+    if (p.failed) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (p.kind == PROBLEM_NONE) {
+        problem = Py_NewRef(Py_None);
+    } else {
+        problem = Py_BuildValue("(inn)", p.kind, start + p.record_start, start + p.offset);
+        if (problem == NULL)
+            goto out;
+    }
+    if (!with_plan) {
+        result = Py_NewRef(problem);
+        goto out;
+    }
+    cuts = PyList_New(p.count);
+    if (cuts == NULL)
+        goto out;
+    for (Py_ssize_t k = 0; k < p.count; k++) {
+        Py_ssize_t *t = p.cuts + 3 * k;
+        PyObject *cut = Py_BuildValue("(nnn)", start + t[0], t[1], t[2]);
+        if (cut == NULL)
+            goto out;
+        PyList_SET_ITEM(cuts, k, cut);
+    }
+    result = PyTuple_Pack(2, problem, cuts);
+out:
+    free(p.cuts);
+    Py_XDECREF(problem);
+    Py_XDECREF(cuts);
+    return result;
 }
+
+static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
+{
+    return problem_call(args, 0);
+}
+
+static PyObject *textscan_plan(PyObject *self, PyObject *args) { return problem_call(args, 1); }
 
 static PyObject *textscan_implementations(PyObject *self, PyObject *unused)
 {
@@ -571,6 +690,8 @@ static PyMethodDef textscan_methods[] = {
      "last_boundary(data, start, end) -> (cut, newlines, rows)"},
     {"first_problem", textscan_first_problem, METH_VARARGS,
      "first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)"},
+    {"plan", textscan_plan, METH_VARARGS,
+     "plan(data, start, end, delimiter, grain) -> (first_problem, [(cut, newlines, rows)])"},
     {"clean", textscan_clean, METH_VARARGS,
      "clean(data, start=0, end=None) -> True when no NUL byte and valid UTF-8"},
     {NULL, NULL, 0, NULL},

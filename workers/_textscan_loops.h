@@ -55,12 +55,18 @@ TARGET static int CONCAT(clean_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t
     return carry == 0;
 }
 
+/* ``r`` comes in with its plan fields set (grain 0: no plan); see first_problem. */
 TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t n,
                                                  unsigned char delimiter, problem_state *r)
 {
     problem_masks m;
+    problem_state p = *r; /* a local: kept in registers */
     /* Before the data: a record start (an opening quote may follow, a blank line may start). */
-    problem_state p = {0, 1ULL << 63, 1ULL << 63, 0, 0, PROBLEM_NONE, 0};
+    p.inside = 0;
+    p.allowed = p.ends = 1ULL << 63;
+    p.cr = 0;
+    p.record_start = 0;
+    p.kind = PROBLEM_NONE;
     Py_ssize_t i = 0;
     for (; i + 64 <= n; i += 64) {
         PROBLEM_MASKS(s + i, delimiter, &m);
@@ -69,22 +75,21 @@ TARGET static void CONCAT(problem_bytes, SUFFIX)(const unsigned char *s, Py_ssiz
             next_close = lets_close(s[i + 64], delimiter);
             next_lf = s[i + 64] == '\n';
         }
-        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, next_close, next_lf, 0)) {
-            *r = p;
-            return;
-        }
+        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, next_close, next_lf, 0))
+            goto done;
     }
     if (i < n) { /* the tail, padded with NUL bytes */
         unsigned char tail[64] = {0};
         Py_ssize_t rest = n - i;
         memcpy(tail, s + i, (size_t)rest);
         PROBLEM_MASKS(tail, delimiter, &m);
-        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, 0, 0, 1ULL << (rest - 1))) {
-            *r = p;
-            return;
-        }
+        if (problem_block(&p, &m, PREFIX_XOR(m.quote), i, 0, 0, 1ULL << (rest - 1)))
+            goto done;
     }
     p.kind = PROBLEM_NONE;
+done:
+    if (p.grain && p.last_end > p.cut)
+        emit_cut(&p, p.last_end, p.last_newlines, p.last_rows);
     *r = p;
 }
 

@@ -89,6 +89,44 @@ def first_problem(data: bytes, start: int, end: int, delimiter: bytes) -> Proble
     return first_problem_python(data, start, end, delimiter)
 
 
+Cut = tuple[int, int, int]  # (end of a piece, its newlines, its rows)
+
+
+def plan(
+    data: bytes, start: int, end: int, delimiter: bytes, grain: int
+) -> tuple[Problem | None, list[Cut]]:
+    """``first_problem``, and the pieces of ``data[start:stop]`` in the same pass.
+
+    ``stop`` is the problem's record start, else the last record end. Each piece
+    ends at the last record end within ``grain`` bytes of the previous one (or at
+    the first end after it, for a longer record).
+    """
+    if _c is not None:
+        result: tuple[Problem | None, list[Cut]] = _c.plan(data, start, end, delimiter, grain)
+        return result
+    return plan_python(data, start, end, delimiter, grain)
+
+
+def plan_python(
+    data: bytes, start: int, end: int, delimiter: bytes, grain: int
+) -> tuple[Problem | None, list[Cut]]:
+    """``plan`` with ``first_problem_python`` and ``last_boundary_python``."""
+    problem = first_problem_python(data, start, end, delimiter)
+    stop = end if problem is None else problem[1]
+    cuts: list[Cut] = []
+    position = start
+    while position < stop:
+        cut, newlines, rows = last_boundary_python(data, position, min(stop, position + grain))
+        if cut == position:  # a record longer than a grain
+            cut, _ = record_end(data, position, stop)
+            if cut < 0:
+                break
+            _, newlines, rows = scan_python(data, position, cut)
+        cuts.append((cut, newlines, rows))
+        position = cut
+    return problem, cuts
+
+
 def problem_reason(kind: int, data: bytes, record_start: int, offset: int, delimiter: bytes) -> str:
     """The rejects-file reason for a malformed record (not for a blank line)."""
     if kind == STRAY_CR:

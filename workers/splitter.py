@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 from workers.records import (
     BLANK,
+    Cut,
     clean,
-    first_problem,
     iter_records,
     last_boundary,
+    plan,
     problem_reason,
     record_end,
     scan,
@@ -284,12 +285,12 @@ class Splitter:
         scan_end = size if final else data.rfind(b"\n", start) + 1
         position = start
         while position < scan_end:
-            problem = first_problem(data, position, scan_end, self.delimiter)
+            problem, cuts = plan(data, position, scan_end, self.delimiter, self.grain)
             stop = scan_end if problem is None else problem[1]
             if stop > position:
                 last = final and problem is None
                 position, line = self._pieces(data, stats, line, final=last, start=position,
-                                              stop=stop)  # fmt: skip
+                                              stop=stop, cuts=cuts)  # fmt: skip
             if problem is None:
                 break
             kind, record_start, offset = problem
@@ -305,48 +306,52 @@ class Splitter:
         return position, line
 
     def _pieces(
-        self, data: bytes, stats: PartStats, line: int, *, final: bool, start: int, stop: int
+        self,
+        data: bytes,
+        stats: PartStats,
+        line: int,
+        *,
+        final: bool,
+        start: int,
+        stop: int,
+        cuts: list[Cut],
     ) -> tuple[int, int]:
-        """Cut ``data[start:stop]`` into pieces; returns (where the rest starts, its line).
+        """Validate and pack the pieces ``cuts`` of ``data[start:stop]``; returns (rest, line).
 
         The range holds no blank or malformed record (``_run`` took them out), so
-        quote parity is sound in it.
+        quote parity is sound in it. With ``final``, ``stop`` is the end of the data
+        and what follows the last cut is the last record, without a line ending.
         """
         position = start
-        size = stop
-        # Validate everything up to the last newline at once: when that is clean, so is
-        # every piece of it (pieces end at newlines, which never split a character).
-        clean_end = data.rfind(b"\n", start, stop) + 1
-        if clean_end <= start or not clean(data, start, clean_end):
+        # Validate all pieces at once: when that is clean, so is every piece of it
+        # (pieces end at newlines, which never split a character).
+        clean_end = cuts[-1][0] if cuts else start
+        if clean_end > start and not clean(data, start, clean_end):
             clean_end = start
-        while position < size:
-            cut, newlines, rows = last_boundary(data, position, min(size, position + self.grain))
-            if cut == position:  # the record at ``position`` is longer than a grain
-                cut, parity = record_end(data, position, size)
-                if cut < 0:
-                    if not final:
-                        return position, line
-                    record = data[position:size]  # the last record (``size`` is the end)
-                    if parity:
-                        self._reject(stats, line, UNCLOSED_QUOTE, record)
-                        return size, line
-                    if record == b"\r":  # a blank last line
-                        stats.skipped += 1
-                        return size, line
-                    record += self.line_ending  # the last record has no line ending
-                    data = data[:position] + record
-                    size = len(data)
-                    cut = size
-                _, newlines, rows = scan(data, position, cut)
-                if cut - position > self.target:
-                    self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
-                    line += newlines
-                    position = cut
-                    continue
-            self._validated(data, position, cut, stats, line, newlines, rows, cut <= clean_end)
+        for cut, newlines, rows in cuts:
+            if cut - position > self.target:
+                self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
+            else:
+                self._validated(data, position, cut, stats, line, newlines, rows,
+                                cut <= clean_end)  # fmt: skip
             line += newlines
             position = cut
-        return position, line
+        if not final or position >= stop:
+            return position, line
+        record = data[position:stop]
+        if record_end(record, 0, len(record))[1]:
+            self._reject(stats, line, UNCLOSED_QUOTE, record)
+        elif record == b"\r":  # a blank last line
+            stats.skipped += 1
+        else:
+            record += self.line_ending
+            _, newlines, rows = scan(record)
+            if len(record) > self.target:
+                self._reject(stats, line, self._size_reason(len(record)), record)
+            else:
+                self._validated(record, 0, len(record), stats, line, newlines, rows, False)
+            line += newlines
+        return stop, line
 
     def _validated(
         self,
