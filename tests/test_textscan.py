@@ -69,7 +69,8 @@ def test_c_scanners_agree_with_the_python_ones(
 # runs long enough to cross 64-byte blocks.
 PROBLEM_FRAGMENTS = [
     b"a", b",", b";", b"\t", b'"', b'""', b"\n", b"\r", b"\r\n", b"\n\n", b'"a,b"', b"x" * 61,
-    b'"' + b"y" * 70 + b'"', b"\xc3\xa9",
+    b'"' + b"y" * 70 + b'"', b"\xc3\xa9", b"\xe2\x80\x94" * 22, b"\x00", b"\xe2\x82",
+    b"\xed\xa0\x80", b"\xf0\x9f\x98\x80",
 ]  # fmt: skip
 
 
@@ -100,6 +101,8 @@ def test_c_problem_scanner_agrees_with_the_python_one(
         assert _textscan.first_problem(memoryview(data), start, end, delimiter) == expected
         planned = plan_python(data, start, end, delimiter, grain)
         assert planned[0] == expected
+        clean = data.find(b"\x00", start, end) < 0 and utf8_valid_reference(data, start, end)
+        assert planned[2] == (None if expected else clean)
         assert _textscan.plan(data, start, end, delimiter, grain) == planned
     finally:
         _textscan.use(previous)

@@ -20,11 +20,13 @@
  *     or closing quote just before it is fine). ``record_start`` is where the record
  *     holding ``offset`` starts. The rules are spelled out in workers/records.py.
  *
- * plan(data, start, end, delimiter, grain) -> (first_problem, pieces)
+ * plan(data, start, end, delimiter, grain) -> (first_problem, pieces, clean)
  *     The same scan, also cutting data[start:stop] (stop: the problem's record start,
  *     else the last record end) into pieces: each ends at the last record end within
  *     ``grain`` bytes of the previous one (or the first end after, for a longer
- *     record); (end, newlines, rows) each. One pass instead of two.
+ *     record); (end, newlines, rows) each. ``clean``: whether data[start:end] holds no
+ *     NUL byte and is valid UTF-8, None when a problem ended the scan early. One pass
+ *     instead of three.
  *
  * implementations() -> names; use(name) -> previous name
  *     The instruction sets usable here (fastest first, chosen at import) and a way
@@ -264,7 +266,7 @@ typedef struct {
     uint64_t allowed; /* last block's delimiter|newline|quote mask (bit 63: before this one) */
     uint64_t ends;    /* last block's record-ending newlines (bits 62, 63 used) */
     uint64_t cr;      /* last block's CRs outside quotes (bit 63 used) */
-    Py_ssize_t record_start;
+    Py_ssize_t record_start; /* of the problem's record (while scanning: last_end) */
     int kind;
     Py_ssize_t offset;
     /* Pieces (``plan``): cut at the last record end within ``grain`` bytes of the last
@@ -274,9 +276,11 @@ typedef struct {
     Py_ssize_t *cuts; /* triples (end, newlines, rows) of the pieces so far */
     Py_ssize_t count, capacity;
     int failed; /* out of memory */
+    int check;  /* in: also check NUL and UTF-8; out: 1 clean, 0 not, -1 unknown (a problem) */
 } problem_state;
 
-static void emit_cut(problem_state *p, Py_ssize_t end, Py_ssize_t newlines, Py_ssize_t rows)
+static inline __attribute__((always_inline)) void emit_cut(problem_state *p, Py_ssize_t end,
+                                                         Py_ssize_t newlines, Py_ssize_t rows)
 {
     if (p->count == p->capacity) {
         Py_ssize_t capacity = p->capacity ? 2 * p->capacity : 64;
@@ -298,14 +302,12 @@ static void emit_cut(problem_state *p, Py_ssize_t end, Py_ssize_t newlines, Py_s
     p->limit = end + p->grain;
 }
 
-/* The record ends ``ends`` (a subset of ``newline``) of the block at ``offset``. */
+/* The record ends ``ends`` (a subset of ``newline``) of the block at ``offset``: the
+ * last one seen (``last_end``, also the start of the record in progress) and, with a
+ * grain, the pieces. Branch-free unless a piece ends in this block. */
 static inline void plan_block(problem_state *p, uint64_t ends, uint64_t newline, Py_ssize_t offset)
 {
-    if (!ends) {
-        p->newlines += __builtin_popcountll(newline);
-        return;
-    }
-    if (offset + 64 > p->limit) { /* the window ends in this block: one end at a time */
+    if (p->grain && ends && offset + 64 > p->limit) { /* a piece may end here: one at a time */
         for (uint64_t rest = ends; rest; rest &= rest - 1) {
             int k = __builtin_ctzll(rest);
             uint64_t upto = (2ULL << k) - 1; /* (k == 63: all ones) */
@@ -323,10 +325,13 @@ static inline void plan_block(problem_state *p, uint64_t ends, uint64_t newline,
             p->last_rows = rows;
         }
     } else {
-        int k = 63 - __builtin_clzll(ends);
-        p->last_end = offset + k + 1;
-        p->last_newlines = p->newlines + __builtin_popcountll(newline & ((2ULL << k) - 1));
-        p->last_rows = p->rows + __builtin_popcountll(ends);
+        int k = 63 - __builtin_clzll(ends | 1);
+        int any = ends != 0;
+        Py_ssize_t newlines = p->newlines + __builtin_popcountll(newline & ((2ULL << k) - 1));
+        Py_ssize_t rows = p->rows + __builtin_popcountll(ends);
+        p->last_end = any ? offset + k + 1 : p->last_end;
+        p->last_newlines = any ? newlines : p->last_newlines;
+        p->last_rows = any ? rows : p->last_rows;
     }
     p->newlines += __builtin_popcountll(newline);
     p->rows += __builtin_popcountll(ends);
@@ -355,11 +360,8 @@ static inline int problem_block(problem_state *p, const problem_masks *m, uint64
     bad |= blank;
     if (bad) {
         int k = __builtin_ctzll(bad);
-        uint64_t before = ends & ((1ULL << k) - 1);
-        if (before)
-            p->record_start = offset + 64 - __builtin_clzll(before);
-        if (p->grain)
-            plan_block(p, before, newline & ((1ULL << k) - 1), offset);
+        plan_block(p, ends & ((1ULL << k) - 1), newline & ((1ULL << k) - 1), offset);
+        p->record_start = p->last_end;
         uint64_t bit = 1ULL << k;
         p->kind = (blank & bit)     ? PROBLEM_BLANK
                   : (opening & bit) ? PROBLEM_QUOTE_IN_FIELD
@@ -368,10 +370,7 @@ static inline int problem_block(problem_state *p, const problem_masks *m, uint64
         p->offset = (blank & bit) ? p->record_start : offset + k;
         return 1;
     }
-    if (ends)
-        p->record_start = offset + 64 - __builtin_clzll(ends);
-    if (p->grain)
-        plan_block(p, ends, newline, offset);
+    plan_block(p, ends, newline, offset);
     p->inside = (inside >> 63) ? ~(uint64_t)0 : 0;
     p->allowed = allowed;
     p->ends = ends;
@@ -381,7 +380,7 @@ static inline int problem_block(problem_state *p, const problem_masks *m, uint64
 
 static inline uint64_t lets_close(unsigned char c, unsigned char delimiter)
 {
-    return c == delimiter || c == '\n' || c == '\r' || c == '"';
+    return (uint64_t)((c == delimiter) | (c == '\n') | (c == '\r') | (c == '"')); /* no branches */
 }
 
 /* Lead bytes that need a look at the next byte: E0 (overlong), ED (surrogate),
@@ -595,6 +594,7 @@ static PyObject *problem_call(PyObject *args, int with_plan)
     memset(&p, 0, sizeof(p));
     p.grain = grain;
     p.limit = grain;
+    p.check = with_plan;
     if (n >= GIL_FREE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
         chosen->problem(s, n, (unsigned char)delimiter[0], &p);
@@ -629,7 +629,8 @@ static PyObject *problem_call(PyObject *args, int with_plan)
             goto out;
         PyList_SET_ITEM(cuts, k, cut);
     }
-    result = PyTuple_Pack(2, problem, cuts);
+    PyObject *clean = p.check < 0 ? Py_None : (p.check ? Py_True : Py_False);
+    result = PyTuple_Pack(3, problem, cuts, clean);
 out:
     free(p.cuts);
     Py_XDECREF(problem);
@@ -691,7 +692,7 @@ static PyMethodDef textscan_methods[] = {
     {"first_problem", textscan_first_problem, METH_VARARGS,
      "first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)"},
     {"plan", textscan_plan, METH_VARARGS,
-     "plan(data, start, end, delimiter, grain) -> (first_problem, [(cut, newlines, rows)])"},
+     "plan(data, start, end, delimiter, grain) -> (first_problem, [(cut, newlines, rows)], clean)"},
     {"clean", textscan_clean, METH_VARARGS,
      "clean(data, start=0, end=None) -> True when no NUL byte and valid UTF-8"},
     {NULL, NULL, 0, NULL},

@@ -92,25 +92,25 @@ def first_problem(data: bytes, start: int, end: int, delimiter: bytes) -> Proble
 Cut = tuple[int, int, int]  # (end of a piece, its newlines, its rows)
 
 
-def plan(
-    data: bytes, start: int, end: int, delimiter: bytes, grain: int
-) -> tuple[Problem | None, list[Cut]]:
-    """``first_problem``, and the pieces of ``data[start:stop]`` in the same pass.
+Plan = tuple[Problem | None, list[Cut], bool | None]
+
+
+def plan(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Plan:
+    """``first_problem``, the pieces of ``data[start:stop]`` and ``clean``, in one pass.
 
     ``stop`` is the problem's record start, else the last record end. Each piece
     ends at the last record end within ``grain`` bytes of the previous one (or at
-    the first end after it, for a longer record).
+    the first end after it, for a longer record). The last item is
+    ``clean(data, start, end)``, or None when there is a problem.
     """
     if _c is not None:
-        result: tuple[Problem | None, list[Cut]] = _c.plan(data, start, end, delimiter, grain)
+        result: Plan = _c.plan(data, start, end, delimiter, grain)
         return result
     return plan_python(data, start, end, delimiter, grain)
 
 
-def plan_python(
-    data: bytes, start: int, end: int, delimiter: bytes, grain: int
-) -> tuple[Problem | None, list[Cut]]:
-    """``plan`` with ``first_problem_python`` and ``last_boundary_python``."""
+def plan_python(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Plan:
+    """``plan`` with ``first_problem_python``, ``last_boundary_python`` and ``clean``."""
     problem = first_problem_python(data, start, end, delimiter)
     stop = end if problem is None else problem[1]
     cuts: list[Cut] = []
@@ -124,7 +124,9 @@ def plan_python(
             _, newlines, rows = scan_python(data, position, cut)
         cuts.append((cut, newlines, rows))
         position = cut
-    return problem, cuts
+    if problem is not None:
+        return problem, cuts, None
+    return None, cuts, data.find(b"\x00", start, end) < 0 and utf8_valid(data, start, end)
 
 
 def problem_reason(kind: int, data: bytes, record_start: int, offset: int, delimiter: bytes) -> str:

@@ -285,12 +285,12 @@ class Splitter:
         scan_end = size if final else data.rfind(b"\n", start) + 1
         position = start
         while position < scan_end:
-            problem, cuts = plan(data, position, scan_end, self.delimiter, self.grain)
+            problem, cuts, checked = plan(data, position, scan_end, self.delimiter, self.grain)
             stop = scan_end if problem is None else problem[1]
             if stop > position:
                 last = final and problem is None
                 position, line = self._pieces(data, stats, line, final=last, start=position,
-                                              stop=stop, cuts=cuts)  # fmt: skip
+                                              stop=stop, cuts=cuts, checked=checked)  # fmt: skip
             if problem is None:
                 break
             kind, record_start, offset = problem
@@ -315,18 +315,22 @@ class Splitter:
         start: int,
         stop: int,
         cuts: list[Cut],
+        checked: bool | None,
     ) -> tuple[int, int]:
         """Validate and pack the pieces ``cuts`` of ``data[start:stop]``; returns (rest, line).
 
         The range holds no blank or malformed record (``_run`` took them out), so
         quote parity is sound in it. With ``final``, ``stop`` is the end of the data
         and what follows the last cut is the last record, without a line ending.
+        ``checked``: whether the whole range is clean (None: not known yet).
         """
         position = start
         # Validate all pieces at once: when that is clean, so is every piece of it
         # (pieces end at newlines, which never split a character).
         clean_end = cuts[-1][0] if cuts else start
-        if clean_end > start and not clean(data, start, clean_end):
+        if checked is None:
+            checked = clean_end > start and clean(data, start, clean_end)
+        if not checked:
             clean_end = start
         for cut, newlines, rows in cuts:
             if cut - position > self.target:
