@@ -1,8 +1,12 @@
 """The splitting core: record-aligned pieces in, files under the byte limit out.
 
-Data arrives as UTF-8 blocks of one source part at a time. ``Splitter``
-cuts them into record-aligned *pieces* of about ``GRAIN`` bytes (validating
-each: no NUL byte, valid UTF-8; a piece that fails is taken apart record by
+Data arrives as UTF-8 blocks of one source part at a time. First, blank
+lines are skipped (counted in ``PartStats.skipped``) and records Marketo would
+read differently from us (a stray CR, a quote that cannot be where it is; see
+``workers.records``) are rejected, one record each, so that quote parity is
+sound in everything that remains. The rest is cut into record-aligned
+*pieces* of about ``GRAIN`` bytes in the same scan (validating each: no NUL
+byte, valid UTF-8; a piece that fails is taken apart record by
 record and only the bad records are rejected), then packs pieces into files
 of at most ``limit`` bytes including the header, cutting the last piece of a
 file at the last record that fits. Pieces carry their row count, newline
