@@ -35,7 +35,7 @@ from workers.header_check import (
     plan_header,
     sniff_delimiter,
 )
-from workers.records import record_end
+from workers.records import CR_TO_LF, header_end
 from workers.rejects import Reject, RejectsWriter
 from workers.settings import DEFAULT_SPLIT_MAX_EXPANSION_RATIO, DEFAULT_SPLIT_MAX_SOURCE_BYTES
 from workers.source_reader import BLOCK_BYTES, Limits, skip_bytes, utf8_blocks
@@ -110,6 +110,12 @@ class _Header:
     columns: list[str]
     line_ending: bytes
     lines: int
+    cr_only: bool = False  # lines end in CR alone: read with every CR as LF
+
+
+def _cr_to_lf(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    for block in blocks:
+        yield block.translate(CR_TO_LF)
 
 
 def _format_from_name(name: str) -> str | None:
@@ -171,9 +177,9 @@ class SplitRun:
             )
             for block in blocks:
                 data += block
-                end, _ = record_end(data, 0, len(data))
-                if end >= 0:
-                    return self._header(data[:end])
+                found = header_end(data, final=False)
+                if found is not None:
+                    return self._header(data[: found[0]], found[1])
                 if len(data) > self.options.limit:
                     raise OptionError(
                         f"header record is larger than the {self.options.limit:,}-byte limit",
@@ -182,10 +188,16 @@ class SplitRun:
                     )
             if not data.strip():
                 return None
-            return self._header(data + b"\n")
+            found = header_end(data, final=True)
+            if found is not None:
+                return self._header(data[: found[0]], found[1])
+            return self._header(data + b"\n", b"\n")
 
-    def _header(self, raw: bytes) -> _Header:
-        ending = b"\r\n" if raw.endswith(b"\r\n") else b"\n"
+    def _header(self, raw: bytes, ending: bytes) -> _Header:
+        """The header's line ending decides the object's (LF, CR LF, or CR read as LF)."""
+        if ending == b"\r":
+            raw = raw.translate(CR_TO_LF)
+            return _Header(raw, [], b"\n", raw.count(b"\n"), cr_only=True)
         return _Header(raw, [], ending, raw.count(b"\n"))
 
     def _plan(self, parts: list[ObjectInfo]) -> tuple[list[tuple[ObjectInfo, _Header]], _Header]:
@@ -243,7 +255,8 @@ class SplitRun:
             )
         convert = None
         if not same_shape:
-            convert = Converter(in_delimiter, out_delimiter, plan.keep, first.line_ending.decode())
+            convert = Converter(in_delimiter, out_delimiter, plan.keep, first.line_ending.decode(),
+                                len(plan.source_columns))  # fmt: skip
 
         result = SplitResult(self.source, self.dest, out_format, plan.output_columns, options.limit)
         self._result = result
@@ -265,6 +278,7 @@ class SplitRun:
             line_ending=first.line_ending,
             encoding=options.encoding,
             convert=convert,
+            delimiter=in_delimiter.encode(),
         )
         announced = 0
         try:
@@ -278,6 +292,8 @@ class SplitRun:
                     if options.read_ahead:
                         read = stack.enter_context(contextlib.closing(read_ahead(read)))
                     blocks = skip_bytes(read, len(header.raw))
+                    if header.cr_only:
+                        blocks = _cr_to_lf(blocks)
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
                             while announced < writes.written(len(ready)):
