@@ -1,7 +1,8 @@
 """One typed settings object, read from the environment and validated at start.
 
-Every knob of the system lives here so that operators have a single reference
-(the README's configuration table mirrors these fields).
+Every knob of the system lives here so that operators have a single reference:
+the configuration page of the docs is generated from these fields and their
+descriptions (``workers/settings_doc.py``), so it cannot drift.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     # Broker and state.
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Broker, results and all shared state"
+    )
 
     # Marketo instance.
     marketo_rest_url: AnyHttpUrl = Field(
@@ -41,48 +44,149 @@ class Settings(BaseSettings):
     marketo_identity_url: AnyHttpUrl | None = Field(
         default=None, description="Identity endpoint; defaults to <rest url>/identity"
     )
-    marketo_client_id: str = "mkto-bulk"
-    marketo_client_secret: SecretStr | None = None
+    marketo_client_id: str = Field(default="mkto-bulk", description="The API user's client id")
+    marketo_client_secret: SecretStr | None = Field(
+        default=None, description="The API user's client secret (required by workers only)"
+    )
     marketo_instance: str | None = Field(
         default=None, description="Name that keys shared budgets; defaults to the REST host"
     )
 
     # Marketo budgets: our share of the instance's limits, counted across all workers.
-    marketo_rate_limit_calls: int = Field(default=50, ge=1, le=100)
-    marketo_rate_limit_window_s: float = Field(default=20.0, gt=0)
-    marketo_max_concurrent_calls: int = Field(default=5, ge=1, le=10)
-    marketo_call_lease_s: float = Field(default=180.0, gt=0)
-    marketo_daily_quota: int = Field(default=50_000, ge=1)
-    marketo_daily_quota_reserve: int = Field(default=5_000, ge=0)
-    marketo_connect_timeout_s: float = Field(default=5.0, gt=0)
-    marketo_read_timeout_s: float = Field(default=120.0, gt=0)
-    marketo_max_retries: int = Field(default=6, ge=0)
-    marketo_describe_ttl_s: int = Field(default=24 * 3600, ge=0)
+    marketo_rate_limit_calls: int = Field(
+        default=50,
+        ge=1,
+        le=100,
+        description="Our share of Marketo's 100 calls per 20 s: calls per window",
+    )
+    marketo_rate_limit_window_s: float = Field(
+        default=20.0, gt=0, description="The window of MARKETO_RATE_LIMIT_CALLS"
+    )
+    marketo_max_concurrent_calls: int = Field(
+        default=5, ge=1, le=10, description="Our share of Marketo's 10 concurrent calls"
+    )
+    marketo_call_lease_s: float = Field(
+        default=180.0,
+        gt=0,
+        description=(
+            "How long a crashed process can hold a call permit (longer than connect + read timeout)"
+        ),
+    )
+    marketo_daily_quota: int = Field(
+        default=50_000,
+        ge=1,
+        description=(
+            "Our share of the instance's daily call quota (resets at midnight America/Chicago)"
+        ),
+    )
+    marketo_daily_quota_reserve: int = Field(
+        default=5_000, ge=0, description="What we leave of the daily quota to other integrations"
+    )
+    marketo_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="HTTP connect timeout of a Marketo call"
+    )
+    marketo_read_timeout_s: float = Field(
+        default=120.0, gt=0, description="HTTP read timeout of a Marketo call"
+    )
+    marketo_max_retries: int = Field(
+        default=6, ge=0, description="Retries of a transient Marketo error before it is raised"
+    )
+    marketo_describe_ttl_s: int = Field(
+        default=24 * 3600, ge=0, description="How long describe results are cached in Redis"
+    )
 
     # Admission: outstanding (Queued + Importing) jobs per instance.
-    max_outstanding_jobs: int = Field(default=10, ge=1, le=MARKETO_MAX_OUTSTANDING_JOBS)
+    max_outstanding_jobs: int = Field(
+        default=10,
+        ge=1,
+        le=MARKETO_MAX_OUTSTANDING_JOBS,
+        description="Our import jobs Queued + Importing per instance (never above 10)",
+    )
 
     # Pipeline pacing. Marketo asks for polls every 5 to 30 s; tests shorten these.
-    poll_min_s: float = Field(default=5.0, gt=0)
-    poll_max_s: float = Field(default=30.0, gt=0, le=120)
-    permit_lease_s: float = Field(default=300.0, gt=0)
+    poll_min_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Shortest wait between polls of a job (Marketo advises 5 to 30 s)",
+    )
+    poll_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=120,
+        description="Longest wait between polls of a job (Marketo advises 5 to 30 s)",
+    )
+    permit_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long an import permit lives between renewals (every poll renews)",
+    )
     # A splitter renews its lease every SPLIT_LEASE_RENEW_S; a killed one frees it
     # within SPLIT_LEASE_S, and the next reconciler sweep runs the split again.
-    split_lease_s: float = Field(default=30.0, gt=0, le=600)
-    split_lease_renew_s: float = Field(default=5.0, gt=0)
-    job_max_attempts: int = Field(default=3, ge=1, le=10)
-    too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
+    split_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "The split lease's lifetime: a killed splitter's load is split again after it lapses,"
+            " at the next reconciler sweep"
+        ),
+    )
+    split_lease_renew_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a running split renews its lease (at most a third of SPLIT_LEASE_S)",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Times a chunk is submitted when its job ends Failed"
+    )
+    too_many_imports_hold_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=120,
+        description="How long every grant waits after a 1016 (Marketo's queue full)",
+    )
     # With SPLIT_LEASE_S 30 s, a dead splitter's load is split again within 30 + 20 s.
-    reconcile_interval_s: float = Field(default=20.0, gt=0, le=3600)
+    reconcile_interval_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often the reconciler sweeps (a dead splitter's load is split again within "
+            "SPLIT_LEASE_S + this)"
+        ),
+    )
     # A step's error that is neither transient nor an outage gives up after this many.
-    unexpected_error_attempts: int = Field(default=3, ge=1, le=20)
+    unexpected_error_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description=(
+            "Times a step is tried after an error that is neither transient nor an outage before "
+            "its chunk (or split) fails and frees what it held"
+        ),
+    )
     # While the daily share is used, waiting steps look again this often (a raised
     # quota is picked up without waiting for midnight).
-    quota_recheck_s: float = Field(default=300.0, gt=0, le=3600)
+    quota_recheck_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description=(
+            "While our daily share is used up, how often waiting loads look again (a raised quota"
+            " is used before midnight)"
+        ),
+    )
 
     # How long a publish (a retry, the next step) waits for the broker to come back
     # before the task gives its message back.
-    broker_outage_wait_s: float = Field(default=30.0, gt=0, le=600)
+    broker_outage_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "How long a task's publish (its retry, the next step) waits for Redis to come back"
+        ),
+    )
 
     # Nightly loads (beat). Unset SCHEDULE_FILE: beat runs only the reconciler sweep.
     schedule_file: Path | None = Field(
@@ -96,12 +200,19 @@ class Settings(BaseSettings):
     )
     # A standby beat polls the lock every BEAT_LOCK_TIMEOUT_S / 3 s and takes over once
     # the lock expires: within 4/3 of the timeout, so at most 60 s.
-    beat_lock_timeout_s: int = Field(default=30, ge=3, le=45)
+    beat_lock_timeout_s: int = Field(
+        default=30,
+        ge=3,
+        le=45,
+        description="Beat's lock in Redis; a standby beat takes over within 4/3 of it",
+    )
 
     # Object storage.
     # Set for MinIO or a local endpoint; unset on AWS.
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible endpoint (SeaweedFS, MinIO, moto); unset on AWS"
+    )
+    s3_region: str = Field(default="us-east-1", description="The buckets' region")
     staging_uri: str = Field(
         default="s3://mkto-bulk/loads", description="Where chunks, results and reports are written"
     )
@@ -117,8 +228,20 @@ class Settings(BaseSettings):
     )
 
     # Splitting.
-    chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
-    reject_threshold: float = Field(default=0.01, ge=0, le=1)
+    chunk_byte_limit: int = Field(
+        default=9_900_000,
+        ge=1024,
+        lt=MARKETO_MAX_FILE_BYTES,
+        description=(
+            "The largest file submitted, header included (below Marketo's 10,000,000 bytes)"
+        ),
+    )
+    reject_threshold: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="The share of rejected records above which a source fails",
+    )
     split_max_expansion_ratio: float = Field(
         default=DEFAULT_SPLIT_MAX_EXPANSION_RATIO,
         gt=1,
