@@ -185,9 +185,15 @@ def put_dataset(s3_client: Any, bucket: str, key: str, body: str | bytes) -> str
 
 
 def assert_rows_accounted(report: dict[str, Any]) -> None:
-    """Every input row is either rejected or submitted, and every submitted row has an outcome."""
+    """Every input row is submitted, rejected, skipped (blank) or not submitted; every
+    submitted row has an outcome."""
     totals = report["totals"]
-    accounted = totals["rows_submitted"] + totals["rows_rejected"] + totals["rows_not_submitted"]
+    accounted = (
+        totals["rows_submitted"]
+        + totals["rows_rejected"]
+        + totals["rows_not_submitted"]
+        + totals["rows_skipped"]
+    )
     assert totals["rows_read"] == accounted, totals
     outcome = totals["rows_processed"] + totals["rows_failed"] + totals["rows_in_failed_jobs"]
     assert totals["rows_submitted"] == outcome, totals
