@@ -50,7 +50,7 @@ def test_every_setting_is_in_the_configuration_page_with_its_default(built_site:
     for name, field in Settings.model_fields.items():
         shown = default_text(field).strip("`")
         assert shown in rows[name.upper()], f"{name.upper()}: default {shown} not shown"
-    assert "<td>&gt;= 1, &lt;= 100</td>" in page  # MARKETO_RATE_LIMIT_CALLS' bounds
+    assert "<td>≥ 1, ≤ 100</td>" in page  # MARKETO_RATE_LIMIT_CALLS' bounds
     assert "defaults to &lt;rest url&gt;/identity" in page  # not swallowed as an HTML tag
 
 
@@ -109,7 +109,6 @@ def test_readme_links_point_at_files_that_exist() -> None:
     assert len(local) >= 20
     broken = [t for t in local if not (ROOT / t).exists()]
     assert broken == [], f"README links to missing files: {broken}"
-    assert len(readme.splitlines()) <= 250
 
 
 class _Example(BaseSettings):
@@ -125,7 +124,7 @@ def test_the_table_renders_names_types_defaults_bounds_and_descriptions() -> Non
     assert render_settings_table(_Example).splitlines() == [
         "| variable | type | default | allowed | description |",
         "| --- | --- | --- | --- | --- |",
-        "| `EX_COUNT` | integer | `3` | >= 1, <= 10,000 | How many \\| at most |",
+        "| `EX_COUNT` | integer | `3` | ≥ 1, ≤ 10,000 | How many \\| at most |",
         "| `EX_RATIO` | number | `20` | > 0, < 1.5 |  |",
         "| `EX_SECRET` | secret | unset |  |  |",
         "| `EX_URL` | string | `x` |  | Defaults to &lt;rest url&gt;/identity &amp; more |",

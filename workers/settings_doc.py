@@ -19,12 +19,12 @@ from pydantic_settings import BaseSettings
 
 from workers.settings import Settings
 
-# How each bound reads in the table, e.g. ">= 1".
+# How each bound reads in the table, e.g. "≥ 1".
 _BOUNDS: tuple[tuple[type[Any], str, str], ...] = (
     (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Ge, "ge", ">="),
+    (annotated_types.Ge, "ge", "≥"),
     (annotated_types.Lt, "lt", "<"),
-    (annotated_types.Le, "le", "<="),
+    (annotated_types.Le, "le", "≤"),
 )
 
 _TYPE_NAMES: dict[type[Any], str] = {
@@ -70,7 +70,7 @@ def default_text(field: FieldInfo) -> str:
 
 
 def bounds_text(field: FieldInfo) -> str:
-    """The field's numeric bounds, e.g. ``>= 1, <= 100``."""
+    """The field's numeric bounds, e.g. ``≥ 1, ≤ 100``."""
     parts = []
     for item in field.metadata:
         for kind, attribute, symbol in _BOUNDS:
