@@ -2,8 +2,11 @@
 
 celery-redbeat keeps these entries in Redis and lets one beat at a time send
 them. It stores a ``crontab`` without its time zone, so a scheduled load is
-sent as a short interval "tick" carrying its entry, and the task works out
+sent as a short interval "tick" naming its entry, and the task works out
 the cron's latest fire time in the entry's own zone (``beat_schedule.cron``).
+The tick carries only the name: the task runs the entry beat validated and
+published at start (``workers.scheduled_runs.ENTRIES_KEY``), so a message
+can never make a worker run an entry of its own.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def beat_schedule(
         entries[load.beat_name] = {
             "task": RUN_SCHEDULED_TASK,
             "schedule": tick_s,
-            "kwargs": {"entry": load.as_table()},
+            "kwargs": {"name": load.name},
             "options": {"expires": max(60.0, TICK_EXPIRY_INTERVALS * tick_s)},
         }
     return entries

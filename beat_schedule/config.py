@@ -18,7 +18,7 @@ from typing import Any
 
 from beat_schedule.cron import Cron, CronError, zone
 from workers.errors import InputError, SettingsError
-from workers.load_request import parse_load_request
+from workers.load_request import RequestPolicy, parse_load_request
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Placeholders a source template may use.
@@ -119,8 +119,10 @@ def _number(table: dict[str, Any], key: str, default: float, low: float, high: f
     return value
 
 
-def parse_entry(table: dict[str, Any], default_wait_s: float) -> ScheduledLoad:
-    """Validate one ``[[load]]`` table; EntryError names the field."""
+def parse_entry(
+    table: dict[str, Any], default_wait_s: float, policy: RequestPolicy | None = None
+) -> ScheduledLoad:
+    """Validate one ``[[load]]`` table (load fields under ``policy``); EntryError names it."""
     name = table.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise EntryError("name: is required: letters, digits, '.', '_' or '-' (up to 100)")
@@ -163,13 +165,15 @@ def parse_entry(table: dict[str, Any], default_wait_s: float) -> ScheduledLoad:
         raise EntryError("ready_marker: needs a source prefix ending in '/'")
     try:
         # Checked exactly as a real load's payload is, on a sample run.
-        parse_load_request(entry.run_for(datetime.now(cron.tz)).payload)
+        parse_load_request(entry.run_for(datetime.now(cron.tz)).payload, policy)
     except InputError as error:
         raise EntryError(str(error)) from None
     return entry
 
 
-def parse_schedule(data: dict[str, Any], default_wait_s: float) -> list[ScheduledLoad]:
+def parse_schedule(
+    data: dict[str, Any], default_wait_s: float, policy: RequestPolicy | None = None
+) -> list[ScheduledLoad]:
     """Every entry of a parsed file, in file order; EntryError names the entry and field."""
     unknown = sorted(set(data) - {"load"})
     if unknown:
@@ -183,7 +187,7 @@ def parse_schedule(data: dict[str, Any], default_wait_s: float) -> list[Schedule
         label = f'[[load]] "{table["name"]}"' if isinstance(table.get("name"), str) else None
         label = label or f"[[load]] #{number}"
         try:
-            entry = parse_entry(table, default_wait_s)
+            entry = parse_entry(table, default_wait_s, policy)
         except EntryError as error:
             raise EntryError(f"{label}: {error}") from None
         if entry.name in seen:
@@ -193,7 +197,9 @@ def parse_schedule(data: dict[str, Any], default_wait_s: float) -> list[Schedule
     return entries
 
 
-def load_schedule_file(path: Path, default_wait_s: float) -> list[ScheduledLoad]:
+def load_schedule_file(
+    path: Path, default_wait_s: float, policy: RequestPolicy | None = None
+) -> list[ScheduledLoad]:
     """Read and validate the schedule file; ScheduleFileError with one readable line."""
     try:
         with open(path, "rb") as handle:
@@ -203,7 +209,7 @@ def load_schedule_file(path: Path, default_wait_s: float) -> list[ScheduledLoad]
     except tomllib.TOMLDecodeError as error:
         raise ScheduleFileError(f"schedule file {path}: not valid TOML: {error}") from None
     try:
-        return parse_schedule(data, default_wait_s)
+        return parse_schedule(data, default_wait_s, policy)
     except EntryError as error:
         raise ScheduleFileError(f"schedule file {path}: {error}") from None
 
@@ -212,4 +218,5 @@ def scheduled_loads(settings: Any) -> list[ScheduledLoad]:
     """The loads of ``settings.schedule_file`` (none when SCHEDULE_FILE is unset)."""
     if settings.schedule_file is None:
         return []
-    return load_schedule_file(settings.schedule_file, settings.schedule_source_wait_s)
+    policy = RequestPolicy.from_settings(settings)
+    return load_schedule_file(settings.schedule_file, settings.schedule_source_wait_s, policy)

@@ -12,15 +12,26 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+import redis
 from celery import Task
+from celery.exceptions import Reject, TaskPredicate
+from celery.signals import beat_init
 
-from beat_schedule.config import parse_entry
 from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
-from workers.celery_app import MAX_COUNTDOWN_S, app
-from workers.errors import DailyQuotaExhausted, TransientError
+from workers.celery_app import MAX_COUNTDOWN_S, SCHEDULED_LOADS, app
+from workers.errors import (
+    DailyQuotaExhausted,
+    PermanentError,
+    TransientError,
+    UnexpectedStepError,
+)
+from workers.load_request import callback_problems
 from workers.runtime import runtime
+from workers.settings import load_settings
+from workers.step_errors import describe, is_unexpected
+from workers.transient import transient_boundary
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +61,14 @@ class CeleryDispatcher:
         pump.apply_async(countdown=min(countdown, MAX_COUNTDOWN_S))
 
     def callback(self, task_name: str, report: dict[str, Any], queue: str | None) -> None:
+        # Checked again at sending: a load recorded before the rules, or another CALLBACK_QUEUES.
+        allowed = runtime().settings.callback_queue_allowlist
+        problems = callback_problems(task_name, queue, allowed)
+        if problems:
+            logger.error(
+                "callback not sent load_id=%s: %s", report.get("load_id"), "; ".join(problems)
+            )
+            return
         app.send_task(task_name, kwargs={"report": report}, queue=queue)
 
 
@@ -57,17 +76,56 @@ DISPATCH = CeleryDispatcher()
 
 
 def _run(task: Task, step: Callable[[], T]) -> T:
-    """Run a step; a transient error retries the task after a short, jittered countdown."""
+    """Run a step; a transient error retries the task after a short, jittered countdown.
+
+    Redis and S3 outages count as transient (``transient_boundary``), so a step
+    caught by a broker restart retries itself rather than waiting for the reconciler.
+    """
     try:
-        return step()
+        return transient_boundary(step)
     except DailyQuotaExhausted as error:
         wait = max(1.0, min(MAX_COUNTDOWN_S, error.resets_at - time.time()))
-        raise task.retry(countdown=wait, max_retries=None) from None
+        _retry(task, wait)
     except TransientError as error:
         attempt = task.request.retries
         wait = min(MAX_COUNTDOWN_S, random.uniform(0, RETRY_BASE_S * 2 ** min(attempt, 6)))
         logger.warning("%s: transient error, retrying in %.1fs: %s", task.name, wait, error)
-        raise task.retry(countdown=wait, max_retries=None) from None
+        _retry(task, wait)
+    except Exception as error:
+        # A permanent error (bad input, a refused request) is the step's answer: as is.
+        if isinstance(error, PermanentError | TaskPredicate) or not is_unexpected(error):
+            raise
+        # Steps that hold a permit or a lease count their own unexpected errors in the
+        # ledger and give up at the limit; anything else is retried a bounded number of
+        # times, then fails the task with a bounded message that holds no secret.
+        settings = runtime().settings
+        secret = settings.marketo_client_secret
+        text = describe(error, secret.get_secret_value() if secret else None)
+        attempt = task.request.retries + 1
+        logger.error("%s: unexpected error (attempt %d of %d): %s", task.name, attempt,
+                     settings.unexpected_error_attempts, text, exc_info=error)  # fmt: skip
+        if attempt < settings.unexpected_error_attempts:
+            wait = min(MAX_COUNTDOWN_S, RETRY_BASE_S * 2**attempt)
+            _retry(task, wait)
+        raise UnexpectedStepError(
+            f"{task.name} failed {attempt} times with an unexpected error: {text}"
+        ) from None
+
+
+def _retry(task: Task, countdown: float) -> NoReturn:
+    """Schedule the task again; if even that cannot reach the broker, give the message back.
+
+    Publishing the retry waits out a broker outage (``task_publish_retry_policy``).
+    If it still fails, Celery would reject the message without requeueing it, and
+    only the reconciler could re-drive the step: requeue it instead, so it runs
+    again as soon as Redis takes it (or, if Redis cannot even take the reject, it
+    stays unacknowledged and comes back after the visibility timeout).
+    """
+    try:
+        raise task.retry(countdown=countdown, max_retries=None)
+    except Reject as rejected:
+        logger.warning("%s: could not schedule its retry, requeued: %s", task.name, rejected.reason)
+        raise Reject(rejected.reason, requeue=True) from None
 
 
 @app.task(name="mkto_bulk.start_load", bind=True)
@@ -113,9 +171,25 @@ def reconcile(self: Task) -> dict[str, int]:
 
 
 @app.task(name="mkto_bulk.run_scheduled", bind=True)
-def run_scheduled(self: Task, entry: dict[str, Any]) -> str:
-    """Beat's tick for one scheduled load: start, keep waiting for, or fail its latest run."""
+def run_scheduled(self: Task, name: Any = None, **unexpected: Any) -> str:
+    """Beat's tick for one scheduled load, by name: start, keep waiting for, or fail its run.
+
+    Only entries beat read from its schedule file run; anything else is refused and logged.
+    """
     rt = runtime()
-    scheduled = parse_entry(entry, rt.settings.schedule_source_wait_s)
     now = datetime.now(UTC)
-    return _run(self, lambda: scheduled_runs.tick(rt, DISPATCH, scheduled, now))
+    return _run(self, lambda: scheduled_runs.run_by_name(rt, DISPATCH, name, now, unexpected))
+
+
+@beat_init.connect
+def publish_schedule(sender: Any = None, **_: Any) -> None:
+    """Beat, at start: publish the entries it validated, the only ones a tick may run."""
+    try:
+        # Beat has no Marketo secret: its own Redis client, not a worker's runtime.
+        client = redis.Redis.from_url(load_settings().redis_url)
+        scheduled_runs.publish_entries(client, SCHEDULED_LOADS)
+    except redis.RedisError as error:
+        logger.critical("beat cannot publish its schedule to Redis (REDIS_URL): %s", error)
+        raise SystemExit(1) from None
+    logger.info("published %d scheduled loads: %s", len(SCHEDULED_LOADS),
+                ", ".join(load.name for load in SCHEDULED_LOADS) or "none")  # fmt: skip

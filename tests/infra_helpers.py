@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,15 +29,10 @@ REQUIRED_SETTINGS = {
 
 
 def queues() -> set[str]:
-    """The queues the Celery app declares, read from its source (importing it needs settings)."""
-    tree = ast.parse((ROOT / "workers" / "celery_app.py").read_text())
-    names = set()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id.endswith("_QUEUE"):
-                names.add(str(node.value.value))
-    return names
+    """The queues the Celery app declares (workers/queues.py: importing the app needs settings)."""
+    from workers.queues import OUR_QUEUES
+
+    return set(OUR_QUEUES)
 
 
 def settings_env_names() -> set[str]:

@@ -19,7 +19,7 @@ from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service, wa
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = "celery,mkto_split,mkto_marketo,mkto_poll"
-TERMINAL = {"succeeded", "succeeded_with_row_errors", "failed"}
+TERMINAL = {"succeeded", "succeeded_with_row_errors", "failed", "counts_mismatch"}
 
 
 @dataclass

@@ -53,7 +53,7 @@ def beat_log(pipeline: Pipeline, name: str) -> str:
 
 def test_a_bad_schedule_file_stops_beat_with_a_message_naming_the_entry(tmp_path: Path) -> None:
     bad = schedule_file(tmp_path / "schedule.toml", name="leads-nightly", cron="61 2 * * *",
-                        source="s3://b/{ds}/", object="leads")  # fmt: skip
+                        source="s3://etl-out/{ds}/", object="leads")  # fmt: skip
     env = dict(os.environ, MARKETO_CLIENT_SECRET="s", SCHEDULE_FILE=str(bad))
     argv = [sys.executable, "-m", "celery", "-A", "workers", "beat", "-l", "info"]
     beat = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -140,7 +140,7 @@ def test_the_python_function_checks_the_payload_then_starts_and_reports_the_load
 
     url = pipeline.redis_url
     with pytest.raises(InputError, match="programId: required"):
-        start_load({"source": "s3://b/k.csv", "object": "programmembers"}, redis_url=url)
+        start_load({"source": "s3://etl-out/k.csv", "object": "programmembers"}, redis_url=url)
     assert pipeline.redis.llen("celery") == 0
 
     source = put_leads(s3_client, bucket, "in/api.csv", list(lead_rows(10)))

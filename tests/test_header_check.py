@@ -51,7 +51,7 @@ def test_structural_checks_without_a_describe() -> None:
     ]
     assert header_problems(["email;firstName"], None) == [
         "the header has one column but contains semicolons: "
-        "is the file semicolon-separated (format ssv)?"
+        'is the file semicolon-separated? set inputFormat to "ssv"'
     ]
 
 

@@ -24,16 +24,16 @@ def test_a_lead_load_accepts_marketos_parameter_names() -> None:
     ("payload", "message"),
     [
         ({"object": "leads"}, "source: is required"),
-        ({"source": "s3://b/k", "object": "lead"}, "object: Input should be 'leads'"),
-        ({"source": "s3://b/k", "object": "customobjects"}, "apiName: required"),
-        ({"source": "s3://b/k", "object": "programmembers", "programId": 5},
+        ({"source": "s3://etl/k", "object": "lead"}, "object: Input should be 'leads'"),
+        ({"source": "s3://etl/k", "object": "customobjects"}, "apiName: required"),
+        ({"source": "s3://etl/k", "object": "programmembers", "programId": 5},
          "programMemberStatus: required"),
-        ({"source": "s3://b/k", "object": "customobjects", "apiName": "car_c",
+        ({"source": "s3://etl/k", "object": "customobjects", "apiName": "car_c",
           "lookupField": "email"}, "lookupField: only applies when object is leads"),
-        ({"source": "s3://b/k", "object": "leads", "listid": 3}, "listid: is not a known field"),
-        ({"source": "s3://b/k", "object": "leads", "format": "xls"}, "format: Input should be"),
+        ({"source": "s3://etl/k", "object": "leads", "listid": 3}, "listid: is not a known field"),
+        ({"source": "s3://etl/k", "object": "leads", "format": "xls"}, "format: Input should be"),
         ({"source": "http://x/y", "object": "leads"}, "source: must be an s3://"),
-        ({"source": "s3://b/k", "object": "leads", "listId": -1},
+        ({"source": "s3://etl/k", "object": "leads", "listId": -1},
          "listId: Input should be greater"),
     ],
 )  # fmt: skip
@@ -43,3 +43,28 @@ def test_a_bad_payload_is_rejected_naming_the_field(
     with pytest.raises(InputError) as caught:
         parse_load_request(payload)
     assert message in str(caught.value)
+
+
+def test_input_format_and_encoding_describe_the_source_and_format_the_output() -> None:
+    request = parse_load_request({"source": "s3://etl/leads.csv", "object": "leads",
+                                  "inputFormat": "ssv", "encoding": "cp1252"})  # fmt: skip
+    assert (request.input_format, request.format, request.encoding) == ("ssv", "csv", "cp1252")
+    assert request.to_json()["inputFormat"] == "ssv"
+
+
+def test_the_policy_decides_local_sources_and_callback_queues() -> None:
+    from workers.load_request import LoadRequest, RequestPolicy
+
+    local = {"source": "/data/leads.csv", "object": "leads"}
+    assert (
+        parse_load_request(local, RequestPolicy(allow_local_sources=True)).source == local["source"]
+    )
+    with pytest.raises(InputError, match="is a local path; workers read only s3:// sources"):
+        parse_load_request(local)
+    callback = {"source": "s3://etl/k", "object": "leads", "callback": "etl.done",
+                "callbackQueue": "etl"}  # fmt: skip
+    assert parse_load_request(callback, RequestPolicy(callback_queues=frozenset({"etl"})))
+    with pytest.raises(InputError, match='callbackQueue: "etl" is not in CALLBACK_QUEUES'):
+        parse_load_request(callback, RequestPolicy(callback_queues=frozenset({"etl-2"})))
+    # A record already accepted (read back by the chunk steps) is not checked against a policy.
+    assert LoadRequest.model_validate(local).source == local["source"]

@@ -86,7 +86,7 @@ def test_an_invalid_payload_sent_by_an_etl_is_rejected_naming_the_field(
 ) -> None:
     pipeline.start_worker("a", concurrency=1)
     result = pipeline.celery().send_task(
-        "mkto_bulk.start_load", kwargs={"source": "s3://b/k.csv", "object": "customobjects"}
+        "mkto_bulk.start_load", kwargs={"source": "s3://etl-out/k.csv", "object": "customobjects"}
     )
     with pytest.raises(Exception, match="apiName: required when object is customobjects"):
         result.get(timeout=60)

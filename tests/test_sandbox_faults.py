@@ -130,3 +130,26 @@ def test_random_rates_are_reproducible_with_a_seed(sandbox: Service) -> None:
     assert _pattern(sandbox) == first
     injected = stats(sandbox)["faults_injected"]
     assert sum(injected.values()) == sum(1 for p in first if p != "ok")
+
+
+def test_skip_row_leaves_the_last_row_out_of_every_count(sandbox: Service) -> None:
+    caller = Caller(sandbox)
+    caller.token()
+    queue_fault(sandbox, "skip_row")
+    caller.get(DESCRIBE)  # not an import: the fault waits for the next job create
+    rows = "".join(f"s{n}@example.com,S{n}\n" for n in range(4))
+    batch = caller.submit("/bulk/v1/leads.json", "email,firstName\n" + rows, format="csv")
+    result = caller.wait_done(f"/bulk/v1/leads/batch/{batch}.json")
+    assert (result["numOfLeadsProcessed"], result["numOfRowsFailed"]) == (3, 0)
+    assert admin(sandbox, "GET", "/_sandbox/records/leads")["count"] == 3
+    again = caller.submit("/bulk/v1/leads.json", "email,firstName\n" + rows, format="csv")
+    assert caller.wait_done(f"/bulk/v1/leads/batch/{again}.json")["numOfLeadsProcessed"] == 4
+
+
+def test_garbled_answers_success_with_a_batch_id_that_is_not_a_number(sandbox: Service) -> None:
+    caller = Caller(sandbox)
+    caller.token()
+    queue_fault(sandbox, "garbled", prefix="/bulk/v1/leads.json")
+    response = caller.upload("/bulk/v1/leads.json", "email\na@example.com\n", format="csv")
+    assert response.json()["result"] == [{"batchId": "garbled", "status": "Queued"}]
+    assert admin(sandbox, "GET", "/_sandbox/jobs") == []  # no job was made

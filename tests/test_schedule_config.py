@@ -128,38 +128,38 @@ def test_the_example_schedule_file_is_valid() -> None:
     [
         (
             '[[load]]\nname = "leads-nightly"\ncron = "61 2 * * *"\n'
-            'source = "s3://b/{ds}/"\nobject = "leads"\n',
+            'source = "s3://etl/{ds}/"\nobject = "leads"\n',
             '[[load]] "leads-nightly": cron: bad expression "61 2 * * *" (minute must be 0-59',
         ),
         (
             '[[load]]\nname = "a"\ncron = "0 2 * * *"\ntimezone = "America/Chikago"\n'
-            'source = "s3://b/{ds}/"\nobject = "leads"\n',
+            'source = "s3://etl/{ds}/"\nobject = "leads"\n',
             '[[load]] "a": timezone: unknown time zone "America/Chikago"',
         ),
         (
-            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://b/{ds}/"\n'
+            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{ds}/"\n'
             'object = "programmembers"\nprogramId = 7\n',
             '[[load]] "a": invalid load request: programMemberStatus: required when object '
             "is programmembers",
         ),
         (
-            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://b/{ds}/"\n'
+            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{ds}/"\n'
             'object = "leads"\nlookupFeild = "email"\n',
             '[[load]] "a": invalid load request: lookupFeild: is not a known field',
         ),
         (
-            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://b/{date}/"\n'
+            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{date}/"\n'
             'object = "leads"\n',
             '[[load]] "a": source: unknown placeholder {date}',
         ),
         (
-            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://b/{ds}/"\nobject = "leads"\n'
-            'idempotencyKey = "x"\n',
+            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{ds}/"\n'
+            'object = "leads"\nidempotencyKey = "x"\n',
             '[[load]] "a": idempotencyKey: is set by the schedule',
         ),
         (
-            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://b/"\nobject = "leads"\n'
-            '[[load]]\nname = "a"\ncron = "0 3 * * *"\nsource = "s3://c/"\nobject = "leads"\n',
+            '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/a/"\nobject = "leads"\n'
+            '[[load]]\nname = "a"\ncron = "0 3 * * *"\nsource = "s3://etl/b/"\nobject = "leads"\n',
             '[[load]] "a": name: used by an earlier entry',
         ),
         ('[[load]]\ncron = "0 2 * * *"\n', "[[load]] #1: name: is required"),

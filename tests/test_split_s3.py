@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 from typing import Any
 
@@ -138,8 +139,10 @@ def test_record_bigger_than_the_limit_streams_to_rejects(
                 block_bytes=64 * 1024)  # fmt: skip
     assert run.result.rows == 600 and run.result.rejects == 1
     assert run.result.reject_samples[0].line == 1002
+    digest = hashlib.sha256(big).hexdigest()
     assert run.result.reject_samples[0].reason == (
-        "record of 3,000,013 bytes is larger than the 20,000-byte limit"
+        "record of 3,000,013 bytes is larger than the 20,000-byte limit; "
+        f"record of 3,000,013 bytes, sha256 {digest}, first 65,536 bytes kept"
     )
 
 
@@ -188,7 +191,7 @@ def test_nothing_is_announced_before_the_threshold_check(
             {"t.csv": b"email\tfirstName\na\tb\n"},
             "t.csv",
             "{s}/t.csv: bad header: the header has one column but contains tabs: "
-            "is the file tab-separated (format tsv)?",
+            'is the file tab-separated? set inputFormat to "tsv"',
         ),
     ],
 )

@@ -11,6 +11,23 @@
  *     Whether data[start:end] holds no NUL byte and is valid UTF-8 (as strict as
  *     bytes.decode("utf-8"): no overlongs, no surrogates, nothing above U+10FFFF).
  *
+ * first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)
+ *     The first record in data[start:end] (start at a record boundary) that cannot be
+ *     passed on as it is: 1 blank line (offset: the record start), 2 CR outside quotes
+ *     not followed by LF, 3 a quote opening mid-field (previous byte not the delimiter,
+ *     LF, a closing quote or the record start), 4 a closing quote followed by anything
+ *     but the delimiter, LF, CR or a quote. ``end`` counts as the end of the data (a CR
+ *     or closing quote just before it is fine). ``record_start`` is where the record
+ *     holding ``offset`` starts. The rules are spelled out in workers/records.py.
+ *
+ * plan(data, start, end, delimiter, grain) -> (first_problem, pieces, clean)
+ *     The same scan, also cutting data[start:stop] (stop: the problem's record start,
+ *     else the last record end) into pieces: each ends at the last record end within
+ *     ``grain`` bytes of the previous one (or the first end after, for a longer
+ *     record); (end, newlines, rows) each. ``clean``: whether data[start:end] holds no
+ *     NUL byte and is valid UTF-8, None when a problem ended the scan early. One pass
+ *     instead of three.
+ *
  * implementations() -> names; use(name) -> previous name
  *     The instruction sets usable here (fastest first, chosen at import) and a way
  *     to pick another (tests run every one).
@@ -36,6 +53,10 @@ typedef struct {
 typedef struct {
     uint64_t zero, high, ge_c0, ge_e0, ge_f0, bad_lead, look;
 } utf8_masks;
+
+typedef struct {
+    uint64_t quote, newline, cr, delimiter;
+} problem_masks;
 
 /* -- mask getters, one set per instruction set; both give the same masks ---------- */
 
@@ -75,6 +96,23 @@ static inline void text_masks_portable(const unsigned char *s, text_masks *m)
     m->newline = newline;
 }
 
+static inline void problem_masks_portable(const unsigned char *s, unsigned char delimiter,
+                                          problem_masks *m)
+{
+    uint64_t quote = 0, newline = 0, cr = 0, delim = 0;
+    for (int k = 0; k < 8; k++) {
+        uint64_t v = load8(s + 8 * k);
+        quote |= pack(equal_bytes(v, '"')) << (8 * k);
+        newline |= pack(equal_bytes(v, '\n')) << (8 * k);
+        cr |= pack(equal_bytes(v, '\r')) << (8 * k);
+        delim |= pack(equal_bytes(v, delimiter)) << (8 * k);
+    }
+    m->quote = quote;
+    m->newline = newline;
+    m->cr = cr;
+    m->delimiter = delim;
+}
+
 /* Only ``zero`` and ``high`` are set when no byte is >= 0x80 (then 0 is returned). */
 static inline int utf8_masks_portable(const unsigned char *s, utf8_masks *m)
 {
@@ -107,7 +145,14 @@ static inline int utf8_masks_portable(const unsigned char *s, utf8_masks *m)
 #include <immintrin.h>
 
 /* AVX2 (x86-64 since 2013), chosen at import when the CPU has it. */
-#define AVX2 __attribute__((target("avx2,popcnt")))
+#define AVX2 __attribute__((target("avx2,popcnt,pclmul")))
+
+/* prefix_xor in one carry-less multiply by all ones. */
+AVX2 static inline uint64_t prefix_xor_clmul(uint64_t x)
+{
+    return (uint64_t)_mm_cvtsi128_si64(
+        _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8((char)0xFF), 0));
+}
 
 AVX2 static inline uint64_t movemask2(__m256i a, __m256i b)
 {
@@ -128,6 +173,20 @@ AVX2 static inline void text_masks_avx2(const unsigned char *s, text_masks *m)
 #define AVX2_NEWLINE(v) _mm256_cmpeq_epi8(v, newline)
     m->quote = AVX2_MASK(AVX2_QUOTE);
     m->newline = AVX2_MASK(AVX2_NEWLINE);
+}
+
+AVX2 static inline void problem_masks_avx2(const unsigned char *s, unsigned char delimiter,
+                                           problem_masks *m)
+{
+    AVX2_LOAD2(s);
+    const __m256i quote = _mm256_set1_epi8('"'), newline = _mm256_set1_epi8('\n'),
+                  cr = _mm256_set1_epi8('\r'), delim = _mm256_set1_epi8((char)delimiter);
+#define AVX2_CR(v) _mm256_cmpeq_epi8(v, cr)
+#define AVX2_DELIM(v) _mm256_cmpeq_epi8(v, delim)
+    m->quote = AVX2_MASK(AVX2_QUOTE);
+    m->newline = AVX2_MASK(AVX2_NEWLINE);
+    m->cr = AVX2_MASK(AVX2_CR);
+    m->delimiter = AVX2_MASK(AVX2_DELIM);
 }
 
 AVX2 static inline int utf8_masks_avx2(const unsigned char *s, utf8_masks *m)
@@ -182,9 +241,11 @@ typedef struct {
     Py_ssize_t cut, cut_newlines; /* cut: offset past the last record end, or 0 */
 } scan_state;
 
-static inline void scan_block(scan_state *r, const text_masks *m, Py_ssize_t offset)
+/* ``prefix``: prefix_xor(m->quote), computed by the caller with its instruction set. */
+static inline void scan_block(scan_state *r, const text_masks *m, uint64_t prefix,
+                              Py_ssize_t offset)
 {
-    uint64_t inside = prefix_xor(m->quote) ^ (r->parity ? ~(uint64_t)0 : 0);
+    uint64_t inside = prefix ^ (r->parity ? ~(uint64_t)0 : 0);
     uint64_t ends = m->newline & ~inside;
     if (ends) {
         int last = 63 - __builtin_clzll(ends);
@@ -194,6 +255,132 @@ static inline void scan_block(scan_state *r, const text_masks *m, Py_ssize_t off
     }
     r->newlines += __builtin_popcountll(m->newline);
     r->parity = (int)(inside >> 63);
+}
+
+/* -- first_problem: the state carried from one 64-byte block to the next ------------ */
+
+enum { PROBLEM_NONE, PROBLEM_BLANK, PROBLEM_CR, PROBLEM_QUOTE_IN_FIELD, PROBLEM_AFTER_QUOTE };
+
+typedef struct {
+    uint64_t inside;  /* all ones inside a quoted field at the end of the last block */
+    uint64_t allowed; /* last block's delimiter|newline|quote mask (bit 63: before this one) */
+    uint64_t ends;    /* last block's record-ending newlines (bits 62, 63 used) */
+    uint64_t cr;      /* last block's CRs outside quotes (bit 63 used) */
+    Py_ssize_t record_start; /* of the problem's record (while scanning: last_end) */
+    int kind;
+    Py_ssize_t offset;
+    /* Pieces (``plan``): cut at the last record end within ``grain`` bytes of the last
+     * cut (or the first end after it, for a longer record). Offsets relative; 0: off. */
+    Py_ssize_t grain, limit, cut, cut_newlines, cut_rows;
+    Py_ssize_t last_end, last_newlines, last_rows, newlines, rows;
+    Py_ssize_t *cuts; /* triples (end, newlines, rows) of the pieces so far */
+    Py_ssize_t count, capacity;
+    int failed; /* out of memory */
+    int check;  /* in: also check NUL and UTF-8; out: 1 clean, 0 not, -1 unknown (a problem) */
+} problem_state;
+
+static inline __attribute__((always_inline)) void emit_cut(problem_state *p, Py_ssize_t end,
+                                                         Py_ssize_t newlines, Py_ssize_t rows)
+{
+    if (p->count == p->capacity) {
+        Py_ssize_t capacity = p->capacity ? 2 * p->capacity : 64;
+        Py_ssize_t *grown = realloc(p->cuts, (size_t)capacity * 3 * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            p->failed = 1;
+            return;
+        }
+        p->cuts = grown;
+        p->capacity = capacity;
+    }
+    Py_ssize_t *t = p->cuts + 3 * p->count++;
+    t[0] = end;
+    t[1] = newlines - p->cut_newlines;
+    t[2] = rows - p->cut_rows;
+    p->cut = end;
+    p->cut_newlines = newlines;
+    p->cut_rows = rows;
+    p->limit = end + p->grain;
+}
+
+/* The record ends ``ends`` (a subset of ``newline``) of the block at ``offset``: the
+ * last one seen (``last_end``, also the start of the record in progress) and, with a
+ * grain, the pieces. Branch-free unless a piece ends in this block. */
+static inline void plan_block(problem_state *p, uint64_t ends, uint64_t newline, Py_ssize_t offset)
+{
+    if (p->grain && ends && offset + 64 > p->limit) { /* a piece may end here: one at a time */
+        for (uint64_t rest = ends; rest; rest &= rest - 1) {
+            int k = __builtin_ctzll(rest);
+            uint64_t upto = (2ULL << k) - 1; /* (k == 63: all ones) */
+            Py_ssize_t end = offset + k + 1;
+            Py_ssize_t newlines = p->newlines + __builtin_popcountll(newline & upto);
+            Py_ssize_t rows = p->rows + __builtin_popcountll(ends & upto);
+            if (end > p->limit) {
+                if (p->last_end > p->cut)
+                    emit_cut(p, p->last_end, p->last_newlines, p->last_rows);
+                if (end > p->limit) /* a record longer than a grain */
+                    emit_cut(p, end, newlines, rows);
+            }
+            p->last_end = end;
+            p->last_newlines = newlines;
+            p->last_rows = rows;
+        }
+    } else {
+        int k = 63 - __builtin_clzll(ends | 1);
+        int any = ends != 0;
+        Py_ssize_t newlines = p->newlines + __builtin_popcountll(newline & ((2ULL << k) - 1));
+        Py_ssize_t rows = p->rows + __builtin_popcountll(ends);
+        p->last_end = any ? offset + k + 1 : p->last_end;
+        p->last_newlines = any ? newlines : p->last_newlines;
+        p->last_rows = any ? rows : p->last_rows;
+    }
+    p->newlines += __builtin_popcountll(newline);
+    p->rows += __builtin_popcountll(ends);
+}
+
+/* One block at ``offset``. ``next_close`` / ``next_lf`` (0 or 1): whether the byte after
+ * the block's last byte lets a closing quote / a CR there stand; ``end`` has the bit of
+ * the data's last byte when the data ends in this block (the end lets both stand).
+ * Bytes past the end are NUL (none of quote, LF, CR, delimiter). 1 when a problem is found. */
+static inline int problem_block(problem_state *p, const problem_masks *m, uint64_t prefix,
+                                Py_ssize_t offset, uint64_t next_close, uint64_t next_lf,
+                                uint64_t end)
+{
+    uint64_t quote = m->quote, newline = m->newline, cr = m->cr;
+    uint64_t inside = prefix ^ p->inside;
+    uint64_t opening = quote & inside, closing = quote & ~inside;
+    uint64_t allowed = m->delimiter | newline | quote;
+    uint64_t bad = opening & ~((allowed << 1) | (p->allowed >> 63));
+    bad |= closing & ~(((allowed | cr) >> 1) | (next_close << 63) | end);
+    uint64_t outside_cr = cr & ~inside;
+    bad |= outside_cr & ~((newline >> 1) | (next_lf << 63) | end);
+    uint64_t ends = newline & ~inside;
+    uint64_t after_end = (ends << 1) | (p->ends >> 63), after_end2 = (ends << 2) | (p->ends >> 62);
+    uint64_t after_cr = (outside_cr << 1) | (p->cr >> 63);
+    uint64_t blank = ends & (after_end | (after_cr & after_end2));
+    bad |= blank;
+    if (bad) {
+        int k = __builtin_ctzll(bad);
+        plan_block(p, ends & ((1ULL << k) - 1), newline & ((1ULL << k) - 1), offset);
+        p->record_start = p->last_end;
+        uint64_t bit = 1ULL << k;
+        p->kind = (blank & bit)     ? PROBLEM_BLANK
+                  : (opening & bit) ? PROBLEM_QUOTE_IN_FIELD
+                  : (closing & bit) ? PROBLEM_AFTER_QUOTE
+                                    : PROBLEM_CR;
+        p->offset = (blank & bit) ? p->record_start : offset + k;
+        return 1;
+    }
+    plan_block(p, ends, newline, offset);
+    p->inside = (inside >> 63) ? ~(uint64_t)0 : 0;
+    p->allowed = allowed;
+    p->ends = ends;
+    p->cr = outside_cr;
+    return 0;
+}
+
+static inline uint64_t lets_close(unsigned char c, unsigned char delimiter)
+{
+    return (uint64_t)((c == delimiter) | (c == '\n') | (c == '\r') | (c == '"')); /* no branches */
 }
 
 /* Lead bytes that need a look at the next byte: E0 (overlong), ED (surrogate),
@@ -242,6 +429,8 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TARGET
 #define TEXT_MASKS text_masks_portable
 #define UTF8_MASKS utf8_masks_portable
+#define PROBLEM_MASKS problem_masks_portable
+#define PREFIX_XOR prefix_xor
 #include "_textscan_loops.h"
 
 #ifdef HAVE_X86
@@ -249,12 +438,15 @@ static inline int utf8_block(const unsigned char *s, const utf8_masks *m, uint64
 #define TARGET AVX2
 #define TEXT_MASKS text_masks_avx2
 #define UTF8_MASKS utf8_masks_avx2
+#define PROBLEM_MASKS problem_masks_avx2
+#define PREFIX_XOR prefix_xor_clmul
 #include "_textscan_loops.h"
 
 static int has_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+           __builtin_cpu_supports("pclmul");
 }
 
 #endif
@@ -265,15 +457,16 @@ typedef struct {
     const char *name;
     void (*scan)(const unsigned char *, Py_ssize_t, scan_state *);
     int (*clean)(const unsigned char *, Py_ssize_t);
+    void (*problem)(const unsigned char *, Py_ssize_t, unsigned char, problem_state *);
     int (*supported)(void);
 } implementation;
 
 /* Best first. */
 static const implementation implementations[] = {
 #ifdef HAVE_X86
-    {"avx2", scan_bytes_avx2, clean_bytes_avx2, has_avx2},
+    {"avx2", scan_bytes_avx2, clean_bytes_avx2, problem_bytes_avx2, has_avx2},
 #endif
-    {"portable", scan_bytes_portable, clean_bytes_portable, always},
+    {"portable", scan_bytes_portable, clean_bytes_portable, problem_bytes_portable, always},
 };
 #define IMPLEMENTATIONS ((int)(sizeof(implementations) / sizeof(implementations[0])))
 
@@ -372,6 +565,86 @@ static PyObject *textscan_clean(PyObject *self, PyObject *args)
     return PyBool_FromLong(ok);
 }
 
+/* first_problem(data, start, end, delimiter) and plan(data, start, end, delimiter, grain). */
+static PyObject *problem_call(PyObject *args, int with_plan)
+{
+    Py_buffer view;
+    Py_ssize_t start, end, grain = 0;
+    const char *delimiter;
+    Py_ssize_t delimiter_len;
+    if (with_plan) {
+        if (!PyArg_ParseTuple(args, "y*nny#n", &view, &start, &end, &delimiter, &delimiter_len,
+                              &grain))
+            return NULL;
+    } else if (!PyArg_ParseTuple(args, "y*nny#", &view, &start, &end, &delimiter,
+                                 &delimiter_len)) {
+        return NULL;
+    }
+    Py_ssize_t len = view.len;
+    if (delimiter_len != 1 || (with_plan && grain < 1)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "one delimiter byte and a grain of at least 1, please");
+        return NULL;
+    }
+    start = start < 0 ? 0 : (start > len ? len : start);
+    end = end > len ? len : (end < start ? start : end);
+    const unsigned char *s = (const unsigned char *)view.buf + start;
+    Py_ssize_t n = end - start;
+    problem_state p;
+    memset(&p, 0, sizeof(p));
+    p.grain = grain;
+    p.limit = grain;
+    p.check = with_plan;
+    if (n >= GIL_FREE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        chosen->problem(s, n, (unsigned char)delimiter[0], &p);
+        Py_END_ALLOW_THREADS
+    } else {
+        chosen->problem(s, n, (unsigned char)delimiter[0], &p);
+    }
+    PyBuffer_Release(&view);
+    PyObject *problem = NULL, *cuts = NULL, *result = NULL;
+    if (p.failed) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (p.kind == PROBLEM_NONE) {
+        problem = Py_NewRef(Py_None);
+    } else {
+        problem = Py_BuildValue("(inn)", p.kind, start + p.record_start, start + p.offset);
+        if (problem == NULL)
+            goto out;
+    }
+    if (!with_plan) {
+        result = Py_NewRef(problem);
+        goto out;
+    }
+    cuts = PyList_New(p.count);
+    if (cuts == NULL)
+        goto out;
+    for (Py_ssize_t k = 0; k < p.count; k++) {
+        Py_ssize_t *t = p.cuts + 3 * k;
+        PyObject *cut = Py_BuildValue("(nnn)", start + t[0], t[1], t[2]);
+        if (cut == NULL)
+            goto out;
+        PyList_SET_ITEM(cuts, k, cut);
+    }
+    PyObject *clean = p.check < 0 ? Py_None : (p.check ? Py_True : Py_False);
+    result = PyTuple_Pack(3, problem, cuts, clean);
+out:
+    free(p.cuts);
+    Py_XDECREF(problem);
+    Py_XDECREF(cuts);
+    return result;
+}
+
+static PyObject *textscan_first_problem(PyObject *self, PyObject *args)
+{
+    return problem_call(args, 0);
+}
+
+static PyObject *textscan_plan(PyObject *self, PyObject *args) { return problem_call(args, 1); }
+
 static PyObject *textscan_implementations(PyObject *self, PyObject *unused)
 {
     PyObject *names = PyList_New(0);
@@ -416,6 +689,10 @@ static PyMethodDef textscan_methods[] = {
      "scan(data, start=0, end=None) -> (parity, newlines, rows)"},
     {"last_boundary", textscan_last_boundary, METH_VARARGS,
      "last_boundary(data, start, end) -> (cut, newlines, rows)"},
+    {"first_problem", textscan_first_problem, METH_VARARGS,
+     "first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)"},
+    {"plan", textscan_plan, METH_VARARGS,
+     "plan(data, start, end, delimiter, grain) -> (first_problem, [(cut, newlines, rows)], clean)"},
     {"clean", textscan_clean, METH_VARARGS,
      "clean(data, start=0, end=None) -> True when no NUL byte and valid UTF-8"},
     {NULL, NULL, 0, NULL},

@@ -175,6 +175,11 @@ class Admission:
         deadline = self._now_ms() + int(hold_s * 1000)
         self._requeue_front(keys=keys, args=[chunk_id, deadline])
 
+    def requeue_front(self, chunk_id: str) -> None:
+        """Give the permit back and keep the chunk first in line (it waits for the daily quota)."""
+        keys = [self._waiting, self._permits, self._hold]
+        self._requeue_front(keys=keys, args=[chunk_id, 0])
+
     def hold_ghost(self, chunk_id: str, seconds: float) -> None:
         """Keep a slot for a job that a crashed attempt may have created, for ``seconds``.
 

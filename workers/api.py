@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from workers.errors import MktoBulkError, PermanentError, TransientError
+from workers.errors import InputError, MktoBulkError, PermanentError, TransientError
 from workers.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
-from workers.load_request import parse_load_request
+from workers.load_request import RequestPolicy, parse_load_request
+from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from celery.result import AsyncResult
 
 START_TASK = "mkto_bulk.start_load"
-# Loads enter on Celery's default queue (workers.celery_app.ENTRY_QUEUE).
-ENTRY_QUEUE = "celery"
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
 
 
@@ -83,6 +82,10 @@ class LoadStatus:
     rejects_uri: str | None
     report_uri: str | None
     chunk_errors: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    rows_skipped: int = 0  # blank lines
+    waiting: str | None = None  # why a live load is not moving, e.g. the daily quota
+    waiting_until: float | None = None
+    last_error: str | None = None  # the latest unexpected error of one of its steps
 
     @property
     def terminal(self) -> bool:
@@ -172,6 +175,10 @@ def summarize(load_id: str, load: dict[str, str], chunks: list[dict[str, str]]) 
         rejects_uri=load.get("rejects_uri") or None,
         report_uri=load.get("report_uri") or None,
         chunk_errors=errors,
+        rows_skipped=_int(load, "rows_skipped"),
+        waiting=load.get("waiting") or None,
+        waiting_until=_float(load, "waiting_until"),
+        last_error=load.get("last_error") or None,
     )
 
 
@@ -246,18 +253,30 @@ def wait_for_load(
 
     ``on_progress`` is called on every check with the current status (None
     while no worker has taken the load yet). :class:`LoadWaitTimeout` after
-    ``timeout`` seconds; the load itself goes on.
+    ``timeout`` seconds; the load itself goes on. :class:`LoadNotFound` at once
+    for an id that neither the ledger, the broker nor the result backend knows.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    url = redis_url or load_settings().redis_url
+    # Sent by start_load: known to exist. Otherwise the id must be in the ledger, or its
+    # start must be known to the broker or the result backend.
+    known = start_result is not None
+    unseen = 0
     while True:
         try:
-            status: LoadStatus | None = load_status(load_id, redis_url=redis_url)
+            status: LoadStatus | None = load_status(load_id, redis_url=url)
         except LoadNotFound:
             status = None
             if start_result is None:
                 # Without an idempotency key the load id is its start task's id.
-                url = redis_url or load_settings().redis_url
                 start_result = _client_app(url).AsyncResult(load_id)
+            if not known and start_result.state == "PENDING" and not _start_queued(url, load_id):
+                unseen += 1
+                if unseen >= 2:  # twice: the start may move from the queue to the ledger
+                    raise LoadNotFound(f"no such load {load_id}") from None
+                time.sleep(min(interval, 0.2))
+                continue
+            known = True
             if start_result.failed():
                 raise MktoBulkError(
                     f"the start of load {load_id} failed in the worker: "
@@ -273,6 +292,18 @@ def wait_for_load(
                 f"(state: {status.state if status else 'not started by a worker yet'})"
             )
         time.sleep(interval)
+
+
+def _start_queued(redis_url: str, load_id: str) -> bool:
+    """Whether a start message with this id waits in the entry queue or is held by a worker."""
+    client = _redis(redis_url)
+    needle = load_id.encode()
+    try:
+        waiting = client.lrange(ENTRY_QUEUE, 0, -1)
+        held = client.hvals("unacked")  # kombu's Redis transport: delivered, not yet acked
+    except redis.RedisError as error:
+        raise TransientError(f"cannot read the broker (REDIS_URL): {error}") from None
+    return any(needle in message for message in [*waiting, *held])
 
 
 def start_load(
@@ -298,8 +329,9 @@ def start_load(
     """
     from kombu.exceptions import OperationalError
 
-    request = parse_load_request(payload)
-    url = redis_url or load_settings().redis_url
+    settings = load_settings()
+    request = parse_load_request(payload, RequestPolicy.from_settings(settings))
+    url = redis_url or settings.redis_url
     deadline = None if timeout is None else time.monotonic() + timeout
 
     try:
@@ -320,6 +352,9 @@ def start_load(
                 f"no worker took the start of load {load_id} (idempotency key "
                 f"{request.idempotency_key!r}) in time; it stays queued"
             ) from None
+        if result.failed() and isinstance(result.result, InputError):
+            # The worker refused it (its policy, or the key used with another payload).
+            raise InputError(str(result.result)) from None
         if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
             raise MktoBulkError(
                 f"the start of load {load_id} failed in the worker: "

@@ -9,22 +9,33 @@ from kombu import Queue
 
 from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
 from beat_schedule.config import scheduled_loads
+from workers import kombu_patch
 from workers.errors import SettingsError
-from workers.settings import load_settings
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
-# Loads enter on Celery's default queue, so an ETL's plain
-# ``send_task("mkto_bulk.start_load", kwargs=...)`` needs no routing of its own.
-ENTRY_QUEUE = "celery"
-SPLIT_QUEUE = "mkto_split"  # CPU and S3 bound, long
-MARKETO_QUEUE = "mkto_marketo"  # submits and collects: Marketo API calls, uploads
-POLL_QUEUE = "mkto_poll"  # short status polls and bookkeeping
+from workers.queues import ENTRY_QUEUE, MARKETO_QUEUE, POLL_QUEUE, SPLIT_QUEUE
+from workers.settings import load_settings
 
 # Every countdown a task schedules stays below this, and the broker's
 # visibility timeout stays well above it: a message that waits longer than the
 # visibility timeout is delivered twice (celery#2599).
+#
+# The visibility timeout (30 min) is also above everything else a message can
+# wait for: a submit (bounded by twice MARKETO_CALL_LEASE_S, 6 min), a publish
+# waiting out a broker outage (BROKER_OUTAGE_WAIT_S, at most 10 min). A split
+# can outlast it on a huge source; then the redelivered copy finds the split
+# lease renewed and leaves. The lease (SPLIT_LEASE_S, 30 s) is far shorter than
+# the visibility timeout on purpose: a killed splitter's message comes back only
+# after 30 min, so the lapsed lease plus the reconciler's next sweep, not
+# redelivery, is what runs the split again, within a minute or so.
 MAX_COUNTDOWN_S = 120
 VISIBILITY_TIMEOUT_S = 1800
+
+# Publish retries while the broker is away: kombu waits 0, 0.5, 1, 1.5, 2, 2, ... s.
+PUBLISH_RETRY_STEP_S = 0.5
+PUBLISH_RETRY_MAX_S = 2.0
+# Result writes back off exponentially (Celery caps each wait at 10 s).
+RESULT_RETRY_MAX_SLEEP_MS = 2000
 
 ROUTES = {
     "mkto_bulk.start_load": {"queue": ENTRY_QUEUE},
@@ -40,6 +51,21 @@ ROUTES = {
 # standby retries as often, so it takes over within 4/3 of the timeout.
 REDBEAT_KEY_PREFIX = "mkto:redbeat:"
 BEAT_LOCK_WAKEUPS = 3
+
+
+def publish_retry_policy(wait_s: float) -> dict[str, float | int]:
+    """kombu's retry policy for publishing that keeps trying for about ``wait_s`` seconds."""
+    retries, waited, interval = 0, 0.0, 0.0
+    while waited < wait_s:
+        waited += interval
+        interval = min(interval + PUBLISH_RETRY_STEP_S, PUBLISH_RETRY_MAX_S)
+        retries += 1
+    return {
+        "max_retries": retries,
+        "interval_start": 0,
+        "interval_step": PUBLISH_RETRY_STEP_S,
+        "interval_max": PUBLISH_RETRY_MAX_S,
+    }
 
 
 def _celery_command() -> str | None:
@@ -58,13 +84,16 @@ try:
     _command = _celery_command()
     _settings = load_settings(require_marketo=_command not in _NO_MARKETO_COMMANDS)
     # Beat validates the schedule file at start, like the environment, before
-    # it touches the schedule in Redis. A tick carries its entry to the
-    # workers, so they need neither the file nor SCHEDULE_FILE.
-    _loads = scheduled_loads(_settings) if _command == "beat" else []
+    # it touches the schedule in Redis, and publishes the entries there (tasks.load);
+    # a tick names its entry, so workers need neither the file nor SCHEDULE_FILE.
+    SCHEDULED_LOADS = scheduled_loads(_settings) if _command == "beat" else []
 except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
     raise SystemExit(2) from None
+
+# Before any broker connection exists: a worker survives a Redis restart (see the module).
+kombu_patch.apply()
 
 app = Celery(
     "mkto_bulk",
@@ -82,6 +111,12 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     broker_connection_retry_on_startup=True,
+    # A step that publishes (its retry, the next step) while Redis restarts waits
+    # for it instead of failing; so does writing its result.
+    task_publish_retry_policy=publish_retry_policy(_settings.broker_outage_wait_s),
+    result_backend_always_retry=True,
+    result_backend_max_retries=publish_retry_policy(_settings.broker_outage_wait_s)["max_retries"],
+    result_backend_max_sleep_between_retries_ms=RESULT_RETRY_MAX_SLEEP_MS,
     broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_expires=7 * 24 * 3600,
@@ -89,7 +124,7 @@ app.conf.update(
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
     beat_schedule=beat_schedule(
-        _settings.reconcile_interval_s, _loads, tick_s=_settings.schedule_tick_s
+        _settings.reconcile_interval_s, SCHEDULED_LOADS, tick_s=_settings.schedule_tick_s
     ),
     beat_scheduler="redbeat.RedBeatScheduler",
     beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,

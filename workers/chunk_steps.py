@@ -1,29 +1,41 @@
-"""The life of one chunk in Marketo: admitted, submitted, polled until terminal.
+"""The life of one chunk in Marketo: admitted, submitted, polled until terminal (``poll_step``).
 
 Each step re-reads the ledger and acts only from the state it expects, so a
 redelivered or duplicated task does nothing the second time. A permit is
-taken before the POST and returned when a poll sees the job end.
+taken before the POST and returned when a poll sees the job end. No step
+keeps it forever: an unexpected error fails the chunk after a bounded number
+of attempts (``chunk_errors``), and while the daily quota is used up the chunk
+waits in line without it (``quota_wait``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 
+from workers import quota_wait
+from workers.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
+from workers.chunk_errors import unexpected as _unexpected
 from workers.dispatch import Dispatcher
-from workers.errors import MarketoTransportError, PermanentError, TooManyImports, TransientError
+from workers.errors import (
+    DailyQuotaExhausted,
+    MarketoTransportError,
+    PermanentError,
+    StepBusy,
+    TooManyImports,
+    TransientError,
+)
 from workers.ledger import ChunkState, Ledger
-from workers.load_request import LoadRequest
 from workers.marketo.upload import Upload
-from workers.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
+from workers.poll_step import load_request, poll, poll_delay
 from workers.runtime import Runtime
+from workers.step_errors import is_unexpected
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
-RETRY_SUBMIT_S = 10.0
+__all__ = ["RETRY_SUBMIT_S", "jobs_key", "poll", "pump", "submit", "submit_lock_key"]
 
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -31,23 +43,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def jobs_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:jobs"
-
-
-def _rate_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:import_rate"
-
-
-def _request(rt: Runtime, load_id: str) -> LoadRequest:
-    return LoadRequest.model_validate(json.loads(rt.ledger.load(load_id)["params"]))
-
-
-def _rate(rt: Runtime) -> float | None:
-    value = rt.redis.get(_rate_key(rt))
-    return float(value) if value else None
 
 
 def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
@@ -81,9 +76,14 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
     # left by a killed worker expires, and the reconciler then submits again.
     lock_ms = int(2 * rt.settings.marketo_call_lease_s * 1000)
     if not rt.redis.set(lock, owner, nx=True, px=lock_ms):
-        return "in-progress"  # another attempt is uploading right now
+        # Another attempt is uploading right now, or died holding the lock: look again soon.
+        raise StepBusy(f"submit of chunk {index} of load {load_id} is in progress elsewhere")
     try:
         return _submit(rt, dispatch, load_id, index, chunk)
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected(rt, dispatch, load_id, index, "submit", error)
     finally:
         # Only our own lock: after it expired, it may be another attempt's.
         rt.redis.eval(_RELEASE_LOCK, 1, lock, owner)
@@ -98,17 +98,13 @@ def _submit(
 ) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.admission.renew(chunk_id)
-    request = _request(rt, load_id)
+    load = rt.ledger.load(load_id)
+    request = load_request(load)
     if chunk.get("post_started_at"):
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
-        rate = _rate(rt)
-        job_s = int(chunk["rows"]) / rate if rate else rt.settings.poll_max_s
-        # It may wait behind every outstanding job, two at a time, before it runs.
-        ahead = rt.admission.snapshot().outstanding / IMPORT_SLOTS
-        ghost_s = job_s * (ahead + 1) + rt.settings.poll_max_s
-        rt.admission.hold_ghost(chunk_id, min(ghost_s, 3600))
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
     started = rt.ledger.move_chunk(
         load_id,
         index,
@@ -130,6 +126,8 @@ def _submit(
         # A POST that may have reached Marketo is repeated by this step, not the
         # client, so the report counts it and a ghost permit covers its job.
         status = rt.marketo.create_import(import_target(request), upload, retry_maybe_sent=False)
+    except DailyQuotaExhausted as error:
+        return _wait_for_quota(rt, dispatch, load_id, index, error)
     except TooManyImports:
         hold = rt.settings.too_many_imports_hold_s
         rt.admission.too_many_imports(chunk_id, hold)
@@ -155,6 +153,7 @@ def _submit(
         return _back_in_line(rt, dispatch, load_id, index, str(error))
     except PermanentError as error:
         return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTING, error, 0)
+    quota_wait.clear(rt, load_id, load)
     now = time.time()
     token = uuid.uuid4().hex
     recorded = rt.ledger.move_chunk(
@@ -178,7 +177,8 @@ def _submit(
         return "duplicate"
     rt.redis.zadd(jobs_key(rt), {chunk_id: now})
     logger.info("submitted %s batch_id=%s", log, status.batch_id)
-    dispatch.poll(load_id, index, token, countdown=_delay(rt, chunk_id, chunk, status.raw_status))
+    delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
+    dispatch.poll(load_id, index, token, countdown=delay)
     return "submitted"
 
 
@@ -192,23 +192,28 @@ def _fail_holding_chunk(
     api_calls: int,
 ) -> str:
     """Marketo refused the chunk for good: record why, and free its permit for the next one."""
-    index = int(chunk["index"])
+    fail_chunk(rt, dispatch, chunk, load_id, state, str(error), api_calls)
+    return "failed"
+
+
+def _wait_for_quota(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, error: DailyQuotaExhausted
+) -> str:
+    """The daily share is used: nothing was sent, so wait first in line, without the permit.
+
+    The next grant (at the latest after ``quota_recheck_s``) tries again, so a
+    raised quota is used at once and the permit never waits on the reset.
+    """
     chunk_id = Ledger.chunk_id(load_id, index)
+    delay = quota_wait.record(rt, load_id, error)
     moved = rt.ledger.move_chunk(
-        load_id,
-        index,
-        [state],
-        ChunkState.FAILED,
-        {"message": str(error)},
-        {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": api_calls},
+        load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
     )
     if moved.applied:
-        rt.admission.release(chunk_id)
-        rt.redis.zrem(jobs_key(rt), chunk_id)
-        logger.error("refused load_id=%s chunk=%s (%s): %s", load_id, index, state, error)
-        dispatch.pump()
-        dispatch.finish(load_id)
-    return "failed"
+        rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
+        rt.admission.requeue_front(chunk_id)
+        dispatch.pump(countdown=delay)
+    return "quota-wait"
 
 
 def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
@@ -222,104 +227,3 @@ def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, w
     logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
     dispatch.pump(countdown=RETRY_SUBMIT_S)
     return "back-in-line"
-
-
-def _delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
-    rank = rt.redis.zrank(jobs_key(rt), chunk_id)
-    since = chunk.get("importing_since")
-    return next_poll_delay(
-        state=state,
-        rank=rank if isinstance(rank, int) else 0,
-        rows=int(chunk.get("rows", 0)),
-        rows_per_s=_rate(rt),
-        importing_for_s=time.time() - float(since) if since else 0.0,
-        poll_min_s=rt.settings.poll_min_s,
-        poll_max_s=rt.settings.poll_max_s,
-    )
-
-
-def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
-    """Ask Marketo for the job's status; schedule the next poll or move on to collecting."""
-    chunk_id = Ledger.chunk_id(load_id, index)
-    chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
-        return "stale"
-    target = import_target(_request(rt, load_id))
-    try:
-        status = rt.marketo.import_status(target, int(chunk["batch_id"]))
-    except PermanentError as error:
-        # Marketo no longer knows the job (e.g. its batch id expired): polling
-        # again cannot help, and the job holds no place in Marketo's queue.
-        return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, error, 1)
-    rt.admission.renew(chunk_id)
-    now = time.time()
-    if status.finished:
-        moved = rt.ledger.move_chunk(
-            load_id,
-            index,
-            [ChunkState.SUBMITTED],
-            ChunkState.COLLECTING,
-            {
-                "status": status.raw_status,
-                "processed": status.records_processed,
-                "failed": status.rows_failed,
-                "warnings": status.rows_with_warning,
-                "message": status.message or "",
-                "finished_at": now,
-            },
-            {"api_calls": 1},
-        )
-        if moved.applied:
-            rt.admission.release(chunk_id)
-            rt.redis.zrem(jobs_key(rt), chunk_id)
-            started = float(chunk.get("importing_since") or chunk["submitted_at"])
-            rate = updated_rate(_rate(rt), int(chunk["rows"]), now - started)
-            rt.redis.set(_rate_key(rt), rate)
-            logger.info(
-                "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
-                status.raw_status,
-                load_id,
-                index,
-                status.batch_id,
-                status.records_processed,
-                status.rows_failed,
-                status.rows_with_warning,
-            )
-            dispatch.pump()
-            _poke_next_in_line(rt, dispatch)
-            dispatch.collect(load_id, index)
-        return status.raw_status
-    fields: dict[str, object] = {"status": status.raw_status, "poll_token": uuid.uuid4().hex}
-    if status.raw_status == "Importing" and not chunk.get("importing_since"):
-        fields["importing_since"] = now
-        chunk["importing_since"] = str(now)
-    moved = rt.ledger.move_chunk(
-        load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, fields, {"api_calls": 1}
-    )
-    if moved.applied:
-        delay = _delay(rt, chunk_id, chunk, status.raw_status)
-        dispatch.poll(load_id, index, str(fields["poll_token"]), countdown=delay)
-    return status.raw_status
-
-
-def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
-    """A slot freed: the queued jobs now first in line have probably started; look soon."""
-    for raw in rt.redis.zrange(jobs_key(rt), 0, IMPORT_SLOTS - 1):
-        chunk_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-        load_id, index = Ledger.parse_chunk_id(chunk_id)
-        chunk = rt.ledger.chunk(load_id, index)
-        if chunk["state"] != ChunkState.SUBMITTED or chunk.get("status") != "Queued":
-            continue
-        token = uuid.uuid4().hex
-        now = time.time()
-        moved = rt.ledger.move_chunk(
-            load_id,
-            index,
-            [ChunkState.SUBMITTED],
-            ChunkState.SUBMITTED,
-            {"status": "Importing", "importing_since": now, "poll_token": token},
-        )
-        if moved.applied:
-            chunk["importing_since"] = str(now)
-            delay = _delay(rt, chunk_id, chunk, "Importing")
-            dispatch.poll(load_id, index, token, countdown=delay)

@@ -7,9 +7,35 @@ message ever carries a secret: callers pass identifiers, never credentials.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+# Error texts end up in Redis, load reports and log lines: none may grow with the input.
+MAX_MESSAGE_CHARS = 4_000
+MAX_LISTED = 10  # offenders named in a list of problems; the rest are counted
+MAX_PROBLEM_CHARS = 300  # one problem (it may quote a column name of any length)
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    note = f" ... [cut: {len(text):,} characters in all]"
+    return text[: max(limit - len(note), 0)] + note
+
+
+def listing(items: Sequence[str], separator: str = "; ", shown: int = MAX_LISTED) -> str:
+    """The first ``shown`` items joined, then how many more there are."""
+    text = separator.join(bounded(item, MAX_PROBLEM_CHARS) for item in items[:shown])
+    if len(items) > shown:
+        text += f"{separator}... and {len(items) - shown:,} more"
+    return text
+
 
 class MktoBulkError(Exception):
-    """Base of every error this system raises on purpose."""
+    """Base of every error this system raises on purpose; its text is always bounded."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(bounded(a) if isinstance(a, str) else a for a in args))
 
 
 class TransientError(MktoBulkError):
@@ -35,7 +61,7 @@ class InputError(PermanentError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.reason = reason
+        self.reason = bounded(reason)  # the message is cut from the whole text, below
         self.source = source
         self.line = line
         self.field = field
@@ -49,6 +75,23 @@ class InputError(PermanentError):
             if part
         )
         super().__init__(f"{where}: {reason}" if where else reason)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only attributes (source, problems, option) must survive pickling.
+        return (_rebuild_input_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_input_error(
+    cls: type[InputError], args: tuple[object, ...], state: dict[str, object]
+) -> InputError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class IdempotencyConflict(InputError):
+    """An idempotency key already names a load started with a different payload."""
 
 
 class MarketoError(MktoBulkError):
@@ -163,16 +206,67 @@ class SourceNotFound(InputError):
 
 
 class HeaderError(InputError):
-    """The header cannot be loaded as is; ``problems`` lists every offending column."""
+    """The header cannot be loaded as is; ``problems`` lists the offending columns.
+
+    ``problems`` holds at most ``MAX_LISTED`` entries (then one "... and N more").
+    """
 
     def __init__(self, reason: str, *, source: str | None = None, problems: list[str]) -> None:
         super().__init__(reason, source=source)
-        self.problems = problems
+        shown = [bounded(problem, MAX_PROBLEM_CHARS) for problem in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            shown.append(f"... and {len(problems) - MAX_LISTED:,} more")
+        self.problems = shown
+
+
+class OptionError(InputError):
+    """A request option does not fit the data (``option`` names it, e.g. ``limit``)."""
+
+    def __init__(self, reason: str, *, option: str, source: str | None = None) -> None:
+        super().__init__(reason, source=source)
+        self.option = option
+
+
+class ParameterError(InputError):
+    """A load parameter names what Marketo does not have: ``listId 1234: no such static list``."""
+
+    def __init__(self, parameter: str, value: str, reason: str) -> None:
+        super().__init__(f"{parameter} {value}: {reason}")
+        self.field = self.parameter = parameter
+        self.value = value
+        self.explanation = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.parameter, self.value, self.explanation))
 
 
 class TooManyRejects(InputError):
     """More records were rejected than the configured threshold allows."""
 
 
+class UnexpectedStepError(PermanentError):
+    """A step kept failing with an error that is neither transient nor an outage (a bug)."""
+
+
 class StorageUnavailable(TransientError):
     """The object store did not answer usefully after our retries."""
+
+
+# --- Infrastructure (Redis, the broker) ---
+
+
+class RedisUnavailable(TransientError):
+    """Redis (broker and state) did not answer: restarting, loading its data, or out of reach."""
+
+
+class StepBusy(TransientError):
+    """Another attempt holds this step's lock (alive, or killed and not yet expired): try later.
+
+    Retrying rather than returning matters after an outage: the attempt that died
+    with Redis could not release its lock, and nothing else would retry the step
+    before the lock expired and the reconciler swept.
+    """
+
+
+class LeaseLost(MktoBulkError):
+    """A lease ran out and another process took it: the holder stops, the new owner goes on."""

@@ -17,10 +17,12 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from workers.accounting import COUNTS_MISMATCH_METRIC
 from workers.admission import Admission
-from workers.ledger import TERMINAL_LOAD_STATES, Ledger
-from workers.marketo.budgets import BudgetLimits, Budgets
+from workers.ledger import TERMINAL_LOAD_STATES, Ledger, LoadState
+from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
 from workers.marketo.metrics import CODE_PREFIX, Metrics
+from workers.quota_wait import REASON_DAILY_QUOTA
 from workers.settings import Settings
 
 STUCK_AFTER_S = 1800.0  # a live load whose ledger has not moved for this long is stuck
@@ -62,27 +64,40 @@ class FleetCollector(Collector):
         load_ids = Ledger(self.redis).recent_loads(LOADS_SCANNED)
         pipe = self.redis.pipeline(transaction=False)
         for load_id in load_ids:
-            pipe.hmget(Ledger.load_key(load_id), "state", "updated_at", "created_at")
+            pipe.hmget(
+                Ledger.load_key(load_id), "state", "updated_at", "created_at", "waiting_reason"
+            )
         states: Counter[str] = Counter()
+        waiting: Counter[str] = Counter()
         now = time.time()
         stuck = 0
         oldest_quiet = 0.0
-        for state_raw, updated, created in pipe.execute():
+        for state_raw, updated, created, reason in pipe.execute():
             if state_raw is None:
                 continue
             state = state_raw.decode()
             states[state] += 1
             if state in TERMINAL_LOAD_STATES:
                 continue
+            if reason:
+                waiting[reason.decode()] += 1
             quiet = now - float(updated or created or now)
             oldest_quiet = max(oldest_quiet, quiet)
             stuck += quiet > self.stuck_after_s
         by_state = GaugeMetricFamily(
             "mkto_bulk_loads", "loads among the newest recorded, by state", labels=["state"]
         )
-        for state, count in sorted(states.items()):
-            by_state.add_metric([state], count)
+        for state in sorted(set(states) | {LoadState.COUNTS_MISMATCH.value}):
+            by_state.add_metric([state], states.get(state, 0))
         yield by_state
+        by_reason = GaugeMetricFamily(
+            "mkto_bulk_loads_waiting",
+            "live loads that wait, by reason (daily_quota: until the reset or a raised quota)",
+            labels=["reason"],
+        )
+        for reason in sorted(set(waiting) | {REASON_DAILY_QUOTA}):
+            by_reason.add_metric([reason], waiting.get(reason, 0))
+        yield by_reason
         yield GaugeMetricFamily(
             "mkto_bulk_loads_stuck",
             f"live loads whose ledger has not changed for {self.stuck_after_s:g} s",
@@ -116,9 +131,23 @@ class FleetCollector(Collector):
         share = GaugeMetricFamily(
             "mkto_bulk_marketo_daily_share", "our daily share: quota minus reserve", labels=labels
         )
-        share.add_metric([self.instance], self.budgets.limits.daily_limit)
+        share.add_metric([self.instance], self.budgets.daily_limit())
         yield share
+        resets = GaugeMetricFamily(
+            "mkto_bulk_marketo_daily_reset_timestamp_seconds",
+            "when the daily quota next resets (midnight America/Chicago), Unix time",
+            labels=labels,
+        )
+        resets.add_metric([self.instance], next_reset(time.time()))
+        yield resets
         counters = self.metrics.snapshot()
+        mismatches = CounterMetricFamily(
+            "mkto_bulk_counts_mismatch",
+            "loads that ended counts_mismatch: rows read, submitted and Marketo's counts disagree",
+            labels=labels,
+        )
+        mismatches.add_metric([self.instance], counters.get(COUNTS_MISMATCH_METRIC, 0))
+        yield mismatches
         for name, help_text in _MARKETO_COUNTERS.items():
             counter = CounterMetricFamily(f"mkto_bulk_marketo_{name}", help_text, labels=labels)
             counter.add_metric([self.instance], counters.get(name, 0))

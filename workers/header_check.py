@@ -2,8 +2,8 @@
 
 Everything here runs before a single record is submitted. The describe is
 passed in as plain data (``TargetFields``), so this module does not depend
-on the Marketo client. Every offending column is reported at once, each with
-the closest valid name when there is one.
+on the Marketo client. Every offending column is counted at once; the first
+few are named, each with the closest valid name when there is one.
 
 Mapping file (JSON): an object from dataset column to Marketo API field name;
 ``null`` drops the column. Columns not named keep their name::
@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.errors import HeaderError, InputError
+from workers.errors import MAX_LISTED, HeaderError, InputError, listing
 
 DELIMITERS = {"csv": ",", "tsv": "\t", "ssv": ";"}
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
+FORMAT_OF = {delimiter: fmt for fmt, delimiter in DELIMITERS.items()}
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,16 @@ def plan_header(
     columns = list(columns)
     if mapping is None or not mapping.columns:
         return HeaderPlan(columns, columns, None)
-    problems = [
-        f"mapping names column {name!r}, which is not in the header"
-        + _hint(_closest(name, columns))
-        for name in mapping.columns
-        if name not in columns
-    ]
+    present = set(columns)
+    problems: list[str] = []
+    for name in mapping.columns:
+        if name not in present:
+            # Suggestions only for the problems shown: each costs a scan of the header.
+            hint = _hint(_closest(name, columns)) if len(problems) < MAX_LISTED else ""
+            problems.append(f"mapping names column {name!r}, which is not in the header{hint}")
     if problems:
         raise HeaderError(
-            "column mapping does not fit the header: " + "; ".join(problems),
+            "column mapping does not fit the header: " + listing(problems),
             source=source,
             problems=problems,
         )
@@ -162,10 +164,9 @@ def header_problems(
     if len(columns) == 1:
         for other, word in DELIMITER_NAMES.items():
             if other != delimiter and other in columns[0]:
-                fmt = {",": "csv", "\t": "tsv", ";": "ssv"}[other]
                 problems.append(
                     f"the header has one column but contains {word}s: "
-                    f"is the file {word}-separated (format {fmt})?"
+                    f'is the file {word}-separated? set inputFormat to "{FORMAT_OF[other]}"'
                 )
                 return problems
     seen: dict[str, int] = {}
@@ -175,11 +176,13 @@ def header_problems(
             continue
         if name != name.strip():
             suggestion = name.strip()
-            if target and suggestion.lower() not in known:
+            if target and suggestion.lower() not in known and len(problems) < MAX_LISTED:
                 suggestion = _closest(suggestion, valid) or suggestion
             problems.append(f"column {number} {name!r} has stray whitespace{_hint(suggestion)}")
         elif target and name.lower() not in known:
-            problems.append(f"unknown field {name!r}{_hint(_closest(name, valid))}")
+            # Suggestions only for the problems shown: each costs a scan of the describe.
+            hint = _hint(_closest(name, valid)) if len(problems) < MAX_LISTED else ""
+            problems.append(f"unknown field {name!r}{hint}")
         key = name.strip().lower()
         if key in seen:
             problems.append(f"duplicate column {name.strip()!r} (columns {seen[key]} and {number})")
@@ -204,4 +207,4 @@ def check_header(
     if not problems:
         return
     what = f"header does not fit Marketo's {target.object_name}" if target else "bad header"
-    raise HeaderError(f"{what}: " + "; ".join(problems), source=source, problems=problems)
+    raise HeaderError(f"{what}: " + listing(problems), source=source, problems=problems)

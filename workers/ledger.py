@@ -9,6 +9,7 @@ script as the chunk transition that earns them, so they are counted once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +19,8 @@ from typing import Any
 
 import redis
 
+from workers.errors import IdempotencyConflict
+
 
 class LoadState(StrEnum):
     PENDING = "pending"
@@ -26,12 +29,19 @@ class LoadState(StrEnum):
     SUCCEEDED = "succeeded"
     SUCCEEDED_WITH_ROW_ERRORS = "succeeded_with_row_errors"
     FAILED = "failed"
+    # Ran to the end, but rows read, submitted and Marketo's counts do not add up.
+    COUNTS_MISMATCH = "counts_mismatch"
 
 
 # Loads not yet terminal: the set the reconciler sweeps.
 ACTIVE_LOADS = "mkto:loads:active"
 TERMINAL_LOAD_STATES = frozenset(
-    {LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS, LoadState.FAILED}
+    {
+        LoadState.SUCCEEDED,
+        LoadState.SUCCEEDED_WITH_ROW_ERRORS,
+        LoadState.FAILED,
+        LoadState.COUNTS_MISMATCH,
+    }
 )
 
 
@@ -72,14 +82,19 @@ return 'OK'
 """
 
 
-# KEYS: load, index of loads, active loads, idempotency key; ARGV: load id, created_at,
-# fields (json object), whether the idempotency key is used. One script, so a crash
-# never leaves a key naming a load that was not recorded, or a load the reconciler
-# cannot see. Returns {created (0/1), the load id that holds the key}.
+# KEYS: load, index of loads, active loads, idempotency key, the key's payload digest;
+# ARGV: load id, created_at, fields (json object), whether the idempotency key is used,
+# the payload's digest. One script, so a crash never leaves a key naming a load that was
+# not recorded, or a load the reconciler cannot see. Returns {created (0/1, or 2: the
+# key holds a load of another payload), the load id that holds the key}.
 _CREATE = """
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[4])
   if existing then
+    local digest = redis.call('GET', KEYS[5])
+    if digest and digest ~= ARGV[5] then
+      return {2, existing}
+    end
     return {0, existing}
   end
 end
@@ -93,6 +108,7 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[4], ARGV[1])
+  redis.call('SET', KEYS[5], ARGV[5])
 end
 return {1, ARGV[1]}
 """
@@ -171,13 +187,15 @@ class Ledger:
 
         Claiming the key, writing the record, indexing it and marking it active
         happen in one script: a worker killed at any point leaves either all
-        of it or none.
+        of it or none. A key already used with other ``params`` (their sorted
+        JSON differs) raises :class:`IdempotencyConflict`.
         """
         now = self._clock()
+        canonical = json.dumps(dict(params), sort_keys=True)
         record = {
             **(fields or {}),
             "state": LoadState.PENDING.value,
-            "params": json.dumps(dict(params), sort_keys=True),
+            "params": canonical,
             "created_at": repr(now),
             "updated_at": repr(now),
             "chunks_total": "-1",
@@ -187,9 +205,18 @@ class Ledger:
             "mkto:loads",
             ACTIVE_LOADS,
             f"mkto:idempotency:{idempotency_key or ''}",
+            f"mkto:idempotency-payload:{idempotency_key or ''}",
         ]
-        args = [load_id, repr(now), json.dumps(record), "1" if idempotency_key else "0"]
-        created, holder = self._create(keys=keys, args=args)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        used = "1" if idempotency_key else "0"
+        created, holder = self._create(
+            keys=keys, args=[load_id, repr(now), json.dumps(record), used, digest]
+        )
+        if created == 2:
+            raise IdempotencyConflict(
+                f'idempotencyKey "{idempotency_key}" was already used by load {_text(holder)} '
+                "with a different payload"
+            )
         return _text(holder), bool(created)
 
     def load(self, load_id: str) -> dict[str, str]:
@@ -264,9 +291,34 @@ class Ledger:
             load_increments or {},
         )
 
-    def count_submission(self, load_id: str, index: int) -> int:
-        """Count a POST of this chunk; more than one means a (safe, upsert) double submission."""
-        return int(self._redis.hincrby(self.chunk_key(load_id, index), "submissions", 1))
+    def count_submission(self, load_id: str, index: int, amount: int = 1) -> int:
+        """Count a POST of this chunk; more than one means a (safe, upsert) double submission.
+
+        A POST counted but surely never sent (our daily share was used) is taken back (-1).
+        """
+        return int(self._redis.hincrby(self.chunk_key(load_id, index), "submissions", amount))
+
+    def count_chunk_error(self, load_id: str, index: int, message: str) -> int:
+        """Count an unexpected error of a step of this chunk and keep its message; the count."""
+        return self._count_error(self.chunk_key(load_id, index), message)
+
+    def count_load_error(self, load_id: str, message: str) -> int:
+        """Count an unexpected error of a load-wide step (the split); the count so far."""
+        return self._count_error(self.load_key(load_id), message)
+
+    def _count_error(self, key: str, message: str) -> int:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(key, "unexpected_errors", 1)
+        pipe.hset(key, "last_error", message)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def set_load_fields(self, load_id: str, fields: Mapping[str, object]) -> None:
+        """Set informational fields of a load (no state change), e.g. why it waits."""
+        self._redis.hset(self.load_key(load_id), mapping={k: str(v) for k, v in fields.items()})
+
+    def clear_load_fields(self, load_id: str, *names: str) -> None:
+        self._redis.hdel(self.load_key(load_id), *names)
 
     def _apply(
         self,

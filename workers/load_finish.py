@@ -13,11 +13,15 @@ import tempfile
 import time
 from typing import Any
 
-from workers.chunk_steps import jobs_key
+from workers import accounting, quota_wait
+from workers.chunk_errors import jobs_key, unexpected
 from workers.dispatch import Dispatcher
+from workers.errors import DailyQuotaExhausted
 from workers.ledger import ACTIVE_LOADS, TERMINAL_CHUNK_STATES, ChunkState, Ledger, LoadState
 from workers.load_request import LoadRequest
+from workers.marketo.metrics import Metrics
 from workers.runtime import Runtime
+from workers.step_errors import is_unexpected
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,21 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
     chunk = rt.ledger.chunk(load_id, index)
     if chunk["state"] != ChunkState.COLLECTING:
         return "not-collecting"
+    try:
+        return _collect(rt, dispatch, load_id, index, chunk)
+    except DailyQuotaExhausted as error:
+        # Nothing is held; the reconciler collects it again once it has been quiet.
+        quota_wait.record(rt, load_id, error)
+        return "quota-wait"
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return unexpected(rt, dispatch, load_id, index, "collect", error)
+
+
+def _collect(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
+) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     # The job is terminal in Marketo. A poll that died after moving the chunk here
     # may have left its permit and its place among the jobs: free both (idempotent).
@@ -54,6 +73,8 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
                 spool.seek(0)
                 rt.storage.upload_fileobj(spool, uri)
                 fields[f"{which}_uri"] = uri
+    if calls:
+        quota_wait.clear(rt, load_id, load)
     if chunk.get("status") == "Failed":
         attempts = int(chunk.get("attempts") or 1)
         if attempts < rt.settings.job_max_attempts:
@@ -125,6 +146,8 @@ def build_report(
             "message": c.get("message") or None,
             "attempts": _int(c, "attempts"),
             "submissions": _int(c, "submissions"),
+            "unexpected_errors": _int(c, "unexpected_errors"),
+            "last_error": c.get("last_error") or None,
             "source_lines": [
                 c.get("first_source"),
                 _int(c, "first_line"),
@@ -144,6 +167,7 @@ def build_report(
         for name in (
             "rows_read",
             "rows_rejected",
+            "rows_skipped",
             "rows_submitted",
             "rows_processed",
             "rows_failed",
@@ -156,6 +180,7 @@ def build_report(
             "jobs_retried",
             "too_many_imports",
             "possible_double_submissions",
+            "quota_waits",
             "api_calls",
         )
     }
@@ -165,6 +190,9 @@ def build_report(
         "source": json.loads(load["params"]).get("source"),
         "parameters": json.loads(load["params"]),
         "error": load.get("error") or None,
+        "counts_ok": accounting.mismatch(load, chunks) is None,
+        "last_error": load.get("last_error") or None,
+        "last_wait": load.get("last_wait") or None,
         "rejects_file": load.get("rejects_uri") or None,
         "created_at": float(load["created_at"]),
         "totals": totals,
@@ -173,10 +201,13 @@ def build_report(
 
 
 def final_state(load: dict[str, str], chunks: list[dict[str, str]]) -> LoadState:
+    """Failed (the source, or every job); else counts_mismatch when the counts do not add up."""
     if load.get("error") or (chunks and all(c["state"] == ChunkState.FAILED for c in chunks)):
         return LoadState.FAILED
     if not chunks and not _int(load, "rows_read"):
         return LoadState.FAILED
+    if accounting.mismatch(load, chunks):
+        return LoadState.COUNTS_MISMATCH
     troubled = any(c["state"] == ChunkState.FAILED for c in chunks)
     if troubled or _int(load, "rows_failed") or _int(load, "rows_rejected"):
         return LoadState.SUCCEEDED_WITH_ROW_ERRORS
@@ -194,20 +225,23 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     ):
         return "in-progress"
     state = final_state(load, chunks)
+    fields: dict[str, object] = {}
+    if state == LoadState.COUNTS_MISMATCH:
+        fields["error"] = load["error"] = accounting.mismatch(load, chunks) or ""
     report = build_report(load_id, load, chunks)
     report["state"] = state.value
     report["finished_at"] = time.time()
     report_uri = f"{load['staging']}/report.json"
     rt.storage.put(report_uri, [json.dumps(report, indent=2).encode()])
-    moved = rt.ledger.update_load(
-        load_id,
-        [LoadState.LOADING],
-        state,
-        {"report_uri": report_uri, "finished_at": report["finished_at"]},
-    )
+    fields.update(report_uri=report_uri, finished_at=report["finished_at"])
+    moved = rt.ledger.update_load(load_id, [LoadState.LOADING], state, fields)
     if not moved.applied:
         return "already-finished"
     rt.redis.srem(ACTIVE_LOADS, load_id)
+    rt.ledger.clear_load_fields(load_id, *quota_wait.WAIT_FIELDS)
+    if state == LoadState.COUNTS_MISMATCH:
+        Metrics(rt.redis, rt.settings.instance).incr(accounting.COUNTS_MISMATCH_METRIC)
+        logger.error("load_id=%s ended %s: %s", load_id, state.value, fields["error"])
     logger.info("load finished load_id=%s state=%s report=%s", load_id, state.value, report_uri)
     params = json.loads(load["params"])
     if params.get("callback"):

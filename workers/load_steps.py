@@ -8,14 +8,23 @@ import time
 import uuid
 from typing import Any
 
+from workers import quota_wait
 from workers.chunk_steps import pump
 from workers.dispatch import Dispatcher
-from workers.errors import InputError, PermanentError
+from workers.errors import (
+    DailyQuotaExhausted,
+    InputError,
+    LeaseLost,
+    PermanentError,
+    UnexpectedStepError,
+)
 from workers.header_check import ColumnMapping
 from workers.ledger import ChunkState, Ledger, LoadState
-from workers.load_request import LoadRequest, parse_load_request
+from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.runtime import Runtime
+from workers.split_lease import SplitLease
 from workers.split_run import SplitOptions, SplitRun
+from workers.step_errors import describe, is_unexpected
 from workers.targets import import_target, target_fields
 
 logger = logging.getLogger(__name__)
@@ -24,8 +33,11 @@ logger = logging.getLogger(__name__)
 def start_load(
     rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
 ) -> dict[str, Any]:
-    """Validate the payload and record the load; the same idempotency key returns the first."""
-    request = parse_load_request(payload)
+    """Validate the payload and record the load; the same idempotency key returns the first.
+
+    The key reused with a different payload raises IdempotencyConflict (an InputError).
+    """
+    request = parse_load_request(payload, RequestPolicy.from_settings(rt.settings))
     load_id = load_id or uuid.uuid4().hex
     staging = f"{rt.settings.staging_uri}/{load_id}"
     load_id, created = rt.ledger.create_load(
@@ -38,26 +50,6 @@ def start_load(
     return {"load_id": load_id, "created": created}
 
 
-class SplitLease:
-    """One splitter per load at a time; a redelivered copy finds the lease taken and leaves."""
-
-    def __init__(self, rt: Runtime, load_id: str) -> None:
-        self._redis = rt.redis
-        self._key = f"mkto:load:{load_id}:split_lease"
-        self._owner = uuid.uuid4().hex
-        self._ttl_ms = int(rt.settings.split_lease_s * 1000)
-
-    def acquire(self) -> bool:
-        return bool(self._redis.set(self._key, self._owner, nx=True, px=self._ttl_ms))
-
-    def renew(self) -> None:
-        self._redis.set(self._key, self._owner, xx=True, px=self._ttl_ms)
-
-    def release(self) -> None:
-        if self._redis.get(self._key) == self._owner.encode():
-            self._redis.delete(self._key)
-
-
 def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     """Split the source; every file becomes a chunk in line for a permit at once.
 
@@ -67,19 +59,30 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     load = rt.ledger.load(load_id)
     if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
         return "not-splitting"
-    lease = SplitLease(rt, load_id)
+    settings = rt.settings
+    lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
     if not lease.acquire():
         return "lease-held"
-    try:
+    with lease.kept():
         moved = rt.ledger.update_load(
             load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
         )
         if not moved.applied:  # another copy finished the split meanwhile
             return "not-splitting"
-        request = LoadRequest.model_validate(json.loads(load["params"]))
-        return _split(rt, dispatch, load_id, load["staging"], request, lease)
-    finally:
-        lease.release()
+        # Every run of the split counts, so a split that ran again is visible.
+        rt.ledger.add_to_load(load_id, {"split_runs": 1})
+        try:
+            # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
+            policy = RequestPolicy.from_settings(rt.settings)
+            request = parse_load_request(json.loads(load["params"]), policy)
+        except InputError as error:
+            _fail_split(rt, dispatch, load_id, None, error)
+            return "failed"
+        try:
+            return _split(rt, dispatch, load_id, load["staging"], request, lease)
+        except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
+            logger.warning("split stopped load_id=%s: %s", load_id, error)
+            return "lease-lost"
 
 
 def _split(
@@ -91,21 +94,34 @@ def _split(
     lease: SplitLease,
 ) -> str:
     try:
-        description = rt.marketo.describe_for_import(import_target(request))
+        target = import_target(request)
+        description = rt.marketo.describe_for_import(target)
+        rt.marketo.check_import_parameters(target)  # listId, partitionName, programId, status
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"
+    except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
+        quota_wait.record(rt, load_id, error)
+        raise
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, None, error)
     options = SplitOptions(
         limit=rt.settings.chunk_byte_limit,
+        input_format=request.input_format.value if request.input_format else None,
         output_format=request.format.value,
+        encoding=request.encoding or "utf-8",
         reject_threshold=rt.settings.reject_threshold,
+        max_expansion_ratio=rt.settings.split_max_expansion_ratio,
+        max_source_bytes=rt.settings.split_max_source_bytes,
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
     )
     run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
     try:
         for info in run:
-            lease.renew()
+            lease.check()
             fields = {
                 "uri": info.uri,
                 "bytes": info.bytes,
@@ -123,6 +139,10 @@ def _split(
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
         return "failed"
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, run, error)
     result = run.result
     rt.ledger.update_load(
         load_id,
@@ -130,8 +150,9 @@ def _split(
         LoadState.LOADING,
         {
             "chunks_total": len(result.files),
-            "rows_read": result.rows + result.rejects,
+            "rows_read": result.rows + result.rejects + result.skipped,
             "rows_rejected": result.rejects,
+            "rows_skipped": result.skipped,
             "rows_submitted": result.rows,
             "rejects_uri": result.rejects_uri or "",
             "split_at": time.time(),
@@ -173,6 +194,7 @@ def _fail_split(
     progress = run.progress if run else None
     rows = progress.rows if progress else 0
     rejects = progress.rejects if progress else 0
+    skipped = progress.skipped if progress else 0
     chunks = rt.ledger.chunks(load_id)
     submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
     rt.ledger.update_load(
@@ -182,8 +204,9 @@ def _fail_split(
         {
             "error": str(error),
             "chunks_total": len(chunks),
-            "rows_read": rows + rejects,
+            "rows_read": rows + rejects + skipped,
             "rows_rejected": rejects,
+            "rows_skipped": skipped,
             "rows_submitted": submitted,
             "rows_not_submitted": rows - submitted,
             "rejects_uri": (progress.rejects_uri if progress else None) or "",
@@ -191,3 +214,20 @@ def _fail_split(
     )
     logger.error("source failed load_id=%s: %s", load_id, error)
     dispatch.finish(load_id)
+
+
+def _unexpected_in_split(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
+) -> str:
+    """Counted on the load; the reconciler splits again, and at the limit the load fails."""
+    secret = rt.settings.marketo_client_secret
+    text = describe(error, secret.get_secret_value() if secret else None)
+    count = rt.ledger.count_load_error(load_id, f"split: {text}")
+    limit = rt.settings.unexpected_error_attempts
+    logger.error("unexpected error splitting load_id=%s (%d of %d): %s", load_id, count, limit,
+                 text, exc_info=error)  # fmt: skip
+    if count < limit:
+        return "unexpected-error"
+    failure = UnexpectedStepError(f"split failed {count} times with an unexpected error: {text}")
+    _fail_split(rt, dispatch, load_id, run, failure)
+    return "failed"

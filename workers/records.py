@@ -9,7 +9,25 @@ cut, never over every byte or every record.
 
 All functions take ``data[start:end]`` with ``start`` at a record boundary.
 
-``scan``, ``last_boundary`` and ``clean`` use the C scanners of
+Before records are counted, ``first_problem`` finds the first record that must
+not be passed on as it is (the rules, shared by the C and Python versions):
+
+- a *blank line* (a record that is only LF or CR LF): Marketo skips it, so do we;
+- a *CR outside quotes* not followed by LF (nor by the end of the data): Marketo
+  reads it as a line break, so the record would count as two;
+- a *quote opening mid-field*: a ``"`` outside quotes whose previous byte is not
+  the delimiter, LF, a closing quote (``""`` is an escaped quote) or the record
+  start, as in ``O"Brien``;
+- *text after a closing quote*: a closing ``"`` followed by anything but the
+  delimiter, LF, CR, ``"`` or the end of the data, as in ``"abc"def``.
+
+After a quote problem parity is unknowable, so a bad record ends at the first LF
+at or after the offending byte, ignoring quotes (the same for a stray CR), and
+scanning resumes after it at a record start: one bad record is one reject, not
+the rest of the file. Objects whose lines end in CR only are translated CR -> LF
+as they are read (every CR, also inside quotes, is then a line break).
+
+``scan``, ``last_boundary``, ``first_problem`` and ``clean`` use the C scanners of
 ``workers._textscan`` when that extension is built (one pass, GIL released,
 several times faster) and the pure-Python versions below otherwise; both give
 the same results (the property tests run both).
@@ -17,6 +35,7 @@ the same results (the property tests run both).
 
 from __future__ import annotations
 
+import re
 from types import ModuleType
 
 _c: ModuleType | None
@@ -49,6 +68,179 @@ def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
         result: tuple[int, int, int] = _c.last_boundary(data, start, end)
         return result
     return last_boundary_python(data, start, end)
+
+
+BLANK, STRAY_CR, QUOTE_IN_FIELD, TEXT_AFTER_QUOTE = 1, 2, 3, 4
+STRAY_CR_REASON = "carriage return (CR) outside quotes: Marketo would read it as a line break"
+CR_TO_LF = bytes.maketrans(b"\r", b"\n")
+
+Problem = tuple[int, int, int]  # (kind, start of its record, offset of the offending byte)
+
+
+def first_problem(data: bytes, start: int, end: int, delimiter: bytes) -> Problem | None:
+    """The first blank or malformed record of ``data[start:end]`` (see above), or None.
+
+    ``start`` is a record start and ``end`` counts as the end of the data: call it
+    on ranges that end just after an LF, or at the real end.
+    """
+    if _c is not None:
+        result: Problem | None = _c.first_problem(data, start, end, delimiter)
+        return result
+    return first_problem_python(data, start, end, delimiter)
+
+
+Cut = tuple[int, int, int]  # (end of a piece, its newlines, its rows)
+
+
+Plan = tuple[Problem | None, list[Cut], bool | None]
+
+
+def plan(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Plan:
+    """``first_problem``, the pieces of ``data[start:stop]`` and ``clean``, in one pass.
+
+    ``stop`` is the problem's record start, else the last record end. Each piece
+    ends at the last record end within ``grain`` bytes of the previous one (or at
+    the first end after it, for a longer record). The last item is
+    ``clean(data, start, end)``, or None when there is a problem.
+    """
+    if _c is not None:
+        result: Plan = _c.plan(data, start, end, delimiter, grain)
+        return result
+    return plan_python(data, start, end, delimiter, grain)
+
+
+def plan_python(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Plan:
+    """``plan`` with ``first_problem_python``, ``last_boundary_python`` and ``clean``."""
+    problem = first_problem_python(data, start, end, delimiter)
+    stop = end if problem is None else problem[1]
+    cuts: list[Cut] = []
+    position = start
+    while position < stop:
+        cut, newlines, rows = last_boundary_python(data, position, min(stop, position + grain))
+        if cut == position:  # a record longer than a grain
+            cut, _ = record_end(data, position, stop)
+            if cut < 0:
+                break
+            _, newlines, rows = scan_python(data, position, cut)
+        cuts.append((cut, newlines, rows))
+        position = cut
+    if problem is not None:
+        return problem, cuts, None
+    return None, cuts, data.find(b"\x00", start, end) < 0 and utf8_valid(data, start, end)
+
+
+def problem_reason(kind: int, data: bytes, record_start: int, offset: int, delimiter: bytes) -> str:
+    """The rejects-file reason for a malformed record (not for a blank line)."""
+    if kind == STRAY_CR:
+        return STRAY_CR_REASON
+    # Delimiters outside quotes before the offending quote: parity is sound up to there.
+    outside = data[record_start:offset].split(b'"')[0::2]
+    column = 1 + sum(part.count(delimiter) for part in outside)
+    if kind == QUOTE_IN_FIELD:
+        return f"quote inside an unquoted field (column {column})"
+    return f"text after a closing quote (column {column})"
+
+
+_QUOTED_BODY = re.compile(rb'(?:[^"]|"")*+')
+_PATTERNS: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+
+
+def _patterns(delimiter: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """(unquoted field, run of well-formed non-blank records) for one delimiter."""
+    if delimiter not in _PATTERNS:
+        d = re.escape(delimiter)
+        unquoted = rb'[^"\r\n' + d + rb"]*+"
+        field = rb'(?:"(?:[^"]|"")*+"|' + unquoted + rb")"
+        good = rb"(?:(?!\r?\n)" + field + rb"(?:" + d + field + rb")*+\r?\n)*+"
+        _PATTERNS[delimiter] = (re.compile(unquoted), re.compile(good))
+    return _PATTERNS[delimiter]
+
+
+def first_problem_python(data: bytes, start: int, end: int, delimiter: bytes) -> Problem | None:
+    """``first_problem`` with regular expressions: runs of good records, then one record."""
+    unquoted, good = _patterns(delimiter)
+    position = start
+    while True:
+        position = good.match(data, position, end).end()  # type: ignore[union-attr]
+        if position >= end:
+            return None
+        found = _one_record(data, position, end, delimiter[0], unquoted)
+        if found is None:
+            return None
+        if isinstance(found, tuple):
+            return found[0], position, found[1]
+        position = found
+
+
+def _one_record(
+    data: bytes, start: int, end: int, delimiter: int, unquoted: re.Pattern[bytes]
+) -> tuple[int, int] | int | None:
+    """(kind, offset) of the problem of the record at ``start``, else its end (None: no end)."""
+    if data.startswith(b"\n", start, end) or data.startswith(b"\r\n", start, end):
+        return BLANK, start
+    position = start
+    while True:  # at the start of a field
+        if position < end and data[position] == 0x22:
+            quote = _QUOTED_BODY.match(data, position + 1, end).end()  # type: ignore[union-attr]
+            if quote + 1 >= end:  # unclosed, or closed by the last byte
+                return None
+            after = data[quote + 1]
+            if after == delimiter:
+                position = quote + 2
+                continue
+            if after == 0x0A:
+                return quote + 2
+            if after != 0x0D:
+                return TEXT_AFTER_QUOTE, quote
+            position = quote + 1
+        else:
+            position = unquoted.match(data, position, end).end()  # type: ignore[union-attr]
+            if position >= end:
+                return None
+            byte = data[position]
+            if byte == 0x22:
+                return QUOTE_IN_FIELD, position
+            if byte == delimiter:
+                position += 1
+                continue
+            if byte == 0x0A:
+                return position + 1
+        # A CR outside quotes: fine before LF or at the end.
+        if position + 1 >= end:
+            return None
+        if data[position + 1] == 0x0A:
+            return position + 2
+        return STRAY_CR, position
+
+
+def header_end(data: bytes, final: bool) -> tuple[int, bytes] | None:
+    """(end, line ending) of the header record at the start of ``data``; None: need more.
+
+    The first CR or LF outside quotes decides the object's line ending: LF, CR LF
+    or (a CR followed by anything else) CR alone.
+    """
+    position = 0
+    while True:
+        stop = _LINE_BREAK_OR_QUOTE.search(data, position)
+        if stop is None:
+            return None
+        at = stop.start()
+        if data[at] == 0x22:
+            close = data.find(b'"', at + 1)
+            if close < 0:
+                return None
+            position = close + 1
+            continue
+        if data[at] == 0x0A:
+            return at + 1, b"\n"
+        if at + 1 >= len(data):
+            return (at + 1, b"\r") if final else None
+        if data[at + 1] == 0x0A:
+            return at + 2, b"\r\n"
+        return at + 1, b"\r"
+
+
+_LINE_BREAK_OR_QUOTE = re.compile(rb'["\r\n]')
 
 
 def clean(data: bytes, start: int = 0, end: int | None = None) -> bool:

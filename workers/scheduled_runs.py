@@ -14,16 +14,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import redis
 
-from beat_schedule.config import ScheduledLoad, ScheduledRun
+from beat_schedule.config import EntryError, ScheduledLoad, ScheduledRun, parse_entry
 from workers import load_steps
 from workers.dispatch import Dispatcher
 from workers.errors import PermanentError, SourceNotFound
+from workers.load_request import RequestPolicy
+from workers.payload_text import shown, unsendable
 from workers.runtime import Runtime
 from workers.storage import join_uri
 
@@ -61,6 +64,47 @@ for field, value in pairs(cjson.decode(ARGV[3])) do
 end
 return 1
 """
+
+
+# The entries beat validated from its schedule file, published when it starts:
+# name -> the entry's table (JSON). A tick names its entry; nothing else can run.
+ENTRIES_KEY = "mkto:schedules"
+
+
+def publish_entries(client: redis.Redis, loads: list[ScheduledLoad]) -> None:
+    """Replace the published entries with ``loads`` (beat, at start), in one transaction."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(ENTRIES_KEY)
+    if loads:
+        pipe.hset(ENTRIES_KEY, mapping={load.name: json.dumps(load.as_table()) for load in loads})
+    pipe.execute()
+
+
+def run_by_name(
+    rt: Runtime, dispatch: Dispatcher, name: object, now: datetime, unexpected: Iterable[str] = ()
+) -> str:
+    """A tick by the entry's name; a name beat did not publish is refused, nothing written."""
+    extra = sorted(unexpected)
+    if extra or not isinstance(name, str) or unsendable(name):
+        given = ", ".join(shown(k) for k in extra) if extra else type(name).__name__
+        given = shown(name) if isinstance(name, str) and not extra else given
+        logger.error("run_scheduled refused: it takes only a scheduled load's name (got %s)", given)
+        return "refused"
+    raw = rt.redis.hget(ENTRIES_KEY, name)
+    if raw is None:
+        logger.error(
+            "run_scheduled refused: no scheduled load %s in the schedule beat read (%s)",
+            shown(name),
+            ENTRIES_KEY,
+        )
+        return "unknown"
+    policy = RequestPolicy.from_settings(rt.settings)
+    try:
+        entry = parse_entry(json.loads(raw), rt.settings.schedule_source_wait_s, policy)
+    except (EntryError, ValueError) as error:
+        logger.error("run_scheduled refused: scheduled load %s: %s", shown(name), error)
+        return "refused"
+    return tick(rt, dispatch, entry, now)
 
 
 def record_key(name: str) -> str:

@@ -14,10 +14,15 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.errors import SettingsError
+from workers.queues import queue_refusal
 
 # Marketo's hard limits; our shares of them are settings, the limits are not.
 MARKETO_MAX_OUTSTANDING_JOBS = 10
 MARKETO_MAX_FILE_BYTES = 10_000_000
+
+# Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
+DEFAULT_SPLIT_MAX_EXPANSION_RATIO = 200.0
+DEFAULT_SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
 
 
 class Settings(BaseSettings):
@@ -61,10 +66,23 @@ class Settings(BaseSettings):
     poll_min_s: float = Field(default=5.0, gt=0)
     poll_max_s: float = Field(default=30.0, gt=0, le=120)
     permit_lease_s: float = Field(default=300.0, gt=0)
-    split_lease_s: float = Field(default=600.0, gt=0)
+    # A splitter renews its lease every SPLIT_LEASE_RENEW_S; a killed one frees it
+    # within SPLIT_LEASE_S, and the next reconciler sweep runs the split again.
+    split_lease_s: float = Field(default=30.0, gt=0, le=600)
+    split_lease_renew_s: float = Field(default=5.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1, le=10)
     too_many_imports_hold_s: float = Field(default=30.0, gt=0, le=120)
-    reconcile_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    # With SPLIT_LEASE_S 30 s, a dead splitter's load is split again within 30 + 20 s.
+    reconcile_interval_s: float = Field(default=20.0, gt=0, le=3600)
+    # A step's error that is neither transient nor an outage gives up after this many.
+    unexpected_error_attempts: int = Field(default=3, ge=1, le=20)
+    # While the daily share is used, waiting steps look again this often (a raised
+    # quota is picked up without waiting for midnight).
+    quota_recheck_s: float = Field(default=300.0, gt=0, le=3600)
+
+    # How long a publish (a retry, the next step) waits for the broker to come back
+    # before the task gives its message back.
+    broker_outage_wait_s: float = Field(default=30.0, gt=0, le=600)
 
     # Nightly loads (beat). Unset SCHEDULE_FILE: beat runs only the reconciler sweep.
     schedule_file: Path | None = Field(
@@ -88,9 +106,29 @@ class Settings(BaseSettings):
         default="s3://mkto-bulk/loads", description="Where chunks, results and reports are written"
     )
 
+    # What a load's payload may make the workers do.
+    allow_local_sources: bool = Field(
+        default=False,
+        description="Accept local paths as load sources (development only; workers read s3://)",
+    )
+    callback_queues: str = Field(
+        default="",
+        description="Comma-separated queues a callback may go to; empty: any queue not ours",
+    )
+
     # Splitting.
     chunk_byte_limit: int = Field(default=9_900_000, ge=1024, lt=MARKETO_MAX_FILE_BYTES)
     reject_threshold: float = Field(default=0.01, ge=0, le=1)
+    split_max_expansion_ratio: float = Field(
+        default=DEFAULT_SPLIT_MAX_EXPANSION_RATIO,
+        gt=1,
+        description="A gzip source expanding past this many times its stored size is refused",
+    )
+    split_max_source_bytes: int = Field(
+        default=DEFAULT_SPLIT_MAX_SOURCE_BYTES,
+        ge=1,
+        description="Most bytes one source object may hold once decompressed",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -100,6 +138,20 @@ class Settings(BaseSettings):
             parts.scheme != "unix" and not parts.hostname
         ):
             raise ValueError("must look like redis://host:port/db (or rediss://, unix://)")
+        return value
+
+    @field_validator("schedule_file", mode="before")
+    @classmethod
+    def _an_empty_schedule_file_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("callback_queues")
+    @classmethod
+    def _callback_queues_are_not_ours(cls, value: str) -> str:
+        for name in (part.strip() for part in value.split(",")):
+            problem = queue_refusal(name) if name else None
+            if problem:
+                raise ValueError(f'"{name}" {problem}')
         return value
 
     @field_validator("staging_uri")
@@ -116,6 +168,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _a_split_lease_is_renewed_in_time(self) -> Settings:
+        # Three renewals per lifetime: one late or failed renewal never loses the lease.
+        if self.split_lease_renew_s * 3 > self.split_lease_s:
+            raise ValueError("SPLIT_LEASE_RENEW_S must be at most a third of SPLIT_LEASE_S")
+        return self
+
+    @model_validator(mode="after")
     def _a_call_lease_outlives_the_call(self) -> Settings:
         # A permit whose lease ends while its call is still running could be
         # handed to another process, breaking the concurrency share.
@@ -126,6 +185,11 @@ class Settings(BaseSettings):
                 f"MARKETO_READ_TIMEOUT_S ({longest_call:g} s)"
             )
         return self
+
+    @property
+    def callback_queue_allowlist(self) -> frozenset[str]:
+        """CALLBACK_QUEUES as a set (empty: any queue that is not ours)."""
+        return frozenset(q.strip() for q in self.callback_queues.split(",") if q.strip())
 
     @property
     def identity_url(self) -> str:

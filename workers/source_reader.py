@@ -8,6 +8,11 @@ its validity is checked later, record by record, by the splitter. Bytes a
 declared encoding cannot decode come out unchanged (they are then not valid
 UTF-8 and their record is rejected). Memory stays at a few blocks whatever the
 object's size or compression ratio.
+
+``Limits`` stops a source early, with an error naming the object and the
+figure, once it expands past a ratio of its stored size (a gzip bomb) or past
+a number of bytes. Text that looks like UTF-16 without a byte-order mark (every
+other byte NUL) is refused with the ``encoding`` to set.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import codecs
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from workers.errors import InputError
@@ -23,6 +29,20 @@ BLOCK_BYTES = 4 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = codecs.BOM_UTF8
 UTF8_NAMES = frozenset({"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig", "u8"})
+# Below this many decompressed bytes the expansion ratio is not checked: a small,
+# very repetitive file may compress far better than any real dataset.
+RATIO_GRACE_BYTES = 1024 * 1024
+UTF16_PROBE_BYTES = 64
+UNICODE_WIDE = ("utf-16", "utf-32")  # codec names whose text holds NUL bytes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far one object may expand when read (None: no limit)."""
+
+    max_expansion_ratio: float | None = None  # decompressed / stored bytes, for gzip
+    max_source_bytes: int | None = None  # decompressed bytes of one object
+    stored_bytes: int | None = None  # the object's size as stored (for the ratio)
 
 
 class Readable(Protocol):
@@ -41,8 +61,47 @@ def raw_blocks(reader: Readable, block_bytes: int = BLOCK_BYTES) -> Iterator[byt
         yield block
 
 
-def gunzip(blocks: Iterator[bytes], source: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+def gunzip(
+    blocks: Iterator[bytes],
+    source: str,
+    block_bytes: int = BLOCK_BYTES,
+    limits: Limits | None = None,
+) -> Iterator[bytes]:
     """Decompress a (possibly multi-member) gzip stream, never more than a block at a time."""
+    if limits is not None:
+        yield from _capped(_gunzip(blocks, source, block_bytes), source, limits, gzip=True)
+    else:
+        yield from _gunzip(blocks, source, block_bytes)
+
+
+def _capped(blocks: Iterator[bytes], source: str, limits: Limits, *, gzip: bool) -> Iterator[bytes]:
+    """The blocks, stopping with an InputError once they pass one of ``limits``."""
+    ratio, stored = limits.max_expansion_ratio, limits.stored_bytes
+    ratio_cap = None
+    if gzip and ratio is not None and stored is not None:
+        ratio_cap = max(int(ratio * stored), RATIO_GRACE_BYTES)
+    size_cap = limits.max_source_bytes
+    total = 0
+    for block in blocks:
+        total += len(block)
+        if ratio_cap is not None and total > ratio_cap:
+            raise InputError(
+                f"gzip data decompresses to more than {ratio_cap:,} bytes, over {ratio:g} "
+                f"times its {stored:,} stored bytes: stopped as a likely gzip bomb; "
+                "raise SPLIT_MAX_EXPANSION_RATIO if the data is genuine",
+                source=source,
+            )
+        if size_cap is not None and total > size_cap:
+            what = "decompressed data" if gzip else "data"
+            raise InputError(
+                f"{what} is larger than the {size_cap:,}-byte limit of one source object: "
+                "stopped; raise SPLIT_MAX_SOURCE_BYTES or split the object",
+                source=source,
+            )
+        yield block
+
+
+def _gunzip(blocks: Iterator[bytes], source: str, block_bytes: int) -> Iterator[bytes]:
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         for block in blocks:
@@ -83,13 +142,21 @@ def _transcode(blocks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
 
 
 def utf8_blocks(
-    reader: Readable, source: str, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES
+    reader: Readable,
+    source: str,
+    encoding: str = "utf-8",
+    block_bytes: int = BLOCK_BYTES,
+    limits: Limits | None = None,
 ) -> Iterator[bytes]:
     """The object's content as UTF-8 blocks (decompressed, BOM stripped, transcoded)."""
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}", source=source) from None
+        raise InputError(
+            f'unknown encoding {encoding!r}: set encoding to a codec name such as "utf-8", '
+            '"latin-1", "cp1252" or "utf-16-le"',
+            source=source,
+        ) from None
     blocks = raw_blocks(reader, block_bytes)
     first = next(blocks, b"")
     while len(first) < 4:  # a reader may return short reads: gather enough for magic/BOM
@@ -100,25 +167,45 @@ def utf8_blocks(
     if not first:
         return
     stream: Iterator[bytes] = _chain(first, blocks)
-    if first.startswith(GZIP_MAGIC):
-        stream = gunzip(stream, source, block_bytes)
-        first = next(stream, b"")
-        while len(first) < 4:
-            more = next(stream, b"")
-            if not more:
-                break
-            first += more
-        stream = _chain(first, stream)
+    gzip = first.startswith(GZIP_MAGIC)
+    if gzip:
+        stream = _gunzip(stream, source, block_bytes)
+    if limits is not None:
+        stream = _capped(stream, source, limits, gzip=gzip)
+    first = next(stream, b"")  # again: decompressed, and counted against the limits
+    while len(first) < UTF16_PROBE_BYTES:
+        more = next(stream, b"")
+        if not more:
+            break
+        first += more
+    stream = _chain(first, stream)
     if first.startswith(UTF8_BOM):
         stream = skip_bytes(stream, len(UTF8_BOM))
         encoding = "utf-8"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
+    elif not codecs.lookup(encoding).name.startswith(UNICODE_WIDE):
+        _refuse_utf16_without_bom(first, source)
     if not is_utf8(encoding):
         stream = _transcode(stream, encoding)
     for block in stream:
         if block:
             yield block
+
+
+def _refuse_utf16_without_bom(first: bytes, source: str) -> None:
+    """Raise when the text starts like UTF-16 without a BOM: one byte of every pair NUL."""
+    probe = first[:UTF16_PROBE_BYTES]
+    probe = probe[: len(probe) - len(probe) % 2]
+    if len(probe) < 4:
+        return
+    high, low = probe[1::2], probe[0::2]  # little-endian: the high bytes of ASCII are NUL
+    for zeros, text, name in ((high, low, "utf-16-le"), (low, high, "utf-16-be")):
+        if not zeros.strip(b"\x00") and text.strip(b"\x00"):
+            raise InputError(
+                f'looks like UTF-16 without a byte-order mark: set encoding to "{name}"',
+                source=source,
+            )
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from workers.background_io import BackgroundWrites, read_ahead
-from workers.errors import InputError, TooManyRejects
+from workers.errors import InputError, OptionError, TooManyRejects, listing
 from workers.header_check import (
     DELIMITERS,
     ColumnMapping,
@@ -35,14 +35,16 @@ from workers.header_check import (
     plan_header,
     sniff_delimiter,
 )
-from workers.records import record_end
+from workers.records import CR_TO_LF, header_end
 from workers.rejects import Reject, RejectsWriter
-from workers.source_reader import BLOCK_BYTES, skip_bytes, utf8_blocks
+from workers.settings import DEFAULT_SPLIT_MAX_EXPANSION_RATIO, DEFAULT_SPLIT_MAX_SOURCE_BYTES
+from workers.source_reader import BLOCK_BYTES, Limits, skip_bytes, utf8_blocks
 from workers.splitter import ChunkInfo, Converter, PartStats, Splitter
 from workers.storage import ObjectInfo, Storage, join_uri
 
 FORMATS = tuple(DELIMITERS)
 PROBE_BYTES = 64 * 1024
+UNDECODABLE = "undecodable bytes"  # how the splitter's reason for bad text starts
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class SplitOptions:
     rejects_name: str = "rejects.csv"
     block_bytes: int = BLOCK_BYTES  # read size; tests make it tiny
     read_ahead: bool = True  # read (and decompress) in a thread of its own
+    max_expansion_ratio: float | None = DEFAULT_SPLIT_MAX_EXPANSION_RATIO  # gzip bombs
+    max_source_bytes: int | None = DEFAULT_SPLIT_MAX_SOURCE_BYTES  # per object, decompressed
+
+    def limits(self, info: ObjectInfo) -> Limits:
+        return Limits(self.max_expansion_ratio, self.max_source_bytes, info.size)
 
 
 @dataclass
@@ -103,6 +110,12 @@ class _Header:
     columns: list[str]
     line_ending: bytes
     lines: int
+    cr_only: bool = False  # lines end in CR alone: read with every CR as LF
+
+
+def _cr_to_lf(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    for block in blocks:
+        yield block.translate(CR_TO_LF)
 
 
 def _format_from_name(name: str) -> str | None:
@@ -158,22 +171,33 @@ class SplitRun:
         """The header record of one object; None when the object holds no data at all."""
         with self.storage.open(info.uri) as reader:
             data = b""
-            for block in utf8_blocks(reader, info.uri, self.options.encoding, PROBE_BYTES):
+            options = self.options
+            blocks = utf8_blocks(
+                reader, info.uri, options.encoding, PROBE_BYTES, options.limits(info)
+            )
+            for block in blocks:
                 data += block
-                end, _ = record_end(data, 0, len(data))
-                if end >= 0:
-                    return self._header(data[:end])
+                found = header_end(data, final=False)
+                if found is not None:
+                    return self._header(data[: found[0]], found[1])
                 if len(data) > self.options.limit:
-                    raise InputError(
+                    raise OptionError(
                         f"header record is larger than the {self.options.limit:,}-byte limit",
+                        option="limit",
                         source=info.uri,
                     )
             if not data.strip():
                 return None
-            return self._header(data + b"\n")
+            found = header_end(data, final=True)
+            if found is not None:
+                return self._header(data[: found[0]], found[1])
+            return self._header(data + b"\n", b"\n")
 
-    def _header(self, raw: bytes) -> _Header:
-        ending = b"\r\n" if raw.endswith(b"\r\n") else b"\n"
+    def _header(self, raw: bytes, ending: bytes) -> _Header:
+        """The header's line ending decides the object's (LF, CR LF, or CR read as LF)."""
+        if ending == b"\r":
+            raw = raw.translate(CR_TO_LF)
+            return _Header(raw, [], b"\n", raw.count(b"\n"), cr_only=True)
         return _Header(raw, [], ending, raw.count(b"\n"))
 
     def _plan(self, parts: list[ObjectInfo]) -> tuple[list[tuple[ObjectInfo, _Header]], _Header]:
@@ -222,9 +246,17 @@ class SplitRun:
         else:
             header_out = format_row(plan.output_columns, out_delimiter,
                                     first.line_ending.decode())  # fmt: skip
+        if len(header_out) >= options.limit:
+            raise OptionError(
+                f"the header alone ({len(header_out):,} bytes) leaves no room for records "
+                f"under the {options.limit:,}-byte limit",
+                option="limit",
+                source=self.source,
+            )
         convert = None
         if not same_shape:
-            convert = Converter(in_delimiter, out_delimiter, plan.keep, first.line_ending.decode())
+            convert = Converter(in_delimiter, out_delimiter, plan.keep, first.line_ending.decode(),
+                                len(plan.source_columns))  # fmt: skip
 
         result = SplitResult(self.source, self.dest, out_format, plan.output_columns, options.limit)
         self._result = result
@@ -246,6 +278,7 @@ class SplitRun:
             line_ending=first.line_ending,
             encoding=options.encoding,
             convert=convert,
+            delimiter=in_delimiter.encode(),
         )
         announced = 0
         try:
@@ -254,10 +287,13 @@ class SplitRun:
                 result.sources.append(stats)
                 # (the reading thread stops before its reader closes, however this ends)
                 with self.storage.open(info.uri) as reader, contextlib.ExitStack() as stack:
-                    read = utf8_blocks(reader, info.uri, options.encoding, options.block_bytes)
+                    read = utf8_blocks(reader, info.uri, options.encoding, options.block_bytes,
+                                       options.limits(info))  # fmt: skip
                     if options.read_ahead:
                         read = stack.enter_context(contextlib.closing(read_ahead(read)))
                     blocks = skip_bytes(read, len(header.raw))
+                    if header.cr_only:
+                        blocks = _cr_to_lf(blocks)
                     for _ in splitter.feed_iter(stats, blocks, header.lines + 1):
                         if options.pipelined and self._within_threshold(result):
                             while announced < writes.written(len(ready)):
@@ -282,7 +318,7 @@ class SplitRun:
             raise TooManyRejects(
                 f"{result.rejects:,} of {total:,} records rejected "
                 f"({result.rejects / total:.2%}), more than the {options.reject_threshold:.0%} "
-                f"allowed; see {result.rejects_uri}",
+                f"allowed; see {result.rejects_uri}{_encoding_hint(result, options.encoding)}",
                 source=self.source,
             )
         while announced < len(ready):
@@ -294,9 +330,20 @@ class SplitRun:
         return result.rejects <= self.options.reject_threshold * total
 
 
+def _encoding_hint(result: SplitResult, encoding: str) -> str:
+    """When every sampled reject is undecodable text, the file is likely in another encoding."""
+    samples = result.reject_samples
+    if not samples or not all(s.reason.startswith(UNDECODABLE) for s in samples):
+        return ""
+    return (
+        f"; the rejected records are not valid {encoding}: set encoding to the file's "
+        '(e.g. "cp1252" or "latin-1")'
+    )
+
+
 def _difference(expected: list[str], found: list[str]) -> str:
     if len(expected) != len(found):
-        return f"{len(found)} columns, expected {len(expected)} ({', '.join(found)})"
+        return f"{len(found)} columns, expected {len(expected)} ({listing(found, ', ')})"
     for number, (want, got) in enumerate(zip(expected, found, strict=True), start=1):
         if want != got:
             return f"column {number} is {got!r}, expected {want!r}"

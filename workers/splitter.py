@@ -1,8 +1,12 @@
 """The splitting core: record-aligned pieces in, files under the byte limit out.
 
-Data arrives as UTF-8 blocks of one source part at a time. ``Splitter``
-cuts them into record-aligned *pieces* of about ``GRAIN`` bytes (validating
-each: no NUL byte, valid UTF-8; a piece that fails is taken apart record by
+Data arrives as UTF-8 blocks of one source part at a time. First, blank
+lines are skipped (counted in ``PartStats.skipped``) and records Marketo would
+read differently from us (a stray CR, a quote that cannot be where it is; see
+``workers.records``) are rejected, one record each, so that quote parity is
+sound in everything that remains. The rest is cut into record-aligned
+*pieces* of about ``GRAIN`` bytes in the same scan (validating each: no NUL
+byte, valid UTF-8; a piece that fails is taken apart record by
 record and only the bad records are rejected), then packs pieces into files
 of at most ``limit`` bytes including the header, cutting the last piece of a
 file at the last record that fits. Pieces carry their row count, newline
@@ -25,10 +29,21 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from workers.records import clean, iter_records, last_boundary, record_end, scan
+from workers.records import (
+    BLANK,
+    Cut,
+    clean,
+    iter_records,
+    last_boundary,
+    plan,
+    problem_reason,
+    record_end,
+    scan,
+)
 from workers.rejects import RejectsWriter
 
 GRAIN = 256 * 1024
+JOIN_BYTES = 64 * 1024  # first look past a block boundary for the end of a carried record
 
 
 @dataclass(frozen=True)
@@ -94,20 +109,32 @@ def utf8_problem(record: bytes, encoding: str) -> str | None:
 
 
 class Converter:
-    """Re-quotes records for another delimiter and/or drops columns (the slow path)."""
+    """Re-quotes records for another delimiter and/or drops columns (the slow path).
+
+    A record whose field count differs from the header's cannot be cut into
+    columns safely (values would shift), so it is returned as bad instead.
+    """
 
     def __init__(
-        self, in_delimiter: str, out_delimiter: str, keep: Sequence[int] | None, line_ending: str
+        self,
+        in_delimiter: str,
+        out_delimiter: str,
+        keep: Sequence[int] | None,
+        line_ending: str,
+        width: int,
     ) -> None:
         self.in_delimiter = in_delimiter
         self.out_delimiter = out_delimiter
         self.keep = list(keep) if keep is not None else None
         self.line_ending = line_ending
+        self.width = width
 
-    def __call__(self, data: bytes) -> bytes:
+    def __call__(self, data: bytes) -> tuple[bytes, list[tuple[int, int, str]]]:
+        """(the good records converted, (start, end, reason) of each bad one in ``data``)."""
         text = data.decode("utf-8")
+        # newline="\n": lines (and so line_num) end at LF only, as records do here.
         reader = csv.reader(
-            io.StringIO(text, newline=""), delimiter=self.in_delimiter, strict=False
+            io.StringIO(text, newline="\n"), delimiter=self.in_delimiter, strict=False
         )
         out = io.StringIO()
         writer = csv.writer(out, delimiter=self.out_delimiter, lineterminator=self.line_ending)
@@ -118,16 +145,35 @@ class Converter:
         )  # fmt: skip
         check_cr = "\r" in text
         keep = self.keep
+        width = self.width
+        bad: list[tuple[int, int, int]] = []  # (first line, last line, fields), 0-based
+        previous = 0
         for row in reader:
-            if not row:  # a blank line is still a record: keep the row count honest
-                out.write(self.line_ending)
+            if len(row) != width:
+                bad.append((previous, reader.line_num, len(row)))
+                previous = reader.line_num
                 continue
-            values = row if keep is None else [row[i] for i in keep if i < len(row)]
+            previous = reader.line_num
+            values = row if keep is None else [row[i] for i in keep]
             if check_cr and any("\r" in value for value in values):
                 careful.writerow(values)
             else:
                 writer.writerow(values)
-        return out.getvalue().encode("utf-8")
+        return out.getvalue().encode("utf-8"), self._spans(data, bad) if bad else []
+
+    def _spans(self, data: bytes, bad: list[tuple[int, int, int]]) -> list[tuple[int, int, str]]:
+        """Byte ranges of the bad records, from their line numbers."""
+        starts = [0]
+        position = data.find(b"\n")
+        while position >= 0:
+            starts.append(position + 1)
+            position = data.find(b"\n", position + 1)
+        starts.append(len(data))
+        return [
+            (starts[first], starts[min(last, len(starts) - 1)],
+             f"record has {fields} field{'' if fields == 1 else 's'}, the header has {self.width}")
+            for first, last, fields in bad
+        ]  # fmt: skip
 
 
 ChunkWriter = Callable[[int, list[bytes | memoryview]], str]  # (index, pieces) -> uri
@@ -146,7 +192,8 @@ class Splitter:
         on_chunk: Callable[[ChunkInfo], None],
         line_ending: bytes = b"\n",
         encoding: str = "utf-8",
-        convert: Callable[[bytes], bytes] | None = None,
+        convert: Converter | None = None,
+        delimiter: bytes = b",",
     ) -> None:
         self.header = header
         self.limit = limit
@@ -160,6 +207,7 @@ class Splitter:
         self.line_ending = line_ending
         self.encoding = encoding
         self.convert = convert
+        self.delimiter = delimiter
         self.chunks: list[ChunkInfo] = []
         self._pending: list[memoryview] = []
         self._size = 0
@@ -179,7 +227,6 @@ class Splitter:
     ) -> Iterator[None]:
         """``feed``, pausing after each block (so files written so far can be announced)."""
         carry = b""
-        carry_parity = 0
         line = first_line
         overflow: _Overflow | None = None
         for block in blocks:
@@ -192,21 +239,10 @@ class Splitter:
                     continue
                 line = self._overflow_line
             if carry:
-                # Finish the record carried over from the last block on its own, so the
-                # block itself is never copied.
-                end, carry_parity = record_end(block, start, len(block), carry_parity)
-                if end < 0:
-                    carry += block[start:]
-                    start = len(block)
-                else:
-                    record = carry + block[start:end]
-                    carry = b""
-                    _, line = self._pieces(record, stats, line, final=False)
-                    start = end
-            if start < len(block) and not carry:
-                position, line = self._pieces(block, stats, line, final=False, start=start)
+                start, carry, line = self._join(carry, block, start, stats, line)
+            if start < len(block):
+                position, line = self._run(block, start, stats, line, final=False)
                 carry = block[position:]
-                carry_parity = record_end(carry, 0, len(carry))[1] if carry else 0
             if len(carry) > self.target:
                 # A record longer than a file can hold: stream it to the rejects.
                 overflow = self._start_overflow(stats, carry, line)
@@ -216,45 +252,114 @@ class Splitter:
             self._end_overflow(overflow, stats, UNCLOSED_QUOTE if overflow.parity else None)
             return
         if carry:
-            self._pieces(carry, stats, line, final=True)
+            self._run(carry, 0, stats, line, final=True)
+
+    def _join(
+        self, carry: bytes, block: bytes, start: int, stats: PartStats, line: int
+    ) -> tuple[int, bytes, int]:
+        """Finish the record carried over from the last block; returns (start, carry, line).
+
+        The carry is scanned again together with a prefix of ``block`` (growing until
+        a record ends in it), from its record start: no state is carried across the
+        boundary, so where blocks happen to end never changes a result. The block
+        itself is never copied whole unless one record spans it.
+        """
+        prefix = JOIN_BYTES
+        while True:
+            stop = min(len(block), start + prefix)
+            joined = carry + block[start:stop]
+            position, line = self._run(joined, 0, stats, line, final=False)
+            if position >= len(carry):
+                return start + position - len(carry), b"", line
+            if stop == len(block):
+                return len(block), joined[position:], line
+            carry = carry[position:]
+            prefix *= 4
+
+    def _run(
+        self, data: bytes, start: int, stats: PartStats, line: int, *, final: bool
+    ) -> tuple[int, int]:
+        """Take the records of ``data[start:]`` apart from blank and malformed ones.
+
+        Returns (where the unfinished rest starts, its line). Without ``final`` only
+        data up to the last LF is looked at, so every byte checked has the byte after
+        it in view.
+        """
+        size = len(data)
+        scan_end = size if final else data.rfind(b"\n", start) + 1
+        position = start
+        while position < scan_end:
+            problem, cuts, checked = plan(data, position, scan_end, self.delimiter, self.grain)
+            stop = scan_end if problem is None else problem[1]
+            if stop > position:
+                last = final and problem is None
+                position, line = self._pieces(data, stats, line, final=last, start=position,
+                                              stop=stop, cuts=cuts, checked=checked)  # fmt: skip
+            if problem is None:
+                break
+            kind, record_start, offset = problem
+            newline = data.find(b"\n", offset, size)
+            end = size if newline < 0 else newline + 1  # (found unless final)
+            if kind == BLANK:
+                stats.skipped += 1
+            else:
+                reason = problem_reason(kind, data, record_start, offset, self.delimiter)
+                self._reject(stats, line, reason, data[record_start:end])
+            line += data.count(b"\n", record_start, end)
+            position = end
+        return position, line
 
     def _pieces(
-        self, data: bytes, stats: PartStats, line: int, *, final: bool, start: int = 0
+        self,
+        data: bytes,
+        stats: PartStats,
+        line: int,
+        *,
+        final: bool,
+        start: int,
+        stop: int,
+        cuts: list[Cut],
+        checked: bool | None,
     ) -> tuple[int, int]:
-        """Cut ``data[start:]`` into pieces; returns (where the rest starts, its line)."""
+        """Validate and pack the pieces ``cuts`` of ``data[start:stop]``; returns (rest, line).
+
+        The range holds no blank or malformed record (``_run`` took them out), so
+        quote parity is sound in it. With ``final``, ``stop`` is the end of the data
+        and what follows the last cut is the last record, without a line ending.
+        ``checked``: whether the whole range is clean (None: not known yet).
+        """
         position = start
-        size = len(data)
-        # Validate everything up to the last newline at once: when that is clean, so is
-        # every piece of it (pieces end at newlines, which never split a character).
-        clean_end = data.rfind(b"\n", start) + 1
-        if clean_end <= start or not clean(data, start, clean_end):
+        # Validate all pieces at once: when that is clean, so is every piece of it
+        # (pieces end at newlines, which never split a character).
+        clean_end = cuts[-1][0] if cuts else start
+        if checked is None:
+            checked = clean_end > start and clean(data, start, clean_end)
+        if not checked:
             clean_end = start
-        while position < size:
-            cut, newlines, rows = last_boundary(data, position, min(size, position + self.grain))
-            if cut == position:  # the record at ``position`` is longer than a grain
-                cut, parity = record_end(data, position, size)
-                if cut < 0:
-                    if not final:
-                        return position, line
-                    record = data[position:]
-                    if parity:
-                        self._reject(stats, line, UNCLOSED_QUOTE, record)
-                        return size, line
-                    record += self.line_ending  # the last record has no line ending
-                    cut = size
-                    data = data[:position] + record
-                    size = len(data)
-                    cut = size
-                _, newlines, rows = scan(data, position, cut)
-                if cut - position > self.target:
-                    self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
-                    line += newlines
-                    position = cut
-                    continue
-            self._validated(data, position, cut, stats, line, newlines, rows, cut <= clean_end)
+        for cut, newlines, rows in cuts:
+            if cut - position > self.target:
+                self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
+            else:
+                self._validated(data, position, cut, stats, line, newlines, rows,
+                                cut <= clean_end)  # fmt: skip
             line += newlines
             position = cut
-        return position, line
+        if not final or position >= stop:
+            return position, line
+        record = data[position:stop]
+        if record_end(record, 0, len(record))[1]:
+            self._reject(stats, line, UNCLOSED_QUOTE, record)
+        elif record == b"\r":  # a blank last line
+            stats.skipped += 1
+        else:
+            record += self.line_ending
+            _, newlines, rows = scan(record)
+            if len(record) > self.target:
+                self._reject(stats, line, self._size_reason(len(record)), record)
+            else:
+                self._validated(record, 0, len(record), stats, line, newlines, rows, False)
+            line += newlines
+        return stop, line
 
     def _validated(
         self,
@@ -268,8 +373,7 @@ class Splitter:
         checked: bool,
     ) -> None:
         if checked or clean(data, start, end):
-            stats.rows += rows
-            self._pack(_Piece(data, start, end, stats.uri, line, newlines, rows), stats)
+            self._emit(data, start, end, stats, line, newlines, rows)
             return
         # Slow path: take the piece apart and reject only the bad records.
         piece = data[start:end]
@@ -282,22 +386,48 @@ class Splitter:
                 continue
             if start > run_start:
                 _, run_newlines, run_rows = scan(piece, run_start, start)
-                stats.rows += run_rows
-                self._pack(
-                    _Piece(piece, run_start, start, stats.uri, run_line, run_newlines, run_rows),
-                    stats,
-                )
+                self._emit(piece, run_start, start, stats, run_line, run_newlines, run_rows)
                 run_line += run_newlines
             self._reject(stats, run_line, reason, record)
             run_line += record.count(b"\n")
             run_start = end
         if run_start < len(piece):
             _, run_newlines, run_rows = scan(piece, run_start, len(piece))
-            stats.rows += run_rows
-            self._pack(
-                _Piece(piece, run_start, len(piece), stats.uri, run_line, run_newlines, run_rows),
-                stats,
-            )
+            self._emit(piece, run_start, len(piece), stats, run_line, run_newlines, run_rows)
+
+    def _emit(
+        self,
+        data: bytes,
+        start: int,
+        end: int,
+        stats: PartStats,
+        line: int,
+        newlines: int,
+        rows: int,
+    ) -> None:
+        """Pack valid records; converted first (rejecting wrong field counts) when asked."""
+        if self.convert is None:
+            stats.rows += rows
+            self._pack(_Piece(data, start, end, stats.uri, line, newlines, rows), stats)
+            return
+        piece = data[start:end]
+        converted, bad = self.convert(piece)
+        if not bad:
+            stats.rows += rows
+            self._pack(_Piece(converted, 0, len(converted), stats.uri, line, newlines, rows),
+                       stats)  # fmt: skip
+            return
+        run_start = 0
+        run_line = line
+        for bad_start, bad_end, reason in [*bad, (len(piece), len(piece), "")]:
+            if bad_start > run_start:
+                _, run_newlines, run_rows = scan(piece, run_start, bad_start)
+                self._emit(piece, run_start, bad_start, stats, run_line, run_newlines, run_rows)
+                run_line += run_newlines
+            if reason:
+                self._reject(stats, run_line, reason, piece[bad_start:bad_end])
+                run_line += piece.count(b"\n", bad_start, bad_end)
+            run_start = bad_end
 
     def _reject(self, stats: PartStats, line: int, reason: str, record: bytes) -> None:
         stats.rejects += 1
@@ -337,10 +467,7 @@ class Splitter:
     # -- stage 2: pieces -> files ---------------------------------------------------
 
     def _pack(self, piece: _Piece, stats: PartStats) -> None:
-        data, position, stop = piece.data, piece.start, piece.end
-        if self.convert is not None:
-            data = self.convert(data[position:stop])
-            position, stop = 0, len(data)
+        data, position, stop = piece.data, piece.start, piece.end  # (converted already)
         view = memoryview(data)  # files are written from views of the blocks: no copies
         line = piece.first_line
         newlines_left = piece.newlines

@@ -63,10 +63,14 @@ def join_uri(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 
 
-def _hidden(name: str) -> bool:
-    # Spark/Hadoop markers such as _SUCCESS, and dot files, are not data.
-    base = name.rsplit("/", 1)[-1]
-    return base.startswith(("_", "."))
+def _hidden(relative: str) -> bool:
+    """Whether any segment of a path below a prefix starts with ``_`` or ``.``.
+
+    Spark and Hadoop write markers (``_SUCCESS``), checksums (``.part-0.crc``)
+    and the half-written attempts of running or failed jobs (``_temporary/``)
+    next to the data: none of them is data.
+    """
+    return any(segment.startswith(("_", ".")) for segment in relative.split("/"))
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,9 @@ class Storage:
         """The objects of a source: one object, or every object under a prefix in key order.
 
         A URI ending in ``/`` is a prefix; one without is an object, or a prefix
-        when no object has exactly that key. Names starting with ``_`` or ``.``
-        (``_SUCCESS`` markers) are skipped.
+        when no object has exactly that key. Under a prefix, any path whose part
+        below the prefix has a segment starting with ``_`` or ``.`` (``_SUCCESS``,
+        ``_temporary/``, ``.crc`` files) is skipped; an object named exactly is read.
         """
         location = parse_uri(uri)
         if not location.is_s3:
@@ -288,7 +293,11 @@ class Storage:
             return [ObjectInfo(str(path), path.stat().st_size)]
         if path.is_dir():
             files = sorted(
-                (p for p in path.rglob("*") if p.is_file() and not _hidden(p.name)),
+                (
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and not _hidden(p.relative_to(path).as_posix())
+                ),
                 key=lambda p: str(p).encode(),
             )
             if not files:

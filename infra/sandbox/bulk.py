@@ -85,16 +85,21 @@ def _submit(
     fields: dict[str, FieldDef],
     keys: list[str],
     reason: str,
-    fail: bool,
+    fault: str,
 ) -> Response:
-    """Parse and check outside the lock, then admit the job to the queue."""
+    """Parse and check outside the lock, then admit the job to the queue.
+
+    ``fault``: ``job_failed`` (the job ends Failed) or ``skip_row`` (it leaves
+    its last row out of every count, as a buggy import would).
+    """
     parsed = parse_file(data, fmt)
     checked = _check(parsed, fields, keys, reason)
     with state.lock:
         settings = state.settings
-        fail = fail or state.faults.job_fails(settings.faults)
+        fail = fault == "job_failed" or state.faults.job_fails(settings.faults)
         message = parsed.error or ("internal error (injected fault)" if fail else "")
         job = state.queue.admit(target, fmt, parsed, checked, message, state.clock.now(), settings)
+        job.skip_rows = 1 if fault == "skip_row" else 0
     result: dict[str, object] = {"batchId": job.batch_id}
     if target.kind == "customobject":
         result.update(operation="import", status="Queued", objectApiName=target.object_name)
@@ -103,7 +108,7 @@ def _submit(
     return ok([result])
 
 
-def import_leads(request: Request, state: SandboxState, fail: bool) -> Response:
+def import_leads(request: Request, state: SandboxState, fault: str) -> Response:
     schema = state.schema
     check_length(request, state.settings.max_file_bytes)
     fmt = _format(request)
@@ -131,11 +136,11 @@ def import_leads(request: Request, state: SandboxState, fail: bool) -> Response:
     target = ImportTarget("leads", "leads", lookup, list_id, partition or None)
     fields = {f.name: f for f in schema.lead_fields}
     reason = f"Missing value for lookup field '{lookup}'"
-    return _submit(state, target, fmt, data, fields, [lookup], reason, fail)
+    return _submit(state, target, fmt, data, fields, [lookup], reason, fault)
 
 
 def import_custom_objects(
-    request: Request, state: SandboxState, api_name: str, fail: bool
+    request: Request, state: SandboxState, api_name: str, fault: str
 ) -> Response:
     definition = state.schema.custom_objects.get(api_name)
     if definition is None:
@@ -146,11 +151,11 @@ def import_custom_objects(
     target = ImportTarget("customobject", api_name)
     fields = {f.name: f for f in definition.fields}
     keys = list(definition.dedupe_fields)
-    return _submit(state, target, fmt, data, fields, keys, MISSING_DEDUPE, fail)
+    return _submit(state, target, fmt, data, fields, keys, MISSING_DEDUPE, fault)
 
 
 def import_program_members(
-    request: Request, state: SandboxState, program_id: str, fail: bool
+    request: Request, state: SandboxState, program_id: str, fault: str
 ) -> Response:
     schema = state.schema
     program = schema.programs.get(int(program_id)) if program_id.isdigit() else None
@@ -169,7 +174,7 @@ def import_program_members(
     fields = {f.name: f for f in schema.lead_fields}
     fields.update({f.name: f for f in schema.member_fields if f.updateable})
     reason = "Missing value for lookup field 'email'"
-    return _submit(state, target, fmt, data, fields, ["email"], reason, fail)
+    return _submit(state, target, fmt, data, fields, ["email"], reason, fault)
 
 
 def _job(state: SandboxState, batch_id: int, kind: str, api_name: str | None = None) -> ImportJob:

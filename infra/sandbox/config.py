@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from infra.sandbox.channels import ChannelDef, ProgramDef, parse_programs
+
 FAULT_KEYS = ("606", "615", "604", "5xx", "slow", "drop", "job_failed")
 DATA_TYPES = {
     "string", "text", "email", "phone", "url", "integer", "float", "currency",
@@ -175,16 +177,8 @@ class CustomObjectDef:
 
 
 @dataclass(frozen=True)
-class ProgramDef:
-    id: int
-    name: str
-    channel: str
-    statuses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Schema:
-    """The instance's object definitions (leads, custom objects, programs)."""
+    """The instance's object definitions (leads, lists, partitions, custom objects, programs)."""
 
     scope: str
     lead_fields: tuple[FieldDef, ...]
@@ -193,6 +187,7 @@ class Schema:
     custom_objects: dict[str, CustomObjectDef]
     member_fields: tuple[FieldDef, ...]
     programs: dict[int, ProgramDef]
+    channels: dict[str, ChannelDef] = field(default_factory=dict)
 
     def lead_field(self, name: str) -> FieldDef | None:
         return next((f for f in self.lead_fields if f.name == name), None)
@@ -212,11 +207,7 @@ class Schema:
                     obj["name"], obj.get("displayName", obj["name"]),
                     obj.get("pluralName", obj["name"]), obj.get("description", ""), dedupe, defs,
                 )  # fmt: skip
-            programs = {
-                int(p["id"]): ProgramDef(int(p["id"]), p["name"], p.get("channel", ""),
-                                         tuple(p["statuses"]))
-                for p in members["programs"]
-            }  # fmt: skip
+            channels, programs = parse_programs(members)
             return cls(
                 scope=str(data.get("scope", "sandbox-api-user@mkto-bulk.local")),
                 lead_fields=tuple(FieldDef.from_json(f) for f in leads["fields"]),
@@ -225,7 +216,12 @@ class Schema:
                 custom_objects=objects,
                 member_fields=tuple(FieldDef.from_json(f) for f in members["fields"]),
                 programs=programs,
+                channels=channels,
             )
+        except ConfigError:
+            raise
+        except ValueError as error:  # ChannelConfigError, or a number that is not one
+            raise ConfigError(f"bad object definitions: {error}") from error
         except (KeyError, TypeError) as error:
             raise ConfigError(f"bad object definitions: missing or invalid {error}") from error
 

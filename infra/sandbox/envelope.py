@@ -65,3 +65,20 @@ def result_code(response: Response) -> str:
     if isinstance(response, ErrorResponse):
         return response.marketo_code
     return str(response.status_code)
+
+
+NO_ASSETS = "No assets found for the given search criteria."
+
+
+def asset_ok(result: list[dict[str, Any]]) -> Response:
+    """The Asset API's envelope: ``errors`` and ``warnings`` always present; none found is a
+    success with a warning and no ``result``."""
+    body: dict[str, Any] = {
+        "success": True,
+        "errors": [],
+        "requestId": request_id(),
+        "warnings": [] if result else [NO_ASSETS],
+    }
+    if result:
+        body["result"] = result
+    return json_response(body)

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from infra.sandbox.config import FaultRates
 
-QUEUEABLE = ("606", "615", "604", "5xx", "502", "503", "slow", "drop", "job_failed", "601", "602")
+QUEUEABLE = (
+    "606", "615", "604", "5xx", "502", "503", "slow", "drop", "job_failed", "601", "602",
+    "skip_row", "garbled",
+)  # fmt: skip
+# Faults that only match calls creating an import job: the job fails, or it silently
+# leaves its last row out (neither processed nor failed: counts that do not add up).
+JOB_FAULTS = ("job_failed", "skip_row")
 # Order in which random faults are rolled; at most one applies per call.
 _ROLL_ORDER = ("drop", "5xx", "615", "606", "604", "slow")
 
@@ -39,10 +45,11 @@ class Faults:
         """The fault for this call ("" for none). Queued faults first, then random rates.
 
         A queued fault without a prefix matches any Marketo call except identity;
-        ``job_failed`` only matches calls that create an import job.
+        ``job_failed`` and ``skip_row`` only match calls that create an import job.
+        ``garbled`` answers success with a batchId that is not a number (no job made).
         """
         for entry in self.queue:
-            if entry.fault == "job_failed" and not import_call:
+            if entry.fault in JOB_FAULTS and not import_call:
                 continue
             if entry.path_prefix is None:
                 if identity:

@@ -30,7 +30,10 @@ def finish_job(job: ImportJob, store: Store, now: float) -> None:
     index = None
     if target.kind == "leads" and target.lookup_field not in ("id", "email"):
         index = store.lead_index(target.lookup_field)
-    for row, checked in zip(job.parsed.rows, job.checked, strict=True):
+    pairs = list(zip(job.parsed.rows, job.checked, strict=True))
+    if job.skip_rows:
+        pairs = pairs[: -job.skip_rows]
+    for row, checked in pairs:
         reason = checked.reason
         if not reason:
             if target.kind == "leads":

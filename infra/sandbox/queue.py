@@ -40,6 +40,7 @@ class ImportJob:
     warning_rows: list[list[str]] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
     message: str = ""
+    skip_rows: int = 0  # an injected fault: rows left out of every count
 
     def status(self, now: float) -> str:
         if self.final_status:

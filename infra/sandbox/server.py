@@ -18,7 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from infra.sandbox import bulk, describe
+from infra.sandbox import bulk, describe, lookups
 from infra.sandbox.admin import AdminApi
 from infra.sandbox.envelope import MarketoError, error, http_error, json_response, ok, result_code
 from infra.sandbox.identity import credentials_match
@@ -61,6 +61,13 @@ ROUTES = [
      "describe_pm"),
     ("GET", "/rest/v1/program/members/describe.json", "/rest/v1/program/members/describe.json",
      "describe_pm_v1"),
+    ("GET", "/rest/v1/lists/{listId}.json", "/rest/v1/lists/<int:list_id>.json", "get_list"),
+    ("GET", "/rest/v1/leads/partitions.json", "/rest/v1/leads/partitions.json", "get_partitions"),
+    ("GET", "/rest/asset/v1/program/{id}.json", "/rest/asset/v1/program/<int:program_id>.json",
+     "get_program"),
+    ("GET", "/rest/asset/v1/channel/byName.json", "/rest/asset/v1/channel/byName.json",
+     "get_channel"),
+    ("GET", "/rest/asset/v1/channels.json", "/rest/asset/v1/channels.json", "get_channels"),
 ]  # fmt: skip
 _TEMPLATES = {name: f"{method} {template}" for method, template, _, name in ROUTES}
 _IMPORTS = {"import_leads", "import_co", "import_pm"}
@@ -163,8 +170,9 @@ class SandboxApp:
             if not within:
                 response: Response | str = error("615", "Concurrent access limit reached")
             else:
+                job_fault = fault if fault in ("job_failed", "skip_row") else ""
                 response = self._fault_response(fault) or self._execute(
-                    request, endpoint, args, route_error, fault == "job_failed"
+                    request, endpoint, args, route_error, job_fault
                 )
         finally:
             with state.lock:
@@ -180,6 +188,8 @@ class SandboxApp:
             return None
         if fault == "drop":
             return _DROP
+        if fault == "garbled":
+            return ok([{"batchId": "garbled", "status": "Queued"}])
         if fault in ("5xx", "502", "503"):
             with state.lock:
                 status = int(fault) if fault != "5xx" else state.faults.rng.choice((502, 503))
@@ -202,7 +212,7 @@ class SandboxApp:
         endpoint: str,
         args: dict[str, Any],
         route_error: MarketoError | None,
-        fail_job: bool,
+        job_fault: str,
     ) -> Response:
         state = self.state
         try:
@@ -211,7 +221,7 @@ class SandboxApp:
                 state.limits.admit(state.clock.now(), state.settings)
             if route_error is not None:
                 raise route_error
-            return self._endpoint(request, endpoint, args, fail_job)
+            return self._endpoint(request, endpoint, args, job_fault)
         except MarketoError as failure:
             return error(failure.code, failure.message)
         except bulk.PayloadTooLarge:
@@ -238,15 +248,15 @@ class SandboxApp:
             raise MarketoError("602", "Access token expired")
 
     def _endpoint(
-        self, request: Request, endpoint: str, args: dict[str, Any], fail: bool
+        self, request: Request, endpoint: str, args: dict[str, Any], fault: str
     ) -> Response:
         state = self.state
         if endpoint == "import_leads":
-            return bulk.import_leads(request, state, fail)
+            return bulk.import_leads(request, state, fault)
         if endpoint == "import_co":
-            return bulk.import_custom_objects(request, state, args["api_name"], fail)
+            return bulk.import_custom_objects(request, state, args["api_name"], fault)
         if endpoint == "import_pm":
-            return bulk.import_program_members(request, state, args["program_id"], fail)
+            return bulk.import_program_members(request, state, args["program_id"], fault)
         prefix, _, what = endpoint.partition("_")
         if prefix in _KINDS:
             kind, api_name = _KINDS[prefix], args.get("api_name")
@@ -254,6 +264,8 @@ class SandboxApp:
                 return bulk.batch_status(state, args["batch_id"], kind, api_name)
             return bulk.batch_file(state, args["batch_id"], kind, what, api_name)
         schema = state.schema
+        if endpoint.startswith("get_"):
+            return self._lookup(request, endpoint, args)
         if endpoint == "describe_leads":
             return ok(describe.leads(schema))
         if endpoint == "describe_leads2":
@@ -266,3 +278,15 @@ class SandboxApp:
         if endpoint == "describe_co" and definition is not None:
             return ok(describe.custom_object(definition))
         raise MarketoError("1013", f"Custom object '{args.get('api_name')}' not found")
+
+    def _lookup(self, request: Request, endpoint: str, args: dict[str, Any]) -> Response:
+        schema = self.state.schema
+        if endpoint == "get_list":
+            return lookups.static_list(schema, args["list_id"])
+        if endpoint == "get_partitions":
+            return lookups.partitions(schema)
+        if endpoint == "get_program":
+            return lookups.program(schema, args["program_id"])
+        if endpoint == "get_channel":
+            return lookups.channel_by_name(request, schema)
+        return lookups.channels(request, schema)

@@ -117,6 +117,15 @@ class Progress:
     default=None,
     help="Format of the files sent to Marketo [csv].",
 )
+@click.option(
+    "--input-format",
+    type=click.Choice(FILE_FORMATS),
+    default=None,
+    help="Delimiter of the source files [from the name, else detected].",
+)
+@click.option(
+    "--encoding", default=None, help="Encoding of the source files, e.g. latin-1 [utf-8]."
+)
 @click.option("--lookup-field", default=None, help="Leads: the field that matches records.")
 @click.option("--list-id", type=int, default=None, help="Leads: add the leads to this static list.")
 @click.option("--partition-name", default=None, help="Leads: the lead partition.")
@@ -132,10 +141,14 @@ class Progress:
     help='JSON object {"column": "apiField" or null to drop}.',
 )
 @click.option(
-    "--idempotency-key", default=None, help="Starting the same key again returns the first load."
+    "--idempotency-key",
+    default=None,
+    help="Starting the same key again (same payload) returns the first load.",
 )
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
-@click.option("--callback-queue", default=None, help="Queue the callback task is sent to.")
+@click.option(
+    "--callback-queue", default=None, help="The ETL's queue the callback is sent to (required)."
+)
 @click.option("--wait", is_flag=True, help="Follow the load with a progress line until it ends.")
 @click.option(
     "--timeout",
@@ -147,6 +160,8 @@ def load(
     source: str,
     object_type: str,
     file_format: str | None,
+    input_format: str | None,
+    encoding: str | None,
     lookup_field: str | None,
     list_id: int | None,
     partition_name: str | None,
@@ -178,6 +193,8 @@ def load(
         "source": source,
         "object": object_type,
         "format": file_format,
+        "inputFormat": input_format,
+        "encoding": encoding,
         "lookupField": lookup_field,
         "listId": list_id,
         "partitionName": partition_name,

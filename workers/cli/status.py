@@ -31,12 +31,19 @@ def _chunks(status: LoadStatus) -> str:
     return f"{status.chunks.done + status.chunks.failed}/{total}"
 
 
+def _state(status: LoadStatus) -> str:
+    """The state, and why a live load is not moving when it waits (the daily quota)."""
+    if status.waiting and not status.terminal:
+        return f"{status.state} (waiting for the daily quota)"
+    return status.state
+
+
 def table(statuses: list[LoadStatus]) -> list[str]:
     header = ("LOAD ID", "STATE", "OBJECT", "CHUNKS", "PROCESSED", "FAILED", "CREATED", "SOURCE")
     rows = [header] + [
         (
             s.load_id,
-            s.state,
+            _state(s),
             s.object,
             _chunks(s),
             f"{s.rows_processed:,}",
@@ -59,7 +66,8 @@ def details(status: LoadStatus) -> list[str]:
     }
     lines = [
         f"load:      {status.load_id}",
-        f"state:     {status.state}",
+        f"state:     {status.state}"
+        + (f", {status.waiting}" if status.waiting and not status.terminal else ""),
         f"source:    {status.source}",
         f"object:    {status.object}"
         + (f"  {json.dumps(parameters, sort_keys=True)}" if parameters else ""),
@@ -69,12 +77,14 @@ def details(status: LoadStatus) -> list[str]:
         f"{c.importing} importing, {c.done} done, {c.failed} failed",
         f"jobs:      {status.jobs_submitted} submitted, {status.jobs_retried} retried",
         f"rows:      {status.rows_read:,} read, {status.rows_rejected:,} rejected, "
-        f"{status.rows_submitted:,} submitted",
+        f"{status.rows_submitted:,} submitted, {status.rows_skipped:,} blank lines skipped",
         f"           {status.rows_processed:,} processed, {status.rows_failed:,} failed, "
         f"{status.rows_warned:,} with warnings, {status.rows_in_failed_jobs:,} in failed jobs, "
         f"{status.rows_not_submitted:,} not submitted",
         f"error:     {status.error or '-'}",
     ]
+    if status.last_error:
+        lines.append(f"last step error: {status.last_error}")
     for index, message in status.chunk_errors[:20]:
         lines.append(f"           chunk {index} failed: {message}")
     if len(status.chunk_errors) > 20:

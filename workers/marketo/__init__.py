@@ -1,4 +1,4 @@
-"""The Marketo client every task uses: auth, shared budgets, retries, bulk imports, describe.
+"""The Marketo client every task uses: auth, budgets, retries, bulk imports, describe, lookups.
 
 Marketo's limits belong to the instance and are shared by every integration,
 so the budgets live in Redis and hold across all worker processes and hosts.
@@ -19,11 +19,13 @@ from workers.marketo.imports import (
     LeadImport,
     ProgramMemberImport,
 )
+from workers.marketo.lookups import Channel, Program, StaticList
 from workers.marketo.retry import RetryPolicy, backoff_delay
 from workers.marketo.upload import Upload
 
 __all__ = [
     "BudgetLimits",
+    "Channel",
     "ClientConfig",
     "CustomObjectImport",
     "Description",
@@ -34,8 +36,10 @@ __all__ = [
     "ImportTarget",
     "LeadImport",
     "MarketoClient",
+    "Program",
     "ProgramMemberImport",
     "RetryPolicy",
+    "StaticList",
     "Upload",
     "backoff_delay",
     "marketo_day",

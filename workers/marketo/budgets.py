@@ -44,10 +44,12 @@ if now < 0 then
 end
 """
 
-# KEYS: rate, inflight, holdoff, daily. ARGV: now, holder, rate_limit, window,
-# max_concurrent, lease, daily_limit, daily_ttl, count_daily (0 for identity calls).
-# Returns {status, value}: 0 granted (value = daily count), 1 hold-off, 2 concurrency,
-# 3 rate (value = seconds to wait), 4 daily share used (value = count).
+# KEYS: rate, inflight, holdoff, daily, quota override. ARGV: now, holder, rate_limit,
+# window, max_concurrent, lease, daily_limit, daily_ttl, count_daily (0 for identity
+# calls), reserve. The override (``mkto-bulk quota set``) replaces the configured daily
+# quota at once for every worker; the reserve still applies.
+# Returns {status, value, limit}: 0 granted (value = daily count), 1 hold-off,
+# 2 concurrency, 3 rate (value = seconds to wait), 4 daily share used (value = count).
 _ACQUIRE = (
     _NOW
     + """
@@ -55,10 +57,14 @@ local holder, rate_limit, window = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local max_concurrent, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
 local daily_limit, daily_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local count_daily = ARGV[9] == '1'
+local override = redis.call('GET', KEYS[5])
+if override then daily_limit = math.max(0, tonumber(override) - tonumber(ARGV[10])) end
 local holdoff = tonumber(redis.call('GET', KEYS[3]) or '0')
 if holdoff > now then return {1, tostring(holdoff - now)} end
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
-if count_daily and used >= daily_limit then return {4, tostring(used)} end
+if count_daily and used >= daily_limit then
+  return {4, tostring(used), tostring(daily_limit)}
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= max_concurrent then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -105,10 +111,14 @@ return tostring(current)
 """
 )
 
-# KEYS: daily. ARGV: limit, ttl. Marks today's share as used (after Marketo's own 607).
+# KEYS: daily, quota override. ARGV: limit, ttl, reserve. Marks today's share as used
+# (after Marketo's own 607).
 _EXHAUST = """
+local limit = tonumber(ARGV[1])
+local override = redis.call('GET', KEYS[2])
+if override then limit = math.max(0, tonumber(override) - tonumber(ARGV[3])) end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+if used < limit then redis.call('SET', KEYS[1], limit, 'EX', ARGV[2]) end
 return 1
 """
 
@@ -193,6 +203,10 @@ class Budgets:
     def holdoff_key(self) -> str:
         return f"{self.prefix}:holdoff"
 
+    @property
+    def quota_override_key(self) -> str:
+        return f"{self.prefix}:daily_quota_override"
+
     def daily_key(self, ts: float | None = None) -> str:
         day = marketo_day(self.clock() if ts is None else ts)
         return f"{self.prefix}:daily:{day.isoformat()}"
@@ -206,8 +220,9 @@ class Budgets:
         now = self.clock()
         holder = f"{self._holder_base}:{uuid.uuid4().hex}"
         limits = self.limits
-        status, value = self._acquire(
-            keys=[self.rate_key, self.inflight_key, self.holdoff_key, self.daily_key(now)],
+        keys = [self.rate_key, self.inflight_key, self.holdoff_key, self.daily_key(now)]
+        answer = self._acquire(
+            keys=[*keys, self.quota_override_key],
             args=[
                 self._now_arg(),
                 holder,
@@ -218,9 +233,10 @@ class Budgets:
                 limits.daily_limit,
                 DAILY_KEY_TTL_S,
                 1 if count_daily else 0,
+                limits.daily_quota_reserve,
             ],
         )
-        status = int(status)
+        status, value = int(answer[0]), answer[1]
         if status == 0:
             return Permit(holder, int(value)), 0.0
         if status == 4:
@@ -228,7 +244,7 @@ class Budgets:
             raise DailyQuotaExhausted(
                 "quota",
                 f"our share of the daily API quota is used ({int(value)} of "
-                f"{limits.daily_limit} calls, {limits.daily_quota_reserve} kept in reserve); "
+                f"{int(answer[2])} calls, {limits.daily_quota_reserve} kept in reserve); "
                 f"resets at midnight America/Chicago",
                 resets_at=resets_at,
             )
@@ -262,7 +278,33 @@ class Budgets:
 
     def mark_daily_exhausted(self) -> None:
         """After Marketo's own 607: every worker stops until the Marketo day resets."""
-        self._exhaust(keys=[self.daily_key()], args=[self.limits.daily_limit, DAILY_KEY_TTL_S])
+        self._exhaust(
+            keys=[self.daily_key(), self.quota_override_key],
+            args=[self.limits.daily_limit, DAILY_KEY_TTL_S, self.limits.daily_quota_reserve],
+        )
+
+    # The daily quota, as configured or as overridden for every worker -------
+    def daily_quota(self) -> tuple[int, bool]:
+        """The daily quota in force, and whether it is an override (not the setting)."""
+        value = self.redis.get(self.quota_override_key)
+        if value is None:
+            return self.limits.daily_quota, False
+        return int(value), True
+
+    def daily_limit(self) -> int:
+        """Our share in force: the daily quota (setting or override) minus the reserve."""
+        quota, _ = self.daily_quota()
+        return max(0, quota - self.limits.daily_quota_reserve)
+
+    def set_daily_quota(self, quota: int | None) -> None:
+        """Override the configured daily quota for every worker at once (None: back to it).
+
+        Read on every call, so waiting loads resume on their next look without a restart.
+        """
+        if quota is None:
+            self.redis.delete(self.quota_override_key)
+        else:
+            self.redis.set(self.quota_override_key, int(quota))
 
     # Visibility ---------------------------------------------------------
     def daily_count(self) -> int:

@@ -9,13 +9,14 @@ import redis
 from workers.marketo.bulk import BulkImports
 from workers.marketo.config import ClientConfig
 from workers.marketo.describe import Describes
+from workers.marketo.lookups import Lookups
 
 if TYPE_CHECKING:
     from workers.settings import Settings
 
 
-class MarketoClient(BulkImports, Describes):
-    """Bulk imports, job status, result files and describe, within the shared budgets.
+class MarketoClient(BulkImports, Describes, Lookups):
+    """Bulk imports, job status, result files, describe and lookups, within the shared budgets.
 
     Build one per worker process (after the fork), e.g. on ``worker_process_init``:
     ``MarketoClient.from_settings(get_settings())``.

@@ -16,6 +16,8 @@ from workers.marketo.transport import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TI
 if TYPE_CHECKING:
     from workers.settings import Settings
 
+LOOKUP_TTL_S = 3600  # static lists, partitions, programs, channels: an hour
+
 
 @dataclass(frozen=True)
 class ClientConfig:
@@ -31,6 +33,7 @@ class ClientConfig:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     describe_ttl_s: int = 24 * 3600
+    lookup_ttl_s: int = LOOKUP_TTL_S
     token_refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S
     holdoff_606_s: float | None = None  # None: one rate window
     budget_timeout_s: float = 300.0
