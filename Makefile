@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest install redis-binary demo bench bench-split bench-pipeline clean
+.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline clean
 
-test: install redis-binary lint typecheck pytest
+test: install redis-binary lint typecheck docs pytest
 
 $(STAMP): pyproject.toml setup.py workers/_textscan.c workers/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,10 +29,15 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The documentation site (docs/, mkdocs.yml) into site/; strict: a broken link, an unknown anchor
+# or a page missing from the nav fails the build.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+
 pytest: install redis-binary
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The main job end to end on this machine (see README, Quick start); DEMO_ARGS="--fast --no-linger" etc.
+# The main job end to end on this machine (docs/quick-start.md); DEMO_ARGS="--fast --no-linger" etc.
 demo: install redis-binary
 	$(PY) -m infra.demo $(DEMO_ARGS)
 
@@ -45,4 +50,4 @@ bench-pipeline: install redis-binary
 	$(PY) bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 1
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

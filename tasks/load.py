@@ -130,7 +130,10 @@ def _retry(task: Task, countdown: float) -> NoReturn:
 
 @app.task(name="mkto_bulk.start_load", bind=True)
 def start_load(self: Task, **payload: Any) -> dict[str, Any]:
-    """Start a load from a JSON payload (see README); returns ``{"load_id", "created"}``."""
+    """Start a load from a JSON payload (docs/etl/payload.md).
+
+    Returns ``{"load_id", "created"}``.
+    """
     # The task id survives redelivery, so a repeated start finds the load it made.
     return _run(self, lambda: load_steps.start_load(runtime(), DISPATCH, payload, self.request.id))
 

@@ -1,7 +1,8 @@
 """The Bulk Import endpoints for leads, custom objects and program members.
 
 Paths, parameters and result fields follow the bulk-*-import docs and the
-official OpenAPI. Errors chosen where the docs are silent are listed in the README.
+official OpenAPI. Errors chosen where the docs are silent are listed in
+docs/sandbox/behaviour.md ("Create errors").
 """
 
 from __future__ import annotations

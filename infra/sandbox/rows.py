@@ -1,4 +1,4 @@
-"""Parsing an uploaded import file and the per-row rules (documented in the README table).
+"""Parsing an uploaded import file and the per-row rules (docs/sandbox/behaviour.md, "Row rules").
 
 Everything here is pure and uses only the fixed object definitions, so it runs
 in the request thread without the state lock; only the upsert waits for the job
