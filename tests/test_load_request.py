@@ -68,3 +68,10 @@ def test_the_policy_decides_local_sources_and_callback_queues() -> None:
         parse_load_request(callback, RequestPolicy(callback_queues=frozenset({"etl-2"})))
     # A record already accepted (read back by the chunk steps) is not checked against a policy.
     assert LoadRequest.model_validate(local).source == local["source"]
+
+
+def test_a_mapping_of_fifty_thousand_columns_is_refused_at_the_door_in_one_short_line() -> None:
+    mapping = {f"column_{i:05d}": "firstName" for i in range(50_000)}
+    with pytest.raises(InputError) as caught:
+        parse_load_request({"source": "s3://etl/k", "object": "leads", "mapping": mapping})
+    assert str(caught.value) == "invalid load request: mapping: has 50,000 columns (at most 1,000)"

@@ -116,7 +116,8 @@ def test_pipeline_stops_a_gzip_bomb_and_keeps_a_huge_mapping_error_short(
     bomb = gzip.compress(b"email,firstName\n" + b"a@x.com,A\n" * 300_000)
     bomb_source = put(s3_client, bucket, "in/bomb.csv", bomb)
     plain = put(s3_client, bucket, "in/plain.csv", b"email,firstName\na@x.com,A\n")
-    mapping = {f"column_{i:05d}": "firstName" for i in range(50_000)}
+    # The most columns a payload's mapping may name (more is refused at the door).
+    mapping = {f"column_{i:05d}": "firstName" for i in range(1_000)}
     bomb_pipeline.start_worker("a")
     bomb_load = bomb_pipeline.start_load(source=bomb_source, object="leads")
     mapped_load = bomb_pipeline.start_load(source=plain, object="leads", mapping=mapping)
@@ -135,7 +136,7 @@ def test_pipeline_stops_a_gzip_bomb_and_keeps_a_huge_mapping_error_short(
     named = "; ".join(
         f"mapping names column 'column_{i:05d}', which is not in the header" for i in range(10)
     )
-    expected = f"{plain}: column mapping does not fit the header: {named}; ... and 49,990 more"
+    expected = f"{plain}: column mapping does not fit the header: {named}; ... and 990 more"
     assert load["error"] == expected
     assert read_report(s3_client, load["report_uri"])["error"] == expected
     logged = [line for line in bomb_pipeline.logs().splitlines() if mapped_load in line]

@@ -114,10 +114,9 @@ def final_state(load: dict[str, str], chunks: list[dict[str, str]]) -> LoadState
 
 def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     """Close the load once it is split and every chunk is terminal; idempotent."""
-    load = rt.ledger.load(load_id)
+    load, chunks = rt.ledger.snapshot(load_id)
     if load["state"] != LoadState.LOADING:
         return "not-loading"
-    chunks = rt.ledger.chunks(load_id)
     if len(chunks) < int(load["chunks_total"]) or any(
         c["state"] not in TERMINAL_CHUNK_STATES for c in chunks
     ):

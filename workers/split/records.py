@@ -158,6 +158,13 @@ def _patterns(delimiter: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
 
 def first_problem_python(data: bytes, start: int, end: int, delimiter: bytes) -> Problem | None:
     """``first_problem`` with regular expressions: runs of good records, then one record."""
+    if data.find(b'"', start, end) < 0 and data.find(b"\r", start, end) < 0:
+        # No quote and no CR (most exports): only a blank line can be wrong, and
+        # bytes.find sees that at memchr speed, where the expressions take ~50 MB/s.
+        if data.startswith(b"\n", start, end):
+            return BLANK, start, start
+        blank = data.find(b"\n\n", start, end)
+        return None if blank < 0 else (BLANK, blank + 1, blank + 1)
     unquoted, good = _patterns(delimiter)
     position = start
     while True:

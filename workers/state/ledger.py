@@ -271,6 +271,23 @@ class Ledger:
             pipe.hgetall(self.chunk_key(load_id, index))
         return [_decode(raw) for raw in pipe.execute()]
 
+    def snapshot(self, load_id: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """The load and its chunks as of one instant (MULTI/EXEC).
+
+        Reading them one after the other can see a chunk already ``done`` while
+        the load's roll-ups still lack its counts (the collect that moved it ran
+        in between), which would make figures that add up look as if they do not.
+        """
+        indexes = self.chunk_indexes(load_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hgetall(self.load_key(load_id))
+        for index in indexes:
+            pipe.hgetall(self.chunk_key(load_id, index))
+        raw_load, *raw_chunks = pipe.execute()
+        if not raw_load:
+            raise LedgerError(f"no load {load_id!r}")
+        return _decode(raw_load), [_decode(raw) for raw in raw_chunks]
+
     def move_chunk(
         self,
         load_id: str,
