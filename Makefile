@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 test: install redis-binary lint typecheck docs pytest
 
-$(STAMP): pyproject.toml setup.py workers/_textscan.c workers/_textscan_loops.h
+$(STAMP): pyproject.toml setup.py workers/split/_textscan.c workers/split/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

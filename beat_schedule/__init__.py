@@ -3,9 +3,9 @@
 celery-redbeat keeps these entries in Redis and lets one beat at a time send
 them. It stores a ``crontab`` without its time zone, so a scheduled load is
 sent as a short interval "tick" naming its entry, and the task works out
-the cron's latest fire time in the entry's own zone (``beat_schedule.cron``).
+the cron's latest fire time in the entry's own zone (``workers.schedule.cron``).
 The tick carries only the name: the task runs the entry beat validated and
-published at start (``workers.scheduled_runs.ENTRIES_KEY``), so a message
+published at start (``workers.schedule.runs.ENTRIES_KEY``), so a message
 can never make a worker run an entry of its own.
 """
 
@@ -14,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from beat_schedule.config import ScheduledLoad
+from workers.schedule import RUN_SCHEDULED_TASK
 
-RUN_SCHEDULED_TASK = "mkto_bulk.run_scheduled"
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from workers.schedule.config import ScheduledLoad
+    from workers.settings import Settings
+
+__all__ = ["RUN_SCHEDULED_TASK", "beat_schedule", "install"]
 # A tick waiting in the queue this many intervals is superseded by later ones.
 TICK_EXPIRY_INTERVALS = 10
 
@@ -44,3 +49,14 @@ def beat_schedule(
             "options": {"expires": max(60.0, TICK_EXPIRY_INTERVALS * tick_s)},
         }
     return entries
+
+
+def install(app: Celery, settings: Settings, loads: Iterable[ScheduledLoad] = ()) -> None:
+    """Give the Celery app its beat entries; beat reads them when its scheduler starts.
+
+    Called from the task modules the app includes (``tasks.load``), which every
+    beat imports before it starts its scheduler, so ``workers`` never imports this package.
+    """
+    app.conf.beat_schedule = beat_schedule(
+        settings.reconcile_interval_s, loads, tick_s=settings.schedule_tick_s
+    )

@@ -112,7 +112,7 @@ def child_csv_module(source: str, dest: str, limit: int) -> dict[str, Any]:
 
 def scanner_name() -> str:
     """Which scanner the splitter uses: the C one (and its instruction set) or Python."""
-    from workers import records
+    from workers.split import records
 
     if records._c is None:
         return "Python (C scanner not built)"
@@ -120,7 +120,7 @@ def scanner_name() -> str:
 
 
 def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict[str, Any]:
-    from workers.split_run import SplitOptions, SplitRun
+    from workers.split.run import SplitOptions, SplitRun
     from workers.storage import Storage
 
     client = None
@@ -166,7 +166,7 @@ def child_main(argv: list[str]) -> None:
     if name == "ours":  # imports are not part of the measurement
         import boto3  # noqa: F401
 
-        import workers.split_run  # noqa: F401
+        import workers.split.run  # noqa: F401
     started = time.perf_counter()
     if name == "split":
         subprocess.run(["split", "-C", str(limit), source, os.path.join(dest, "s")], check=True)

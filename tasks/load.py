@@ -19,7 +19,7 @@ from celery import Task
 from celery.exceptions import Reject, TaskPredicate
 from celery.signals import beat_init
 
-from workers import chunk_steps, load_finish, load_steps, reconciler, scheduled_runs
+import beat_schedule
 from workers.celery_app import MAX_COUNTDOWN_S, SCHEDULED_LOADS, app
 from workers.errors import (
     DailyQuotaExhausted,
@@ -28,10 +28,13 @@ from workers.errors import (
     UnexpectedStepError,
 )
 from workers.load_request import callback_problems
-from workers.runtime import runtime
+from workers.pipeline import collect, finish, poll, split, start, submit
+from workers.pipeline import reconcile as reconcile_step
+from workers.pipeline.runtime import runtime
+from workers.pipeline.step_errors import describe, is_unexpected
+from workers.pipeline.transient import transient_boundary
+from workers.schedule import runs as scheduled_runs
 from workers.settings import load_settings
-from workers.step_errors import describe, is_unexpected
-from workers.transient import transient_boundary
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,9 @@ class CeleryDispatcher:
 
 
 DISPATCH = CeleryDispatcher()
+
+# Beat's entries, in place before beat starts its scheduler (it imports this module first).
+beat_schedule.install(app, load_settings(), SCHEDULED_LOADS)
 
 
 def _run(task: Task, step: Callable[[], T]) -> T:
@@ -130,52 +136,61 @@ def _retry(task: Task, countdown: float) -> NoReturn:
 
 @app.task(name="mkto_bulk.start_load", bind=True)
 def start_load(self: Task, **payload: Any) -> dict[str, Any]:
-    """Start a load from a JSON payload (docs/etl/payload.md).
+    """``workers.pipeline.start``: start a load from a JSON payload (docs/etl/payload.md).
 
     Returns ``{"load_id", "created"}``.
     """
     # The task id survives redelivery, so a repeated start finds the load it made.
-    return _run(self, lambda: load_steps.start_load(runtime(), DISPATCH, payload, self.request.id))
+    return _run(self, lambda: start.start_load(runtime(), DISPATCH, payload, self.request.id))
 
 
 @app.task(name="mkto_bulk.split_source", bind=True)
 def split_source(self: Task, load_id: str) -> str:
-    return _run(self, lambda: load_steps.split(runtime(), DISPATCH, load_id))
+    """``workers.pipeline.split``: split the source into chunks that queue for Marketo."""
+    return _run(self, lambda: split.split(runtime(), DISPATCH, load_id))
 
 
 @app.task(name="mkto_bulk.submit_chunk", bind=True)
 def submit_chunk(self: Task, load_id: str, index: int) -> str:
-    return _run(self, lambda: chunk_steps.submit(runtime(), DISPATCH, load_id, index))
+    """``workers.pipeline.submit``: upload one admitted chunk as a Marketo import job."""
+    return _run(self, lambda: submit.submit(runtime(), DISPATCH, load_id, index))
 
 
 @app.task(name="mkto_bulk.poll_chunk", bind=True)
 def poll_chunk(self: Task, load_id: str, index: int, token: str) -> str:
-    return _run(self, lambda: chunk_steps.poll(runtime(), DISPATCH, load_id, index, token))
+    """``workers.pipeline.poll``: ask Marketo for the job's status, poll again or collect."""
+    return _run(self, lambda: poll.poll(runtime(), DISPATCH, load_id, index, token))
 
 
 @app.task(name="mkto_bulk.collect_chunk", bind=True)
 def collect_chunk(self: Task, load_id: str, index: int) -> str:
-    return _run(self, lambda: load_finish.collect(runtime(), DISPATCH, load_id, index))
+    """``workers.pipeline.collect``: copy a finished job's failure and warning files to S3."""
+    return _run(self, lambda: collect.collect(runtime(), DISPATCH, load_id, index))
 
 
 @app.task(name="mkto_bulk.finish_load", bind=True)
 def finish_load(self: Task, load_id: str) -> str:
-    return _run(self, lambda: load_finish.finish(runtime(), DISPATCH, load_id))
+    """``workers.pipeline.finish``: close the load once every chunk is terminal; its report."""
+    return _run(self, lambda: finish.finish(runtime(), DISPATCH, load_id))
 
 
 @app.task(name="mkto_bulk.pump", bind=True)
 def pump(self: Task) -> int:
-    return len(_run(self, lambda: chunk_steps.pump(runtime(), DISPATCH)))
+    """``workers.pipeline.submit``: give free permits to the chunks first in line."""
+    return len(_run(self, lambda: submit.pump(runtime(), DISPATCH)))
 
 
 @app.task(name="mkto_bulk.reconcile", bind=True)
 def reconcile(self: Task) -> dict[str, int]:
-    return _run(self, lambda: reconciler.reconcile(runtime(), DISPATCH))
+    """``workers.pipeline.reconcile``: re-drive every step a crash or lost message left."""
+    return _run(self, lambda: reconcile_step.reconcile(runtime(), DISPATCH))
 
 
 @app.task(name="mkto_bulk.run_scheduled", bind=True)
 def run_scheduled(self: Task, name: Any = None, **unexpected: Any) -> str:
-    """Beat's tick for one scheduled load, by name: start, keep waiting for, or fail its run.
+    """``workers.schedule.runs``: beat's tick for one scheduled load, by name.
+
+    Starts, keeps waiting for, or fails its run.
 
     Only entries beat read from its schedule file run; anything else is refused and logged.
     """

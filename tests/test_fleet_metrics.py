@@ -14,9 +14,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services import free_port, wait_for
-from workers.admission import Admission
-from workers.ledger import Ledger, LoadState
 from workers.marketo.metrics import Metrics
+from workers.state.admission import Admission
+from workers.state.ledger import Ledger, LoadState
 
 INSTANCE = "metrics-test"
 MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from workers.errors import InputError, MktoBulkError, PermanentError, TransientError
-from workers.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
 from workers.load_request import RequestPolicy, parse_load_request
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
+from workers.state.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
 
 if TYPE_CHECKING:
     from celery import Celery

@@ -7,13 +7,13 @@ import sys
 from celery import Celery
 from kombu import Queue
 
-from beat_schedule import RUN_SCHEDULED_TASK, beat_schedule
-from beat_schedule.config import scheduled_loads
 from workers import kombu_patch
 from workers.errors import SettingsError
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
 from workers.queues import ENTRY_QUEUE, MARKETO_QUEUE, POLL_QUEUE, SPLIT_QUEUE
+from workers.schedule import RUN_SCHEDULED_TASK
+from workers.schedule.config import scheduled_loads
 from workers.settings import load_settings
 
 # Every countdown a task schedules stays below this, and the broker's
@@ -123,9 +123,9 @@ app.conf.update(
     task_queues=[Queue(ENTRY_QUEUE), Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
     task_default_queue=POLL_QUEUE,
     task_routes=ROUTES,
-    beat_schedule=beat_schedule(
-        _settings.reconcile_interval_s, SCHEDULED_LOADS, tick_s=_settings.schedule_tick_s
-    ),
+    # beat_schedule (the reconciler sweep, the scheduled loads) is set by
+    # ``beat_schedule.install``, called by the included task modules before beat's
+    # scheduler starts: the app does not depend on the beat_schedule package.
     beat_scheduler="redbeat.RedBeatScheduler",
     beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,
     redbeat_redis_url=_settings.redis_url,

@@ -17,13 +17,13 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from workers.accounting import COUNTS_MISMATCH_METRIC
-from workers.admission import Admission
-from workers.ledger import TERMINAL_LOAD_STATES, Ledger, LoadState
 from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
 from workers.marketo.metrics import CODE_PREFIX, Metrics
-from workers.quota_wait import REASON_DAILY_QUOTA
+from workers.pipeline.quota_wait import REASON_DAILY_QUOTA
 from workers.settings import Settings
+from workers.state.accounting import COUNTS_MISMATCH_METRIC
+from workers.state.admission import Admission
+from workers.state.ledger import TERMINAL_LOAD_STATES, Ledger, LoadState
 
 STUCK_AFTER_S = 1800.0  # a live load whose ledger has not moved for this long is stuck
 LOADS_SCANNED = 1000  # the newest loads looked at on each scrape

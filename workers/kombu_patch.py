@@ -47,7 +47,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 logger = logging.getLogger(__name__)
 
 # Checked against these kombu versions' source; a newer kombu must be checked again
-# (tests/test_broker_restart.py fails if it still has the bug).
+# (tests/e2e/test_broker_restart.py fails if it still has the bug).
 AFFECTED_KOMBU = ((5, 0), (5, 8))
 _REMEMBERED = "_mkto_connparams"
 

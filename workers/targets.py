@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from workers.header_check import TargetFields
 from workers.load_request import LoadRequest, ObjectType
 from workers.marketo.describe import Description
 from workers.marketo.imports import (
@@ -11,6 +10,7 @@ from workers.marketo.imports import (
     LeadImport,
     ProgramMemberImport,
 )
+from workers.split.header_check import TargetFields
 
 
 def import_target(request: LoadRequest) -> ImportTarget:

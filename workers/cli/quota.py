@@ -32,7 +32,7 @@ def _budgets() -> Budgets:
 
 def _show_lines() -> list[str]:
     from workers.marketo.budgets import next_reset
-    from workers.quota_wait import reset_text
+    from workers.pipeline.quota_wait import reset_text
 
     budgets = _budgets()
     quota, overridden = budgets.daily_quota()

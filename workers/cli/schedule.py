@@ -12,7 +12,7 @@ import click
 from workers.cli import columns
 
 if TYPE_CHECKING:
-    from beat_schedule.config import ScheduledLoad
+    from workers.schedule.config import ScheduledLoad
 
 EXIT_INVALID = 2
 
@@ -52,7 +52,7 @@ def _describe(entry: ScheduledLoad, last: dict[str, str], now: datetime) -> dict
 
 
 def _row(item: dict[str, Any]) -> tuple[str, ...]:
-    from beat_schedule.cron import zone
+    from workers.schedule.cron import zone
 
     upcoming = item["next_run"]
     when = "-"
@@ -82,9 +82,9 @@ def list_schedule(as_json: bool) -> None:
     the last run's logical date and result (the load's state, or why it failed)."""
     import redis
 
-    from beat_schedule.config import scheduled_loads
     from workers.errors import MktoBulkError, SettingsError
-    from workers.scheduled_runs import last_run
+    from workers.schedule.config import scheduled_loads
+    from workers.schedule.runs import last_run
     from workers.settings import load_settings
 
     try:

@@ -91,9 +91,9 @@ def split(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from workers.errors import MktoBulkError, OptionError, bounded
-    from workers.header_check import ColumnMapping
     from workers.settings import MARKETO_MAX_FILE_BYTES, load_settings
-    from workers.split_run import SplitOptions, SplitRun
+    from workers.split.header_check import ColumnMapping
+    from workers.split.run import SplitOptions, SplitRun
     from workers.storage import Storage
 
     if limit is not None and limit >= MARKETO_MAX_FILE_BYTES:

@@ -1,0 +1,120 @@
+"""Collecting a finished job's result files into S3, then handing the load to finish.
+
+A Failed job is retried a bounded number of times (``JOB_MAX_ATTEMPTS``); a
+chunk still collecting when a worker dies is collected again by the reconciler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+
+from workers.errors import DailyQuotaExhausted
+from workers.load_request import LoadRequest
+from workers.pipeline import quota_wait
+from workers.pipeline.chunk_errors import jobs_key, unexpected
+from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.runtime import Runtime
+from workers.pipeline.step_errors import is_unexpected
+from workers.state.ledger import ChunkState, Ledger
+from workers.targets import import_target
+
+logger = logging.getLogger(__name__)
+
+
+def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+    """Copy Marketo's failure and warning files to S3; retry a Failed job a bounded number
+    of times."""
+    chunk = rt.ledger.chunk(load_id, index)
+    if chunk["state"] != ChunkState.COLLECTING:
+        return "not-collecting"
+    try:
+        return _collect(rt, dispatch, load_id, index, chunk)
+    except DailyQuotaExhausted as error:
+        # Nothing is held; the reconciler collects it again once it has been quiet.
+        quota_wait.record(rt, load_id, error)
+        return "quota-wait"
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return unexpected(rt, dispatch, load_id, index, "collect", error)
+
+
+def _collect(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
+) -> str:
+    chunk_id = Ledger.chunk_id(load_id, index)
+    # The job is terminal in Marketo. A poll that died after moving the chunk here
+    # may have left its permit and its place among the jobs: free both (idempotent).
+    rt.redis.zrem(jobs_key(rt), chunk_id)
+    if rt.admission.release(chunk_id):
+        dispatch.pump()
+    load = rt.ledger.load(load_id)
+    target = import_target(LoadRequest.model_validate(json.loads(load["params"])))
+    batch_id = int(chunk["batch_id"])
+    fields: dict[str, object] = {}
+    calls = 0
+    downloads = (
+        ("failures", "failed", rt.marketo.download_failures),
+        ("warnings", "warnings", rt.marketo.download_warnings),
+    )
+    for which, counter, download in downloads:
+        if int(chunk.get(counter) or 0) <= 0:
+            continue
+        uri = f"{load['staging']}/{which}/chunk-{index:05d}.csv"
+        with tempfile.TemporaryFile() as spool:
+            calls += 1
+            if download(target, batch_id, spool) is not None:
+                spool.seek(0)
+                rt.storage.upload_fileobj(spool, uri)
+                fields[f"{which}_uri"] = uri
+    if calls:
+        quota_wait.clear(rt, load_id, load)
+    if chunk.get("status") == "Failed":
+        attempts = int(chunk.get("attempts") or 1)
+        if attempts < rt.settings.job_max_attempts:
+            moved = rt.ledger.move_chunk(
+                load_id,
+                index,
+                [ChunkState.COLLECTING],
+                ChunkState.WAITING,
+                {
+                    **fields,
+                    "attempts": attempts + 1,
+                    "batch_id": "",
+                    "status": "",
+                    "last_failure": chunk.get("message", ""),
+                },
+                {"jobs_retried": 1, "api_calls": calls},
+            )
+            if moved.applied:
+                rt.admission.enqueue(chunk_id)
+                logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
+                dispatch.pump()
+            return "retry"
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.COLLECTING],
+            ChunkState.FAILED,
+            fields,
+            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": calls},
+        )
+    else:
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.COLLECTING],
+            ChunkState.DONE,
+            fields,
+            {
+                "rows_processed": int(chunk.get("processed") or 0),
+                "rows_failed": int(chunk.get("failed") or 0),
+                "rows_warned": int(chunk.get("warnings") or 0),
+                "chunks_done": 1,
+                "api_calls": calls,
+            },
+        )
+    dispatch.finish(load_id)
+    return "collected"

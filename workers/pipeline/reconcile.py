@@ -1,0 +1,107 @@
+"""The reconciler: finds every load step that a crash, a lost message or a restart left behind.
+
+Runs from beat every minute. It never decides an outcome itself: it only puts
+work back in motion (re-queues, re-polls, re-collects, re-splits, finishes),
+and each step it re-drives is idempotent, so running it at any moment is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+
+from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.runtime import Runtime
+from workers.pipeline.submit import pump, submit_lock_key
+from workers.state.ledger import (
+    ACTIVE_LOADS,
+    TERMINAL_LOAD_STATES,
+    ChunkState,
+    Ledger,
+    LedgerError,
+    LoadState,
+)
+
+logger = logging.getLogger(__name__)
+
+STALE_POLLS = 3  # a submitted chunk unpolled for this many max intervals lost its poll
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
+    """One sweep over the active loads and the instance's permits; returns what it re-drove."""
+    counts: Counter[str] = Counter()
+    for raw in rt.redis.smembers(ACTIVE_LOADS):
+        _reconcile_load(rt, dispatch, _text(raw), counts)
+    for chunk_id in rt.admission.expired():
+        _reconcile_permit(rt, dispatch, chunk_id, counts)
+    counts["granted"] += len(pump(rt, dispatch))
+    if any(counts.values()):
+        logger.info("reconciled %s", dict(counts))
+    return dict(counts)
+
+
+def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Counter[str]) -> None:
+    load = rt.ledger.load(load_id)
+    state = load["state"]
+    if state in TERMINAL_LOAD_STATES:
+        rt.redis.srem(ACTIVE_LOADS, load_id)
+        return
+    if state == LoadState.PENDING or (
+        state == LoadState.SPLITTING and not rt.redis.exists(f"mkto:load:{load_id}:split_lease")
+    ):
+        dispatch.split(load_id)
+        counts["split"] += 1
+    now = time.time()
+    stale_s = STALE_POLLS * rt.settings.poll_max_s
+    for chunk in rt.ledger.chunks(load_id):
+        index = int(chunk["index"])
+        chunk_id = Ledger.chunk_id(load_id, index)
+        age = now - float(chunk["updated_at"])
+        held = rt.admission.holds(chunk_id)
+        if chunk["state"] == ChunkState.WAITING:
+            if held:  # granted, but the grantor died before moving it on
+                rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
+                dispatch.submit(load_id, index)
+                counts["submit"] += 1
+            elif rt.admission.enqueue(chunk_id):
+                counts["requeued"] += 1
+        elif chunk["state"] == ChunkState.SUBMITTING and age > stale_s:
+            if not rt.redis.exists(submit_lock_key(chunk_id)):
+                dispatch.submit(load_id, index)
+                counts["submit"] += 1
+        elif chunk["state"] == ChunkState.SUBMITTED and age > stale_s:
+            token = uuid.uuid4().hex
+            moved = rt.ledger.move_chunk(
+                load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, {"poll_token": token}
+            )
+            if moved.applied:
+                dispatch.poll(load_id, index, token, countdown=0)
+                counts["poll"] += 1
+        elif chunk["state"] == ChunkState.COLLECTING and age > stale_s:
+            dispatch.collect(load_id, index)
+            counts["collect"] += 1
+    if state == LoadState.LOADING:
+        dispatch.finish(load_id)
+
+
+def _reconcile_permit(
+    rt: Runtime, dispatch: Dispatcher, chunk_id: str, counts: Counter[str]
+) -> None:
+    """A permit whose lease ran out: keep it while its job may be in Marketo, else free it."""
+    load_id, index = Ledger.parse_chunk_id(chunk_id)
+    try:
+        state = rt.ledger.chunk(load_id, index)["state"]
+    except LedgerError:  # the load is gone: nothing can be running for it
+        state = ""
+    if state in (ChunkState.SUBMITTED, ChunkState.SUBMITTING):
+        rt.admission.renew(chunk_id)  # its job may be queued; the poll/submit path frees it
+        counts["renewed"] += 1
+    elif state != ChunkState.WAITING:
+        rt.admission.release(chunk_id)
+        counts["released"] += 1

@@ -1,0 +1,60 @@
+"""Per-process resources (Redis, ledger, admission, storage, Marketo client), made lazily.
+
+Connections must not cross a fork, so nothing is built at import time: the
+first use in each worker process builds them, and a changed pid rebuilds them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from workers.marketo import MarketoClient
+from workers.settings import Settings, get_settings
+from workers.state.admission import Admission
+from workers.state.ledger import Ledger
+from workers.storage import Storage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.redis)
+
+    @cached_property
+    def admission(self) -> Admission:
+        return Admission(
+            self.redis,
+            self.settings.instance,
+            max_outstanding=self.settings.max_outstanding_jobs,
+            lease_s=self.settings.permit_lease_s,
+        )
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings)
+
+    @cached_property
+    def marketo(self) -> MarketoClient:
+        return MarketoClient.from_settings(self.settings, self.redis)
+
+
+_current: tuple[int, Runtime] | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, rebuilt after a fork."""
+    global _current
+    if _current is None or _current[0] != os.getpid():
+        _current = (os.getpid(), Runtime(get_settings()))
+    return _current[1]

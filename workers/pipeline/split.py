@@ -1,0 +1,211 @@
+"""Splitting a load's source into chunks that queue for Marketo as they appear."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from workers.errors import (
+    DailyQuotaExhausted,
+    InputError,
+    LeaseLost,
+    PermanentError,
+    UnexpectedStepError,
+)
+from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
+from workers.pipeline import quota_wait
+from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.runtime import Runtime
+from workers.pipeline.step_errors import describe, is_unexpected
+from workers.pipeline.submit import pump
+from workers.split.header_check import ColumnMapping
+from workers.split.run import SplitOptions, SplitRun
+from workers.state.ledger import ChunkState, Ledger, LoadState
+from workers.state.split_lease import SplitLease
+from workers.targets import import_target, target_fields
+
+logger = logging.getLogger(__name__)
+
+
+def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+    """Split the source; every file becomes a chunk in line for a permit at once.
+
+    Splitting is deterministic, so a split that died halfway is simply run
+    again: chunks already recorded are found in the ledger and not repeated.
+    """
+    load = rt.ledger.load(load_id)
+    if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
+        return "not-splitting"
+    settings = rt.settings
+    lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
+    if not lease.acquire():
+        return "lease-held"
+    with lease.kept():
+        moved = rt.ledger.update_load(
+            load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
+        )
+        if not moved.applied:  # another copy finished the split meanwhile
+            return "not-splitting"
+        # Every run of the split counts, so a split that ran again is visible.
+        rt.ledger.add_to_load(load_id, {"split_runs": 1})
+        try:
+            # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
+            policy = RequestPolicy.from_settings(rt.settings)
+            request = parse_load_request(json.loads(load["params"]), policy)
+        except InputError as error:
+            _fail_split(rt, dispatch, load_id, None, error)
+            return "failed"
+        try:
+            return _split(rt, dispatch, load_id, load["staging"], request, lease)
+        except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
+            logger.warning("split stopped load_id=%s: %s", load_id, error)
+            return "lease-lost"
+
+
+def _split(
+    rt: Runtime,
+    dispatch: Dispatcher,
+    load_id: str,
+    staging: str,
+    request: LoadRequest,
+    lease: SplitLease,
+) -> str:
+    try:
+        target = import_target(request)
+        description = rt.marketo.describe_for_import(target)
+        rt.marketo.check_import_parameters(target)  # listId, partitionName, programId, status
+    except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
+        _fail_split(rt, dispatch, load_id, None, error)
+        return "failed"
+    except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
+        quota_wait.record(rt, load_id, error)
+        raise
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, None, error)
+    options = SplitOptions(
+        limit=rt.settings.chunk_byte_limit,
+        input_format=request.input_format.value if request.input_format else None,
+        output_format=request.format.value,
+        encoding=request.encoding or "utf-8",
+        reject_threshold=rt.settings.reject_threshold,
+        max_expansion_ratio=rt.settings.split_max_expansion_ratio,
+        max_source_bytes=rt.settings.split_max_source_bytes,
+        mapping=ColumnMapping(request.mapping) if request.mapping else None,
+        target=target_fields(request, description),
+    )
+    run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
+    try:
+        for info in run:
+            lease.check()
+            fields = {
+                "uri": info.uri,
+                "bytes": info.bytes,
+                "rows": info.rows,
+                "first_source": info.first_source,
+                "first_line": info.first_line,
+                "last_source": info.last_source,
+                "last_line": info.last_line,
+                "attempts": 1,
+            }
+            rt.ledger.add_chunk(load_id, info.index, fields)
+            if rt.ledger.chunk(load_id, info.index)["state"] == ChunkState.WAITING:
+                rt.admission.enqueue(Ledger.chunk_id(load_id, info.index))
+            pump(rt, dispatch)
+    except InputError as error:
+        _fail_split(rt, dispatch, load_id, run, error)
+        return "failed"
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected_in_split(rt, dispatch, load_id, run, error)
+    result = run.result
+    rt.ledger.update_load(
+        load_id,
+        [LoadState.SPLITTING],
+        LoadState.LOADING,
+        {
+            "chunks_total": len(result.files),
+            "rows_read": result.rows + result.rejects + result.skipped,
+            "rows_rejected": result.rejects,
+            "rows_skipped": result.skipped,
+            "rows_submitted": result.rows,
+            "rejects_uri": result.rejects_uri or "",
+            "split_at": time.time(),
+        },
+    )
+    logger.info(
+        "split done load_id=%s files=%d rows=%d rejects=%d",
+        load_id,
+        len(result.files),
+        result.rows,
+        result.rejects,
+    )
+    dispatch.finish(load_id)
+    return "split"
+
+
+def _fail_split(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: PermanentError
+) -> None:
+    """The source is unusable: nothing more is submitted; chunks already in Marketo finish.
+
+    Rows of chunks never submitted (withdrawn from the line, or never announced
+    because the source failed first) count as ``rows_not_submitted``, so that
+    rows read = submitted + rejected + not submitted.
+    """
+    for index in rt.ledger.chunk_indexes(load_id):
+        chunk_id = Ledger.chunk_id(load_id, index)
+        withdrawn = rt.admission.withdraw(chunk_id)
+        moved = rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.WAITING],
+            ChunkState.FAILED,
+            {"message": "not submitted: the source failed validation", "not_submitted": 1},
+            {"chunks_failed": 1},
+        )
+        if moved.applied and not withdrawn:
+            rt.admission.release(chunk_id)
+    progress = run.progress if run else None
+    rows = progress.rows if progress else 0
+    rejects = progress.rejects if progress else 0
+    skipped = progress.skipped if progress else 0
+    chunks = rt.ledger.chunks(load_id)
+    submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
+    rt.ledger.update_load(
+        load_id,
+        [LoadState.PENDING, LoadState.SPLITTING],
+        LoadState.LOADING,
+        {
+            "error": str(error),
+            "chunks_total": len(chunks),
+            "rows_read": rows + rejects + skipped,
+            "rows_rejected": rejects,
+            "rows_skipped": skipped,
+            "rows_submitted": submitted,
+            "rows_not_submitted": rows - submitted,
+            "rejects_uri": (progress.rejects_uri if progress else None) or "",
+        },
+    )
+    logger.error("source failed load_id=%s: %s", load_id, error)
+    dispatch.finish(load_id)
+
+
+def _unexpected_in_split(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
+) -> str:
+    """Counted on the load; the reconciler splits again, and at the limit the load fails."""
+    secret = rt.settings.marketo_client_secret
+    text = describe(error, secret.get_secret_value() if secret else None)
+    count = rt.ledger.count_load_error(load_id, f"split: {text}")
+    limit = rt.settings.unexpected_error_attempts
+    logger.error("unexpected error splitting load_id=%s (%d of %d): %s", load_id, count, limit,
+                 text, exc_info=error)  # fmt: skip
+    if count < limit:
+        return "unexpected-error"
+    failure = UnexpectedStepError(f"split failed {count} times with an unexpected error: {text}")
+    _fail_split(rt, dispatch, load_id, run, failure)
+    return "failed"

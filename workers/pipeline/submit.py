@@ -1,0 +1,229 @@
+"""Admitting a chunk (a permit) and submitting it to Marketo; polling is ``poll``.
+
+Each step re-reads the ledger and acts only from the state it expects, so a
+redelivered or duplicated task does nothing the second time. A permit is
+taken before the POST and returned when a poll sees the job end. No step
+keeps it forever: an unexpected error fails the chunk after a bounded number
+of attempts (``chunk_errors``), and while the daily quota is used up the chunk
+waits in line without it (``quota_wait``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from workers.errors import (
+    DailyQuotaExhausted,
+    MarketoTransportError,
+    PermanentError,
+    StepBusy,
+    TooManyImports,
+    TransientError,
+)
+from workers.marketo.upload import Upload
+from workers.pipeline import quota_wait
+from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
+from workers.pipeline.chunk_errors import unexpected as _unexpected
+from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.poll import load_request, poll_delay
+from workers.pipeline.runtime import Runtime
+from workers.pipeline.step_errors import is_unexpected
+from workers.state.ledger import ChunkState, Ledger
+from workers.targets import import_target
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RETRY_SUBMIT_S", "jobs_key", "pump", "submit", "submit_lock_key"]
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
+    """Give free permits to the chunks first in line and send them to be submitted."""
+    granted = rt.admission.grant()
+    for chunk_id in granted:
+        load_id, index = Ledger.parse_chunk_id(chunk_id)
+        moved = rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
+        if moved.applied or moved.found == ChunkState.SUBMITTING:
+            dispatch.submit(load_id, index)
+        else:  # finished or failed meanwhile: the permit is not needed
+            rt.admission.release(chunk_id)
+    return granted
+
+
+def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+    """POST the chunk as an import job; returns what happened, for logs and tests."""
+    chunk_id = Ledger.chunk_id(load_id, index)
+    chunk = rt.ledger.chunk(load_id, index)
+    if chunk["state"] != ChunkState.SUBMITTING:
+        return "not-submitting"
+    if not rt.admission.holds(chunk_id):
+        # The reconciler took the permit back: get in line again.
+        rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
+        rt.admission.enqueue(chunk_id)
+        dispatch.pump()
+        return "requeued"
+    lock = submit_lock_key(chunk_id)
+    owner = uuid.uuid4().hex
+    # One POST attempt is bounded by the call lease; allow for one retry. A lock
+    # left by a killed worker expires, and the reconciler then submits again.
+    lock_ms = int(2 * rt.settings.marketo_call_lease_s * 1000)
+    if not rt.redis.set(lock, owner, nx=True, px=lock_ms):
+        # Another attempt is uploading right now, or died holding the lock: look again soon.
+        raise StepBusy(f"submit of chunk {index} of load {load_id} is in progress elsewhere")
+    try:
+        return _submit(rt, dispatch, load_id, index, chunk)
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        return _unexpected(rt, dispatch, load_id, index, "submit", error)
+    finally:
+        # Only our own lock: after it expired, it may be another attempt's.
+        rt.redis.eval(_RELEASE_LOCK, 1, lock, owner)
+
+
+def submit_lock_key(chunk_id: str) -> str:
+    return f"mkto:chunk:{chunk_id}:submitting"
+
+
+def _submit(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
+) -> str:
+    chunk_id = Ledger.chunk_id(load_id, index)
+    rt.admission.renew(chunk_id)
+    load = rt.ledger.load(load_id)
+    request = load_request(load)
+    if chunk.get("post_started_at"):
+        # An earlier attempt died after starting its POST: Marketo may run that
+        # job too. Count it, and keep a slot for it until it should be done.
+        rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
+    started = rt.ledger.move_chunk(
+        load_id,
+        index,
+        [ChunkState.SUBMITTING],
+        ChunkState.SUBMITTING,
+        {"post_started_at": time.time()},
+    )
+    if not started.applied:
+        return "not-submitting"
+    rt.ledger.count_submission(load_id, index)
+    uri = chunk["uri"]
+    upload = Upload(
+        open=lambda: rt.storage.open(uri),
+        length=int(chunk["bytes"]),
+        filename=uri.rsplit("/", 1)[-1],
+    )
+    log = f"load_id={load_id} chunk={index}"
+    try:
+        # A POST that may have reached Marketo is repeated by this step, not the
+        # client, so the report counts it and a ghost permit covers its job.
+        status = rt.marketo.create_import(import_target(request), upload, retry_maybe_sent=False)
+    except DailyQuotaExhausted as error:
+        return _wait_for_quota(rt, dispatch, load_id, index, error)
+    except TooManyImports:
+        hold = rt.settings.too_many_imports_hold_s
+        rt.admission.too_many_imports(chunk_id, hold)
+        rt.ledger.move_chunk(
+            load_id,
+            index,
+            [ChunkState.SUBMITTING],
+            ChunkState.WAITING,
+            {"post_started_at": ""},
+            {"too_many_imports": 1, "api_calls": 1},
+        )
+        logger.warning("1016 too many imports, holding %.0fs %s", hold, log)
+        dispatch.pump(countdown=hold)
+        return "too-many-imports"
+    except MarketoTransportError as error:
+        if error.maybe_sent:
+            # The job may exist: keep the permit and try again (counted as a double).
+            logger.warning("submit unanswered, retrying %s: %s", log, error)
+            dispatch.submit(load_id, index, countdown=RETRY_SUBMIT_S)
+            return "retry-maybe-sent"
+        return _back_in_line(rt, dispatch, load_id, index, str(error))
+    except TransientError as error:
+        return _back_in_line(rt, dispatch, load_id, index, str(error))
+    except PermanentError as error:
+        return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTING, error, 0)
+    quota_wait.clear(rt, load_id, load)
+    now = time.time()
+    token = uuid.uuid4().hex
+    recorded = rt.ledger.move_chunk(
+        load_id,
+        index,
+        [ChunkState.SUBMITTING],
+        ChunkState.SUBMITTED,
+        {
+            "batch_id": status.batch_id,
+            "submitted_at": now,
+            "status": status.raw_status,
+            "poll_token": token,
+            "post_started_at": "",
+        },
+        {"api_calls": 1, "jobs_submitted": 1},
+    )
+    if not recorded.applied:
+        # A concurrent attempt (whose lock had expired) recorded its job first; this
+        # one is a double submission, counted and covered by a ghost permit already.
+        logger.warning("second job for %s batch_id=%s not tracked", log, status.batch_id)
+        return "duplicate"
+    rt.redis.zadd(jobs_key(rt), {chunk_id: now})
+    logger.info("submitted %s batch_id=%s", log, status.batch_id)
+    delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
+    dispatch.poll(load_id, index, token, countdown=delay)
+    return "submitted"
+
+
+def _fail_holding_chunk(
+    rt: Runtime,
+    dispatch: Dispatcher,
+    chunk: dict[str, str],
+    load_id: str,
+    state: ChunkState,
+    error: PermanentError,
+    api_calls: int,
+) -> str:
+    """Marketo refused the chunk for good: record why, and free its permit for the next one."""
+    fail_chunk(rt, dispatch, chunk, load_id, state, str(error), api_calls)
+    return "failed"
+
+
+def _wait_for_quota(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, error: DailyQuotaExhausted
+) -> str:
+    """The daily share is used: nothing was sent, so wait first in line, without the permit.
+
+    The next grant (at the latest after ``quota_recheck_s``) tries again, so a
+    raised quota is used at once and the permit never waits on the reset.
+    """
+    chunk_id = Ledger.chunk_id(load_id, index)
+    delay = quota_wait.record(rt, load_id, error)
+    moved = rt.ledger.move_chunk(
+        load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
+    )
+    if moved.applied:
+        rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
+        rt.admission.requeue_front(chunk_id)
+        dispatch.pump(countdown=delay)
+    return "quota-wait"
+
+
+def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
+    """The POST surely did not happen: return the permit and wait in line again."""
+    chunk_id = Ledger.chunk_id(load_id, index)
+    rt.ledger.move_chunk(
+        load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
+    )
+    rt.admission.release(chunk_id)
+    rt.admission.enqueue(chunk_id)
+    logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
+    dispatch.pump(countdown=RETRY_SUBMIT_S)
+    return "back-in-line"
