@@ -19,7 +19,7 @@ from workers.objects.program_members import ProgramMembers
 SPECS: tuple[ObjectSpec[Any], ...] = (Leads(), CustomObjects(), ProgramMembers())
 REGISTRY: dict[str, ObjectSpec[Any]] = {spec.name: spec for spec in SPECS}
 
-# The payload's "object": one member per spec (e.g. ObjectType.LEADS == "leads"). Code
+# The payload's "object": one member per spec (its value is the spec's name). Code
 # never names a member: it looks the spec up (REGISTRY[request.object]) instead.
 if TYPE_CHECKING:
 
