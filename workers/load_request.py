@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from workers.errors import InputError
+from workers.objects import REGISTRY, SPECS, ObjectType
 from workers.payload_text import field_limits, shown, unsendable
 from workers.queues import queue_refusal
 
@@ -44,12 +45,6 @@ URI_SHOWN = 1200  # a source is named in full in messages (its length is checked
 TASK_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 # Task names a callback may not use: our own tasks and Celery's built-ins.
 RESERVED_TASK_PREFIXES = {"mkto_bulk.": "one of our own tasks", "celery.": "a Celery built-in task"}
-
-
-class ObjectType(StrEnum):
-    LEADS = "leads"
-    CUSTOM_OBJECTS = "customobjects"
-    PROGRAM_MEMBERS = "programmembers"
 
 
 class FileFormat(StrEnum):
@@ -208,25 +203,12 @@ class LoadRequest(BaseModel):
 
     @model_validator(mode="after")
     def _parameters_fit_the_object(self, info: ValidationInfo) -> Self:
-        lead_only = {"lookupField": self.lookup_field, "listId": self.list_id,
-                     "partitionName": self.partition_name}  # fmt: skip
-        if self.object is ObjectType.CUSTOM_OBJECTS and not self.api_name:
-            raise ValueError("apiName: required when object is customobjects")
-        if self.object is ObjectType.PROGRAM_MEMBERS:
-            if self.program_id is None:
-                raise ValueError("programId: required when object is programmembers")
-            if not self.program_member_status:
-                raise ValueError("programMemberStatus: required when object is programmembers")
-        if self.object is not ObjectType.LEADS:
-            for name, value in lead_only.items():
-                if value is not None:
-                    raise ValueError(f"{name}: only applies when object is leads")
-        if self.object is not ObjectType.CUSTOM_OBJECTS and self.api_name:
-            raise ValueError("apiName: only applies when object is customobjects")
-        if self.object is not ObjectType.PROGRAM_MEMBERS and (
-            self.program_id is not None or self.program_member_status
-        ):
-            raise ValueError("programId: only applies when object is programmembers")
+        values = vars(self)
+        spec = REGISTRY[self.object]
+        problem = spec.missing(values)
+        refused = [m for other in SPECS if other is not spec for m in other.refused(values)]
+        if problem or refused:
+            raise ValueError(problem or refused[0])
         policy = (info.context or {}).get("policy")
         allowed = policy.callback_queues if isinstance(policy, RequestPolicy) else frozenset()
         problems = callback_problems(self.callback, self.callback_queue, allowed)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from workers.cli import FILE_FORMATS
+from workers.objects import SPECS
 
 if TYPE_CHECKING:
     from workers.api import LoadStatus
@@ -20,8 +22,29 @@ EXIT_TIMEOUT = 3
 BAR_WIDTH = 24
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 class InvalidRequest(click.ClickException):
     exit_code = EXIT_INVALID
+
+
+def object_options(command: F) -> F:
+    """Each object type's own options (its spec's ``cli_options``), in registry order."""
+    for option in reversed([option for spec in SPECS for option in spec.cli_options]):
+        command = click.option(
+            option.flag, option.field.attr, type=option.type, default=None, help=option.help
+        )(command)
+    return command
+
+
+def object_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The payload fields the object types' options set, under their payload names."""
+    return {
+        option.field.alias: values[option.field.attr]
+        for spec in SPECS
+        for option in spec.cli_options
+    }
 
 
 def _mapping(path: str) -> dict[str, Any]:
@@ -106,7 +129,7 @@ class Progress:
 @click.option(
     "--object",
     "object_type",
-    type=click.Choice(["leads", "customobjects", "programmembers"]),
+    type=click.Choice([spec.name for spec in SPECS]),
     required=True,
     help="What to import.",
 )
@@ -126,14 +149,7 @@ class Progress:
 @click.option(
     "--encoding", default=None, help="Encoding of the source files, e.g. latin-1 [utf-8]."
 )
-@click.option("--lookup-field", default=None, help="Leads: the field that matches records.")
-@click.option("--list-id", type=int, default=None, help="Leads: add the leads to this static list.")
-@click.option("--partition-name", default=None, help="Leads: the lead partition.")
-@click.option("--api-name", default=None, help="Custom objects: the object's API name.")
-@click.option("--program-id", type=int, default=None, help="Program members: the program.")
-@click.option(
-    "--program-member-status", default=None, help="Program members: the membership status."
-)
+@object_options
 @click.option(
     "--mapping",
     type=click.Path(dir_okay=False),
@@ -162,18 +178,13 @@ def load(
     file_format: str | None,
     input_format: str | None,
     encoding: str | None,
-    lookup_field: str | None,
-    list_id: int | None,
-    partition_name: str | None,
-    api_name: str | None,
-    program_id: int | None,
-    program_member_status: str | None,
     mapping: str | None,
     idempotency_key: str | None,
     callback: str | None,
     callback_queue: str | None,
     wait: bool,
     timeout: float | None,
+    **by_object: Any,
 ) -> None:
     """Load SOURCE (an s3:// object or prefix) into Marketo and print the load id.
 
@@ -195,12 +206,7 @@ def load(
         "format": file_format,
         "inputFormat": input_format,
         "encoding": encoding,
-        "lookupField": lookup_field,
-        "listId": list_id,
-        "partitionName": partition_name,
-        "apiName": api_name,
-        "programId": program_id,
-        "programMemberStatus": program_member_status,
+        **object_fields(by_object),
         "mapping": _mapping(mapping) if mapping else None,
         "idempotencyKey": idempotency_key,
         "callback": callback,

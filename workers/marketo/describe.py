@@ -11,12 +11,17 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import quote
 
 from workers.marketo import metrics as m
 from workers.marketo.core import MarketoCore
-from workers.marketo.imports import CustomObjectImport, ImportTarget, LeadImport
+from workers.marketo.imports import (
+    CustomObjectImport,
+    ImportTarget,
+    LeadImport,
+    ProgramMemberImport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +123,22 @@ class Describes(MarketoCore):
     def describe_program_members(self) -> Description:
         return self._describe("programMember", "/rest/v1/programs/members/describe.json")
 
-    def describe_for_import(self, target: ImportTarget) -> Description:
-        """The fields an import file for ``target`` may name in its header."""
-        if isinstance(target, LeadImport):
-            return self.describe_leads()
-        if isinstance(target, CustomObjectImport):
-            return self.describe_custom_object(target.api_name)
-        # Program member files hold lead fields and program member custom fields.
+    def describe_program_member_file(self) -> Description:
+        """Program member files hold lead fields and program member custom fields."""
         members = self.describe_program_members()
         return self.describe_leads().merged(members, "programMember")
+
+    def describe_for_import(self, target: ImportTarget) -> Description:
+        """The fields an import file for ``target`` may name in its header."""
+        match target:
+            case LeadImport():
+                return self.describe_leads()
+            case CustomObjectImport():
+                return self.describe_custom_object(target.api_name)
+            case ProgramMemberImport():
+                return self.describe_program_member_file()
+            case _:
+                assert_never(target)
 
     def forget_describes(self) -> int:
         """Drop every cached describe of this instance (after a schema change)."""

@@ -14,14 +14,15 @@ from typing import Any
 from urllib.parse import quote
 
 from workers.errors import MarketoTransportError
+from workers.objects import ObjectType
+from workers.objects.custom_objects import CustomObjects
+from workers.objects.leads import Leads
+from workers.objects.program_members import ProgramMembers
 
 FORMATS = ("csv", "tsv", "ssv")
 
-
-class ImportKind(StrEnum):
-    LEADS = "leads"
-    CUSTOM_OBJECTS = "customobjects"
-    PROGRAM_MEMBERS = "programmembers"
+# What a job imports: the object type of the load (one name per type, in its spec).
+ImportKind = ObjectType
 
 
 class ImportState(StrEnum):
@@ -59,7 +60,7 @@ class LeadImport:
     lookup_field: str | None = None
     list_id: int | None = None
     partition_name: str | None = None
-    kind: ImportKind = field(default=ImportKind.LEADS, init=False)
+    kind: ImportKind = field(default=ImportKind(Leads.name), init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", _format(self.format))
@@ -90,7 +91,7 @@ class CustomObjectImport:
 
     api_name: str
     format: str = "csv"
-    kind: ImportKind = field(default=ImportKind.CUSTOM_OBJECTS, init=False)
+    kind: ImportKind = field(default=ImportKind(CustomObjects.name), init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", _format(self.format))
@@ -120,7 +121,7 @@ class ProgramMemberImport:
     program_id: int
     program_member_status: str
     format: str = "csv"
-    kind: ImportKind = field(default=ImportKind.PROGRAM_MEMBERS, init=False)
+    kind: ImportKind = field(default=ImportKind(ProgramMembers.name), init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", _format(self.format))

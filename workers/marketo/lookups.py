@@ -16,13 +16,18 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import urlencode
 
 from workers.errors import MarketoPermanentError, ParameterError
 from workers.marketo import metrics as m
 from workers.marketo.core import MarketoCore
-from workers.marketo.imports import ImportTarget, LeadImport, ProgramMemberImport
+from workers.marketo.imports import (
+    CustomObjectImport,
+    ImportTarget,
+    LeadImport,
+    ProgramMemberImport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +120,26 @@ class Lookups(MarketoCore):
         A lookup the API user has no permission for (603) is skipped with a
         warning: the import itself still checks the value.
         """
-        if isinstance(target, LeadImport):
-            if target.list_id is not None:
-                self._unless_denied("listId", target.list_id, self._check_list)
-            if target.partition_name:
-                self._unless_denied("partitionName", target.partition_name, self._check_partition)
-        elif isinstance(target, ProgramMemberImport):
-            self._unless_denied("programId/programMemberStatus", target, self._check_program)
+        match target:
+            case LeadImport():
+                self.check_lead_parameters(target)
+            case CustomObjectImport():
+                pass  # the describe call already found the object type
+            case ProgramMemberImport():
+                self.check_program_parameters(target)
+            case _:
+                assert_never(target)
+
+    def check_lead_parameters(self, target: LeadImport) -> None:
+        """``listId`` names a static list and ``partitionName`` a lead partition."""
+        if target.list_id is not None:
+            self._unless_denied("listId", target.list_id, self._check_list)
+        if target.partition_name:
+            self._unless_denied("partitionName", target.partition_name, self._check_partition)
+
+    def check_program_parameters(self, target: ProgramMemberImport) -> None:
+        """``programId`` names a program and ``programMemberStatus`` a status of its channel."""
+        self._unless_denied("programId/programMemberStatus", target, self._check_program)
 
     # Checks -------------------------------------------------------------
     def _check_list(self, list_id: int) -> None:

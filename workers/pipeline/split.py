@@ -14,6 +14,7 @@ from workers.errors import (
     UnexpectedStepError,
 )
 from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
+from workers.objects import REGISTRY
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
@@ -23,7 +24,7 @@ from workers.split.header_check import ColumnMapping
 from workers.split.run import SplitOptions, SplitRun
 from workers.state.ledger import ChunkState, Ledger, LoadState
 from workers.state.split_lease import SplitLease
-from workers.targets import import_target, target_fields
+from workers.targets import target_fields
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,10 @@ def _split(
     lease: SplitLease,
 ) -> str:
     try:
-        target = import_target(request)
-        description = rt.marketo.describe_for_import(target)
-        rt.marketo.check_import_parameters(target)  # listId, partitionName, programId, status
+        spec = REGISTRY[request.object]
+        target = spec.import_target(request)
+        description = spec.describe(rt.marketo, target)
+        spec.check_parameters(rt.marketo, target)  # listId, partitionName, programId, status
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"

@@ -1,0 +1,102 @@
+"""What every object type a load can import into declares, in one place per type.
+
+A type is one module with one :class:`ObjectSpec` subclass: its payload fields
+and their rules, its command-line options, its describe call, its key fields,
+its import target and its pre-split checks. Code that needs any of these asks
+the type's spec (``REGISTRY[request.object]``) instead of branching on the name,
+so a new type cannot fall into another type's branch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from workers.load_request import LoadRequest
+    from workers.marketo.describe import Describes, Description
+    from workers.marketo.imports import ImportTarget
+    from workers.marketo.lookups import Lookups
+    from workers.split.header_check import TargetFields
+
+T = TypeVar("T", bound="ImportTarget")
+
+
+@dataclass(frozen=True)
+class PayloadField:
+    """A payload field only this type takes: ``alias`` is its payload name, ``attr`` its
+    LoadRequest attribute; ``required`` ones must be given (and not empty) for the type.
+    """
+
+    alias: str
+    attr: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A ``mkto-bulk load`` option that sets one of the type's payload fields."""
+
+    flag: str  # e.g. "--list-id"
+    field: PayloadField
+    help: str
+    type: type[int] | type[str] = str
+
+
+@dataclass(frozen=True)
+class Example:
+    """A minimal load of this type: its own payload fields and a file Marketo accepts.
+
+    The docs' example and what the contract tests (tests/objects/) run every spec through.
+    """
+
+    payload: Mapping[str, object]  # the type's fields, by payload name
+    file: str  # a CSV file: a header and three records
+
+
+def given(value: object) -> bool:
+    """Whether a payload value was given (None and "" were not)."""
+    return value is not None and value != ""
+
+
+class ObjectSpec(ABC, Generic[T]):
+    """One object type: subclass it in its own module and add it to ``workers.objects.SPECS``."""
+
+    name: ClassVar[str]  # the payload's "object" value and the --object choice
+    member: ClassVar[str]  # its ObjectType member name, e.g. LEADS
+    fields: ClassVar[tuple[PayloadField, ...]] = ()
+    cli_options: ClassVar[tuple[CliOption, ...]] = ()
+    example: ClassVar[Example]
+
+    def missing(self, values: Mapping[str, object]) -> str | None:
+        """The first required field not given, as a message; ``values`` by attribute name."""
+        for item in self.fields:
+            if item.required and not given(values.get(item.attr)):
+                return f"{item.alias}: required when object is {self.name}"
+        return None
+
+    def refused(self, values: Mapping[str, object]) -> list[str]:
+        """Messages for this type's fields given to a load of another type."""
+        return [
+            f"{item.alias}: only applies when object is {self.name}"
+            for item in self.fields
+            if given(values.get(item.attr))
+        ]
+
+    @abstractmethod
+    def import_target(self, request: LoadRequest) -> T:
+        """What Marketo imports into for ``request`` (a request this spec validated)."""
+
+    @abstractmethod
+    def describe(self, marketo: Describes, target: T) -> Description:
+        """The fields an import file for ``target`` may name in its header."""
+
+    @abstractmethod
+    def target_fields(self, request: LoadRequest, description: Description) -> TargetFields:
+        """The describe as the header check wants it: the word, field names and key fields."""
+
+    def check_parameters(self, marketo: Lookups, target: T) -> None:
+        """Raise ParameterError for a value Marketo lacks, before anything is split."""
+        return None
