@@ -46,7 +46,7 @@ def _drawn_tree(text: str) -> dict[str, tuple[str | None, set[str]]]:
 
 def _docstring_tree() -> str:
     doc = errors.__doc__ or ""
-    drawing = doc.split("::\n\n", 1)[1]
+    drawing = doc.split("::\n\n", 1)[1].split("\n\n", 1)[0]  # the indented block
     return "\n".join(line[4:] for line in drawing.rstrip().splitlines())
 
 

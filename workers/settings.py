@@ -2,7 +2,9 @@
 
 Every knob of the system lives here so that operators have a single reference:
 the configuration page of the docs is generated from these fields and their
-descriptions (``workers/settings_doc.py``), so it cannot drift.
+descriptions (``workers/settings_doc.py``), so it cannot drift. It is over 300
+lines for that reason: one field per setting, all in one class. The defaults
+themselves are named in ``workers/defaults.py``.
 """
 
 from __future__ import annotations
