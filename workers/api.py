@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from workers.errors import InputError, MktoBulkError, PermanentError, TransientError
+from workers.errors import (
+    InputError,
+    LoadNotFound,
+    LoadWaitTimeout,
+    MktoBulkError,
+    TransientError,
+)
 from workers.load_request import RequestPolicy, parse_load_request
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
@@ -30,14 +36,6 @@ if TYPE_CHECKING:
 
 START_TASK = "mkto_bulk.start_load"
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
-
-
-class LoadNotFound(PermanentError):
-    """The ledger has no such load (a wrong id, or no worker has picked up its start yet)."""
-
-
-class LoadWaitTimeout(TransientError):
-    """A load did not finish within the time the caller was ready to wait; it goes on."""
 
 
 @dataclass(frozen=True)

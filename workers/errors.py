@@ -3,6 +3,45 @@
 Marketo's codes are mapped to these classes at the HTTP boundary
 (``marketo_error``); nothing above the client inspects raw codes. No error
 message ever carries a secret: callers pass identifiers, never credentials.
+
+The tree (a class under two parents is drawn under the one that decides retrying;
+the other is given in brackets)::
+
+    MktoBulkError
+    +-- TransientError
+    |    +-- MarketoTransientError [MarketoError]
+    |    |    +-- TokenInvalid
+    |    |    +-- TooManyImports
+    |    |    +-- RateLimited
+    |    |    +-- MarketoTransportError
+    |    |    +-- BudgetTimeout
+    |    +-- DailyQuotaExhausted [MarketoError]
+    |    +-- StorageUnavailable
+    |    +-- RedisUnavailable
+    |    +-- StepBusy
+    |    +-- LoadWaitTimeout
+    +-- PermanentError
+    |    +-- SettingsError
+    |    |    +-- ScheduleFileError
+    |    |    +-- EntryError [ValueError]
+    |    |    +-- CronError [ValueError]
+    |    +-- InputError
+    |    |    +-- IdempotencyConflict
+    |    |    +-- SourceNotFound
+    |    |    +-- HeaderError
+    |    |    +-- OptionError
+    |    |    +-- ParameterError
+    |    |    +-- TooManyRejects
+    |    +-- MarketoPermanentError [MarketoError]
+    |    |    +-- MarketoAuthError
+    |    +-- UnexpectedStepError
+    |    +-- LoadNotFound
+    |    +-- LedgerError [RuntimeError]
+    +-- MarketoError (never raised itself: always transient or permanent)
+    +-- LeaseLost (neither: the holder stops and the new owner goes on)
+
+The module is over 300 lines on purpose: every error is defined here, so the tree
+above is the whole of it.
 """
 
 from __future__ import annotations
@@ -266,6 +305,36 @@ class StepBusy(TransientError):
     with Redis could not release its lock, and nothing else would retry the step
     before the lock expired and the reconciler swept.
     """
+
+
+# --- Loads, the ledger and the schedule ---
+
+
+class LedgerError(PermanentError, RuntimeError):
+    """The ledger was asked about a load or chunk it does not have."""
+
+
+class LoadNotFound(PermanentError):
+    """The ledger has no such load (a wrong id, or no worker has picked up its start yet)."""
+
+
+class LoadWaitTimeout(TransientError):
+    """A load did not finish within the time the caller was ready to wait; it goes on."""
+
+
+class ScheduleFileError(SettingsError):
+    """The schedule file cannot be used; the message names the file, the entry and the field."""
+
+
+class EntryError(SettingsError, ValueError):
+    """One field of one schedule entry is wrong (the file's name is added by the caller)."""
+
+
+class CronError(SettingsError, ValueError):
+    """A cron expression or time zone that cannot be used; the message says which part."""
+
+
+# --- Leases ---
 
 
 class LeaseLost(MktoBulkError):

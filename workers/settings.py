@@ -2,7 +2,9 @@
 
 Every knob of the system lives here so that operators have a single reference:
 the configuration page of the docs is generated from these fields and their
-descriptions (``workers/settings_doc.py``), so it cannot drift.
+descriptions (``workers/settings_doc.py``), so it cannot drift. It is over 300
+lines for that reason: one field per setting, all in one class. The defaults
+themselves are named in ``workers/defaults.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers import defaults
 from workers.errors import SettingsError
 from workers.queues import queue_refusal
 
@@ -22,8 +25,8 @@ MARKETO_MAX_OUTSTANDING_JOBS = 10
 MARKETO_MAX_FILE_BYTES = 10_000_000
 
 # Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
-DEFAULT_SPLIT_MAX_EXPANSION_RATIO = 200.0
-DEFAULT_SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
+DEFAULT_SPLIT_MAX_EXPANSION_RATIO = defaults.SPLIT_MAX_EXPANSION_RATIO
+DEFAULT_SPLIT_MAX_SOURCE_BYTES = defaults.SPLIT_MAX_SOURCE_BYTES
 
 
 class Settings(BaseSettings):
@@ -54,45 +57,60 @@ class Settings(BaseSettings):
 
     # Marketo budgets: our share of the instance's limits, counted across all workers.
     marketo_rate_limit_calls: int = Field(
-        default=50,
+        default=defaults.MARKETO_RATE_LIMIT_CALLS,
         ge=1,
         le=100,
         description="Our share of Marketo's 100 calls per 20 s: calls per window",
     )
     marketo_rate_limit_window_s: float = Field(
-        default=20.0, gt=0, description="The window of MARKETO_RATE_LIMIT_CALLS"
+        default=defaults.MARKETO_RATE_LIMIT_WINDOW_S,
+        gt=0,
+        description="The window of MARKETO_RATE_LIMIT_CALLS",
     )
     marketo_max_concurrent_calls: int = Field(
-        default=5, ge=1, le=10, description="Our share of Marketo's 10 concurrent calls"
+        default=defaults.MARKETO_MAX_CONCURRENT_CALLS,
+        ge=1,
+        le=10,
+        description="Our share of Marketo's 10 concurrent calls",
     )
     marketo_call_lease_s: float = Field(
-        default=180.0,
+        default=defaults.MARKETO_CALL_LEASE_S,
         gt=0,
         description=(
             "How long a crashed process can hold a call permit (longer than connect + read timeout)"
         ),
     )
     marketo_daily_quota: int = Field(
-        default=50_000,
+        default=defaults.MARKETO_DAILY_QUOTA,
         ge=1,
         description=(
             "Our share of the instance's daily call quota (resets at midnight America/Chicago)"
         ),
     )
     marketo_daily_quota_reserve: int = Field(
-        default=5_000, ge=0, description="What we leave of the daily quota to other integrations"
+        default=defaults.MARKETO_DAILY_QUOTA_RESERVE,
+        ge=0,
+        description="What we leave of the daily quota to other integrations",
     )
     marketo_connect_timeout_s: float = Field(
-        default=5.0, gt=0, description="HTTP connect timeout of a Marketo call"
+        default=defaults.MARKETO_CONNECT_TIMEOUT_S,
+        gt=0,
+        description="HTTP connect timeout of a Marketo call",
     )
     marketo_read_timeout_s: float = Field(
-        default=120.0, gt=0, description="HTTP read timeout of a Marketo call"
+        default=defaults.MARKETO_READ_TIMEOUT_S,
+        gt=0,
+        description="HTTP read timeout of a Marketo call",
     )
     marketo_max_retries: int = Field(
-        default=6, ge=0, description="Retries of a transient Marketo error before it is raised"
+        default=defaults.MARKETO_MAX_RETRIES,
+        ge=0,
+        description="Retries of a transient Marketo error before it is raised",
     )
     marketo_describe_ttl_s: int = Field(
-        default=24 * 3600, ge=0, description="How long describe results are cached in Redis"
+        default=defaults.MARKETO_DESCRIBE_TTL_S,
+        ge=0,
+        description="How long describe results are cached in Redis",
     )
 
     # Admission: outstanding (Queued + Importing) jobs per instance.
@@ -229,7 +247,7 @@ class Settings(BaseSettings):
 
     # Splitting.
     chunk_byte_limit: int = Field(
-        default=9_900_000,
+        default=defaults.CHUNK_BYTE_LIMIT,
         ge=1024,
         lt=MARKETO_MAX_FILE_BYTES,
         description=(
@@ -237,7 +255,7 @@ class Settings(BaseSettings):
         ),
     )
     reject_threshold: float = Field(
-        default=0.01,
+        default=defaults.REJECT_THRESHOLD,
         ge=0,
         le=1,
         description="The share of rejected records above which a source fails",

@@ -37,11 +37,22 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: X)`` only where the help text does not already give a default
+    and there is one to show (an unset option's None or a flag's False is not)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def build_parser(prog: str = "python -m infra.sandbox") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m infra.sandbox",
+        prog=prog,
         description="Local Marketo sandbox: identity, bulk import, describe, limits and faults.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     add = parser.add_argument
     add("--host", default=_env("SANDBOX_HOST", "127.0.0.1"), help="bind address (SANDBOX_HOST)")
@@ -106,8 +117,9 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
     return base.patched(patch)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m infra.sandbox") -> int:
+    """Run the sandbox until SIGINT/SIGTERM; ``prog`` names the command in --help and errors."""
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

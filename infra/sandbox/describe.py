@@ -80,6 +80,8 @@ def custom_object(definition: CustomObjectDef) -> list[dict[str, Any]]:
             "searchableFields": [list(definition.dedupe_fields), ["marketoGUID"]],
             "relationships": [],
             "state": "approved",
+            # Required by ObjectMetaData (its "required" list) besides "state".
+            "status": "approved",
             "version": "approved",
             "fields": [_field2(f) for f in (*system, *definition.fields)],
         }

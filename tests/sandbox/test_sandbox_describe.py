@@ -44,7 +44,14 @@ REQUIRED = {
     "LeadAttribute2Fields": {"name", "displayName", "dataType", "updateable", "crmManaged"},
     "ImportLeadResponse": {"batchId", "numOfLeadsProcessed", "status"},
     "ImportCustomObjectResponse": {"batchId", "objectApiName", "operation", "status"},
-}
+    # "status" is required but not among the properties; "state" is not required.
+    "ObjectMetaData": {
+        "createdAt", "dedupeFields", "description", "displayName", "pluralName", "fields",
+        "idField", "apiName", "relationships", "searchableFields", "updatedAt", "status", "version",
+    },
+}  # fmt: skip
+# The approval states of an object type ("state" in ObjectMetaData).
+APPROVAL_STATES = {"draft", "approved", "approvedWithDraft"}
 REFERENCE = Path("/work/shared/reference/marketo-openapi/swagger-mapi.json")
 
 
@@ -83,8 +90,10 @@ def test_lead_describe2(sandbox: Service) -> None:
 
 def test_custom_object_describe(sandbox: Service) -> None:
     [car] = result(Caller(sandbox), "/rest/v1/customobjects/car_c/describe.json")
-    assert set(car) - {"name"} <= SWAGGER["ObjectMetaData"]
+    shape = SWAGGER["ObjectMetaData"] | REQUIRED["ObjectMetaData"]
+    assert REQUIRED["ObjectMetaData"] <= set(car) - {"name"} <= shape
     assert car["name"] == "car_c"
+    assert car["status"] == car["state"] == car["version"] == "approved"
     assert car["idField"] == "marketoGUID"
     assert car["dedupeFields"] == ["vin"]
     assert car["searchableFields"] == [["vin"], ["marketoGUID"]]
@@ -129,3 +138,4 @@ def test_hardcoded_names_match_the_openapi_file() -> None:
         assert expected == properties, name
     for name, expected in REQUIRED.items():
         assert set(definitions[name]["required"]) == expected, name
+    assert set(definitions["ObjectMetaData"]["properties"]["state"]["enum"]) == APPROVAL_STATES

@@ -15,4 +15,5 @@ def sandbox(ctx: click.Context) -> None:
     """Run the local Marketo sandbox server; all arguments go to it."""
     from infra.sandbox.__main__ import main as sandbox_main
 
-    raise SystemExit(sandbox_main(list(ctx.args)))
+    # --help and usage errors name the command the user typed (mkto-bulk sandbox).
+    raise SystemExit(sandbox_main(list(ctx.args), prog=ctx.command_path))

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from workers import defaults
 from workers.errors import BudgetTimeout, DailyQuotaExhausted
 
 logger = logging.getLogger(__name__)
@@ -138,12 +139,12 @@ def next_reset(ts: float) -> float:
 class BudgetLimits:
     """Our share of one instance's limits (defaults: half of Marketo's, as it advises)."""
 
-    rate_limit_calls: int = 50
-    rate_limit_window_s: float = 20.0
-    max_concurrent_calls: int = 5
-    call_lease_s: float = 120.0
-    daily_quota: int = 50_000
-    daily_quota_reserve: int = 5_000
+    rate_limit_calls: int = defaults.MARKETO_RATE_LIMIT_CALLS
+    rate_limit_window_s: float = defaults.MARKETO_RATE_LIMIT_WINDOW_S
+    max_concurrent_calls: int = defaults.MARKETO_MAX_CONCURRENT_CALLS
+    call_lease_s: float = defaults.MARKETO_CALL_LEASE_S
+    daily_quota: int = defaults.MARKETO_DAILY_QUOTA
+    daily_quota_reserve: int = defaults.MARKETO_DAILY_QUOTA_RESERVE
 
     @property
     def daily_limit(self) -> int:

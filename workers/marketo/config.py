@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from workers import defaults
 from workers.errors import SettingsError
 from workers.marketo.auth import DEFAULT_REFRESH_MARGIN_S
 from workers.marketo.budgets import BudgetLimits
@@ -32,7 +33,7 @@ class ClientConfig:
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    describe_ttl_s: int = 24 * 3600
+    describe_ttl_s: int = defaults.MARKETO_DESCRIBE_TTL_S
     lookup_ttl_s: int = LOOKUP_TTL_S
     token_refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S
     holdoff_606_s: float | None = None  # None: one rate window

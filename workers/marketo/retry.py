@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from enum import Enum
 
+from workers import defaults
 from workers.errors import (
     BudgetTimeout,
     DailyQuotaExhausted,
@@ -41,7 +42,7 @@ class Action(Enum):
 class RetryPolicy:
     """How many transient failures a call absorbs, and the backoff between them."""
 
-    max_retries: int = 6
+    max_retries: int = defaults.MARKETO_MAX_RETRIES
     base_s: float = DEFAULT_BACKOFF_BASE_S
     cap_s: float = DEFAULT_BACKOFF_CAP_S
 

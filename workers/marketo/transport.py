@@ -19,6 +19,7 @@ import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from workers import defaults
 from workers.errors import (
     MarketoError,
     MarketoPermanentError,
@@ -26,8 +27,8 @@ from workers.errors import (
     marketo_error,
 )
 
-DEFAULT_CONNECT_TIMEOUT_S = 5.0
-DEFAULT_READ_TIMEOUT_S = 120.0
+DEFAULT_CONNECT_TIMEOUT_S = defaults.MARKETO_CONNECT_TIMEOUT_S
+DEFAULT_READ_TIMEOUT_S = defaults.MARKETO_READ_TIMEOUT_S
 POOL_SIZE = 10
 USER_AGENT = "mkto-bulk/0.1 (+python-requests)"
 

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from workers.errors import InputError, SettingsError
+from workers.errors import CronError, EntryError, InputError, ScheduleFileError
 from workers.load_request import RequestPolicy, parse_load_request
-from workers.schedule.cron import Cron, CronError, zone
+from workers.schedule.cron import Cron, zone
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Placeholders a source template may use.
@@ -28,14 +28,6 @@ SCHEDULE_KEYS = frozenset(
     {"name", "cron", "timezone", "source", "date_offset_days", "source_wait_s", "ready_marker"}
 )
 MAX_OFFSET_DAYS = 366
-
-
-class ScheduleFileError(SettingsError):
-    """The schedule file cannot be used; the message names the file, the entry and the field."""
-
-
-class EntryError(ValueError):
-    """One field of one entry is wrong (the file's name is added by the caller)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from workers.errors import CronError
+
 # Looking this far back or ahead finds every expression that fires at all (29 February).
 SEARCH_DAYS = 4 * 366 + 1
 
@@ -29,10 +31,6 @@ _FIELDS = (
     ("month", "month_of_year", "1-12"),
     ("day of week", "day_of_week", "0-6 or sun-sat"),
 )
-
-
-class CronError(ValueError):
-    """A cron expression or time zone that cannot be used; the message says which part."""
 
 
 def zone(name: str) -> ZoneInfo:

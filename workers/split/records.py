@@ -29,14 +29,25 @@ as they are read (every CR, also inside quotes, is then a line break).
 
 ``scan``, ``last_boundary``, ``first_problem`` and ``clean`` use the C scanners of
 ``workers.split._textscan`` when that extension is built (one pass, GIL released,
-several times faster) and the pure-Python versions below otherwise; both give
-the same results (the property tests run both).
+several times faster) and the pure-Python versions of
+``workers.split.records_python`` otherwise; both give the same results (the
+property tests run both).
 """
 
 from __future__ import annotations
 
 import re
 from types import ModuleType
+
+from workers.split.records_python import (
+    QUOTE_IN_FIELD,
+    STRAY_CR,
+    Problem,
+    first_problem_python,
+    last_boundary_python,
+    record_end,
+    scan_python,
+)
 
 _c: ModuleType | None
 try:
@@ -45,9 +56,6 @@ try:
     _c = _textscan
 except ImportError:  # not built (no compiler at install time): pure Python, same results
     _c = None
-
-# translate() table deleting every byte except '"' and '\n'.
-_ONLY_QUOTES_AND_NEWLINES = bytes(b for b in range(256) if b not in (0x22, 0x0A))
 
 
 def scan(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int, int]:
@@ -70,11 +78,8 @@ def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
     return last_boundary_python(data, start, end)
 
 
-BLANK, STRAY_CR, QUOTE_IN_FIELD, TEXT_AFTER_QUOTE = 1, 2, 3, 4
 STRAY_CR_REASON = "carriage return (CR) outside quotes: Marketo would read it as a line break"
 CR_TO_LF = bytes.maketrans(b"\r", b"\n")
-
-Problem = tuple[int, int, int]  # (kind, start of its record, offset of the offending byte)
 
 
 def first_problem(data: bytes, start: int, end: int, delimiter: bytes) -> Problem | None:
@@ -141,85 +146,6 @@ def problem_reason(kind: int, data: bytes, record_start: int, offset: int, delim
     return f"text after a closing quote (column {column})"
 
 
-_QUOTED_BODY = re.compile(rb'(?:[^"]|"")*+')
-_PATTERNS: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
-
-
-def _patterns(delimiter: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """(unquoted field, run of well-formed non-blank records) for one delimiter."""
-    if delimiter not in _PATTERNS:
-        d = re.escape(delimiter)
-        unquoted = rb'[^"\r\n' + d + rb"]*+"
-        field = rb'(?:"(?:[^"]|"")*+"|' + unquoted + rb")"
-        good = rb"(?:(?!\r?\n)" + field + rb"(?:" + d + field + rb")*+\r?\n)*+"
-        _PATTERNS[delimiter] = (re.compile(unquoted), re.compile(good))
-    return _PATTERNS[delimiter]
-
-
-def first_problem_python(data: bytes, start: int, end: int, delimiter: bytes) -> Problem | None:
-    """``first_problem`` with regular expressions: runs of good records, then one record."""
-    if data.find(b'"', start, end) < 0 and data.find(b"\r", start, end) < 0:
-        # No quote and no CR (most exports): only a blank line can be wrong, and
-        # bytes.find sees that at memchr speed, where the expressions take ~50 MB/s.
-        if data.startswith(b"\n", start, end):
-            return BLANK, start, start
-        blank = data.find(b"\n\n", start, end)
-        return None if blank < 0 else (BLANK, blank + 1, blank + 1)
-    unquoted, good = _patterns(delimiter)
-    position = start
-    while True:
-        position = good.match(data, position, end).end()  # type: ignore[union-attr]
-        if position >= end:
-            return None
-        found = _one_record(data, position, end, delimiter[0], unquoted)
-        if found is None:
-            return None
-        if isinstance(found, tuple):
-            return found[0], position, found[1]
-        position = found
-
-
-def _one_record(
-    data: bytes, start: int, end: int, delimiter: int, unquoted: re.Pattern[bytes]
-) -> tuple[int, int] | int | None:
-    """(kind, offset) of the problem of the record at ``start``, else its end (None: no end)."""
-    if data.startswith(b"\n", start, end) or data.startswith(b"\r\n", start, end):
-        return BLANK, start
-    position = start
-    while True:  # at the start of a field
-        if position < end and data[position] == 0x22:
-            quote = _QUOTED_BODY.match(data, position + 1, end).end()  # type: ignore[union-attr]
-            if quote + 1 >= end:  # unclosed, or closed by the last byte
-                return None
-            after = data[quote + 1]
-            if after == delimiter:
-                position = quote + 2
-                continue
-            if after == 0x0A:
-                return quote + 2
-            if after != 0x0D:
-                return TEXT_AFTER_QUOTE, quote
-            position = quote + 1
-        else:
-            position = unquoted.match(data, position, end).end()  # type: ignore[union-attr]
-            if position >= end:
-                return None
-            byte = data[position]
-            if byte == 0x22:
-                return QUOTE_IN_FIELD, position
-            if byte == delimiter:
-                position += 1
-                continue
-            if byte == 0x0A:
-                return position + 1
-        # A CR outside quotes: fine before LF or at the end.
-        if position + 1 >= end:
-            return None
-        if data[position + 1] == 0x0A:
-            return position + 2
-        return STRAY_CR, position
-
-
 def header_end(data: bytes, final: bool) -> tuple[int, bytes] | None:
     """(end, line ending) of the header record at the start of ``data``; None: need more.
 
@@ -255,69 +181,6 @@ def clean(data: bytes, start: int = 0, end: int | None = None) -> bool:
     if _c is not None:
         return bool(_c.clean(data, start, end))
     return data.find(b"\x00", start, end) < 0 and utf8_valid(data, start, end)
-
-
-def scan_python(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int, int]:
-    """(quote parity at ``end``, newlines, record-ending newlines) of ``data[start:end]``.
-
-    The byte string is reduced to its quotes and newlines; adjacent quote
-    pairs are removed (they cannot change any newline's parity), which
-    leaves quotes only around newlines inside quoted fields, usually none.
-    """
-    compact = data[start:end].translate(None, _ONLY_QUOTES_AND_NEWLINES)
-    newlines = compact.count(b"\n")
-    if b'"' not in compact:
-        return 0, newlines, newlines
-    compact = compact.replace(b'""', b"")
-    if b'"' not in compact:
-        return 0, newlines, newlines
-    parts = compact.split(b'"')
-    inside = sum(map(len, parts[1::2]))  # only newlines are left between the quotes
-    return (len(parts) - 1) & 1, newlines, newlines - inside
-
-
-def last_boundary_python(data: bytes, start: int, end: int) -> tuple[int, int, int]:
-    """``last_boundary`` with ``bytes`` methods: ``rfind``, then ``scan`` up to there."""
-    newline = data.rfind(b"\n", start, end)
-    if newline < 0:
-        return start, 0, 0
-    parity, newlines, rows = scan_python(data, start, newline + 1)
-    if not parity:
-        return newline + 1, newlines, rows
-    # That newline is inside a quoted field: step back before the quote that opened it.
-    cut_newline = newline
-    while parity:
-        quote = data.rfind(b'"', start, cut_newline)  # the quote after which parity is odd
-        cut_newline = data.rfind(b"\n", start, quote)
-        if cut_newline < 0:
-            return start, 0, 0
-        parity = data.count(b'"', cut_newline, quote) & 1
-    cut = cut_newline + 1
-    _, tail_newlines, tail_rows = scan_python(data, cut, newline + 1)
-    return cut, newlines - tail_newlines, rows - tail_rows
-
-
-def record_end(data: bytes, start: int, end: int, parity: int = 0) -> tuple[int, int]:
-    """The end (past its newline) of the record starting at ``start``, or -1.
-
-    ``parity`` is the quote parity at ``start`` (1 when continuing a record
-    whose earlier bytes ended inside a quoted field). Returns ``(end, parity)``
-    where, when no end is found, ``parity`` is the parity at ``end``.
-    """
-    position = start
-    while True:
-        if parity:
-            quote = data.find(b'"', position, end)
-            if quote < 0:
-                return -1, 1
-            position = quote + 1
-            parity = 0
-        newline = data.find(b"\n", position, end)
-        quote = data.find(b'"', position, newline if newline >= 0 else end)
-        if quote < 0:
-            return (newline + 1, 0) if newline >= 0 else (-1, 0)
-        position = quote + 1
-        parity = 1
 
 
 def iter_records(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from workers.errors import IdempotencyConflict
+from workers.errors import IdempotencyConflict, LedgerError
 
 
 class LoadState(StrEnum):
@@ -125,10 +125,6 @@ end
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
-
-
-class LedgerError(RuntimeError):
-    """The ledger was asked about a load or chunk it does not have."""
 
 
 @dataclass(frozen=True)

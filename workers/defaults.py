@@ -1,0 +1,29 @@
+"""Each default named once: Settings and the library dataclasses it feeds both read these.
+
+A tool or test that builds ``BudgetLimits()`` or ``SplitOptions()`` directly gets
+the same values as a worker configured by an empty environment.
+"""
+
+from __future__ import annotations
+
+# Marketo budgets: our share of one instance's limits (half of Marketo's, as it advises).
+MARKETO_RATE_LIMIT_CALLS = 50  # of Marketo's 100 calls per 20 s
+MARKETO_RATE_LIMIT_WINDOW_S = 20.0
+MARKETO_MAX_CONCURRENT_CALLS = 5  # of Marketo's 10
+# Longer than MARKETO_CONNECT_TIMEOUT_S + MARKETO_READ_TIMEOUT_S: a permit outlives its call.
+MARKETO_CALL_LEASE_S = 180.0
+MARKETO_DAILY_QUOTA = 50_000
+MARKETO_DAILY_QUOTA_RESERVE = 5_000  # left to the instance's other integrations
+
+# The Marketo client.
+MARKETO_CONNECT_TIMEOUT_S = 5.0
+MARKETO_READ_TIMEOUT_S = 120.0
+MARKETO_MAX_RETRIES = 6
+MARKETO_DESCRIBE_TTL_S = 24 * 3600
+
+# Splitting.
+CHUNK_BYTE_LIMIT = 9_900_000  # header included, below Marketo's 10,000,000 bytes
+REJECT_THRESHOLD = 0.01
+# Gzip bombs: how far one source object may expand when read.
+SPLIT_MAX_EXPANSION_RATIO = 200.0
+SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
