@@ -23,6 +23,7 @@ from workers.errors import MarketoPermanentError, ParameterError
 from workers.marketo import metrics as m
 from workers.marketo.core import MarketoCore
 from workers.marketo.imports import ImportTarget, LeadImport, ProgramMemberImport
+from workers.state import keys as redis_keys
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class Lookups(MarketoCore):
 
     # Cache --------------------------------------------------------------
     def _lookup_key(self, path: str) -> str:
-        return f"mkto:{self.config.instance}:lookup:{path}"
+        return redis_keys.lookup_cache(self.config.instance, path)
 
     def _lookup(
         self, path: str, params: Mapping[str, str] | None = None, *, fresh: bool
