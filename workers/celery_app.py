@@ -15,6 +15,7 @@ from workers.queues import ENTRY_QUEUE, MARKETO_QUEUE, POLL_QUEUE, SPLIT_QUEUE
 from workers.schedule import RUN_SCHEDULED_TASK
 from workers.schedule.config import scheduled_loads
 from workers.settings import load_settings
+from workers.state import keys as redis_keys
 
 # Every countdown a task schedules stays below this, and the broker's
 # visibility timeout stays well above it: a message that waits longer than the
@@ -49,7 +50,7 @@ ROUTES = {
 # Beat's lock in Redis (celery-redbeat): a second beat stands by. The active beat
 # wakes (and extends the lock) at least every third of the lock's lifetime; a
 # standby retries as often, so it takes over within 4/3 of the timeout.
-REDBEAT_KEY_PREFIX = "mkto:redbeat:"
+REDBEAT_KEY_PREFIX = redis_keys.REDBEAT_PREFIX
 BEAT_LOCK_WAKEUPS = 3
 
 

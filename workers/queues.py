@@ -14,7 +14,7 @@ POLL_QUEUE = "mkto_poll"  # short status polls and bookkeeping
 OUR_QUEUES = (ENTRY_QUEUE, SPLIT_QUEUE, MARKETO_QUEUE, POLL_QUEUE)
 
 # A callback queue is a Redis key of the broker: a name with ':' could land in our own
-# keys (mkto:...), and these names are the broker's or the result backend's own.
+# keys (workers/state/keys.py), and these names are the broker's or the result backend's own.
 QUEUE_NAME_MAX = 200
 _RESERVED_PREFIXES = ("_kombu", "unacked", "celery-task-meta-", "celery-taskset-meta-")
 

@@ -118,6 +118,11 @@ def test_the_builder_has_every_file_the_build_reads() -> None:
     assert {"pyproject.toml", "setup.py"} <= copied
     for source in ("workers/split/_textscan.c", "workers/split/_textscan_loops.h"):
         assert (ROOT / source).exists() and any(source.startswith(s + "/") for s in copied)
+    # The Lua scripts are package data the wheel carries: the builder must have them.
+    scripts = [str(path.relative_to(ROOT)) for path in sorted(ROOT.glob("workers/*/lua/*.lua"))]
+    assert scripts, "no Lua script found"
+    for source in scripts:
+        assert any(source.startswith(s + "/") for s in copied), f"{source} is not copied"
     assert "**/*.so" in (ROOT / ".dockerignore").read_text(), "no locally built binary is sent"
 
 

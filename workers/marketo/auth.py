@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +24,9 @@ from workers.marketo import metrics as m
 from workers.marketo.budgets import Budgets
 from workers.marketo.metrics import Metrics
 from workers.marketo.transport import Transport, http_error
+from workers.state import keys as redis_keys
+from workers.state import scripts
+from workers.state.lease import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +34,6 @@ DEFAULT_REFRESH_MARGIN_S = 60.0
 IDENTITY_READ_TIMEOUT_S = 30.0
 DENIAL_MEMORY_S = 5.0  # workers waiting on a refresh that was refused fail with its reason
 WAIT_POLL_S = 0.05
-
-# Deletes the cached token only if it is still the one that failed (compare-and-delete).
-_FORGET = """
-local raw = redis.call('GET', KEYS[1])
-if raw and cjson.decode(raw)['token'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -92,9 +83,9 @@ class TokenProvider:
         self.sleep = sleep
         self.refresh_margin_s = refresh_margin_s
         self.lock_ttl_s = lock_ttl_s
-        self.key = f"mkto:token:{client_id}"
-        self._forget = redis_client.register_script(_FORGET)
-        self._unlock = redis_client.register_script(_UNLOCK)
+        self.key = redis_keys.token(client_id)
+        # Deletes the cached token only if it is still the one that failed.
+        self._forget = scripts.register(redis_client, "workers.marketo", "forget_token")
 
     def token(self) -> str:
         """A token that is not due for refresh; fetches one if needed (one worker at a time)."""
@@ -104,15 +95,15 @@ class TokenProvider:
             if cached is not None and self.clock() < cached.refresh_at:
                 return cached.token
             self._raise_if_denied()
-            owner = uuid.uuid4().hex
-            if self.redis.set(self.key + ":lock", owner, nx=True, px=int(self.lock_ttl_s * 1000)):
+            lock = Lease(self.redis, redis_keys.token_lock(self.client_id), self.lock_ttl_s)
+            if lock.acquire():
                 try:
                     cached = self._read()  # another worker may have refreshed just now
                     if cached is not None and self.clock() < cached.refresh_at:
                         return cached.token
                     return self._fetch().token
                 finally:
-                    self._unlock(keys=[self.key + ":lock"], args=[owner])
+                    lock.release()
             if cached is not None and self.clock() < cached.expires_at:
                 return cached.token  # someone is refreshing; ours is still good meanwhile
             if time.monotonic() > deadline:
@@ -136,7 +127,7 @@ class TokenProvider:
         return CachedToken(str(data["token"]), float(data["expires_at"]), float(data["refresh_at"]))
 
     def _raise_if_denied(self) -> None:
-        denied = self.redis.get(self.key + ":denied")
+        denied = self.redis.get(redis_keys.token_denied(self.client_id))
         if denied is not None:
             text = denied.decode() if isinstance(denied, bytes) else str(denied)
             raise MarketoAuthError("401", text)
@@ -172,7 +163,9 @@ class TokenProvider:
                 f"the identity endpoint rejected the credentials of client id {self.client_id!r}"
                 + (f": {reason}" if reason else "")
             )
-            self.redis.set(self.key + ":denied", message, px=int(DENIAL_MEMORY_S * 1000))
+            self.redis.set(
+                redis_keys.token_denied(self.client_id), message, px=int(DENIAL_MEMORY_S * 1000)
+            )
             self.metrics.code(str(status))
             logger.error("marketo POST %s code=%s duration_ms=%d", path, status, duration_ms)
             raise MarketoAuthError(str(status), message)

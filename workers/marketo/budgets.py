@@ -30,98 +30,14 @@ import redis
 
 from workers import defaults
 from workers.errors import BudgetTimeout, DailyQuotaExhausted
+from workers.state import keys as redis_keys
+from workers.state import scripts
 
 logger = logging.getLogger(__name__)
 
 MARKETO_TZ = ZoneInfo("America/Chicago")
 DAILY_KEY_TTL_S = 3 * 24 * 3600
 POLL_CAP_S = 0.1  # a permit can come free at any moment: re-check often, briefly
-
-_NOW = """
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-"""
-
-# KEYS: rate, inflight, holdoff, daily, quota override. ARGV: now, holder, rate_limit,
-# window, max_concurrent, lease, daily_limit, daily_ttl, count_daily (0 for identity
-# calls), reserve. The override (``mkto-bulk quota set``) replaces the configured daily
-# quota at once for every worker; the reserve still applies.
-# Returns {status, value, limit}: 0 granted (value = daily count), 1 hold-off,
-# 2 concurrency, 3 rate (value = seconds to wait), 4 daily share used (value = count).
-_ACQUIRE = (
-    _NOW
-    + """
-local holder, rate_limit, window = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local max_concurrent, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
-local daily_limit, daily_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
-local count_daily = ARGV[9] == '1'
-local override = redis.call('GET', KEYS[5])
-if override then daily_limit = math.max(0, tonumber(override) - tonumber(ARGV[10])) end
-local holdoff = tonumber(redis.call('GET', KEYS[3]) or '0')
-if holdoff > now then return {1, tostring(holdoff - now)} end
-local used = tonumber(redis.call('GET', KEYS[4]) or '0')
-if count_daily and used >= daily_limit then
-  return {4, tostring(used), tostring(daily_limit)}
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= max_concurrent then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {2, tostring(tonumber(first[2]) - now)}
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= rate_limit then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {3, tostring(tonumber(first[2]) + window - now)}
-end
-redis.call('ZADD', KEYS[2], now + lease, holder)
-redis.call('ZADD', KEYS[1], now + lease, holder)
-redis.call('PEXPIRE', KEYS[2], math.ceil(lease * 1000) + 1000)
-redis.call('PEXPIRE', KEYS[1], math.ceil((lease + window) * 1000) + 1000)
-if not count_daily then return {0, tostring(used)} end
-local count = redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], daily_ttl)
-return {0, tostring(count)}
-"""
-)
-
-# KEYS: rate, inflight. ARGV: now, holder, window. Returns 1 if the lease was still held.
-_RELEASE = (
-    _NOW
-    + """
-local held = redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('ZADD', KEYS[1], now, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
-return held
-"""
-)
-
-# KEYS: holdoff. ARGV: now, seconds. Moves the shared hold-off later, never earlier.
-_HOLD_OFF = (
-    _NOW
-    + """
-local ends = now + tonumber(ARGV[2])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if ends > current then
-  redis.call('SET', KEYS[1], tostring(ends), 'PX', math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
-  return tostring(ends)
-end
-return tostring(current)
-"""
-)
-
-# KEYS: daily, quota override. ARGV: limit, ttl, reserve. Marks today's share as used
-# (after Marketo's own 607).
-_EXHAUST = """
-local limit = tonumber(ARGV[1])
-local override = redis.call('GET', KEYS[2])
-if override then limit = math.max(0, tonumber(override) - tonumber(ARGV[3])) end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used < limit then redis.call('SET', KEYS[1], limit, 'EX', ARGV[2]) end
-return 1
-"""
 
 
 def marketo_day(ts: float) -> date:
@@ -180,37 +96,43 @@ class Budgets:
     ) -> None:
         self.redis = redis_client
         self.limits = limits
-        self.prefix = f"mkto:{instance}"
+        self.instance = instance
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.server_time = server_time
-        self._acquire = redis_client.register_script(_ACQUIRE)
-        self._release = redis_client.register_script(_RELEASE)
-        self._hold_off = redis_client.register_script(_HOLD_OFF)
-        self._exhaust = redis_client.register_script(_EXHAUST)
+        self._acquire = scripts.register(
+            redis_client, "workers.marketo", "budget_now", "budget_acquire"
+        )
+        self._release = scripts.register(
+            redis_client, "workers.marketo", "budget_now", "budget_release"
+        )
+        self._hold_off = scripts.register(
+            redis_client, "workers.marketo", "budget_now", "budget_hold_off"
+        )
+        self._exhaust = scripts.register(redis_client, "workers.marketo", "budget_exhaust")
         self._holder_base = f"{socket.gethostname()}:{os.getpid()}"
 
     # Keys ---------------------------------------------------------------
     @property
     def rate_key(self) -> str:
-        return f"{self.prefix}:rate"
+        return redis_keys.call_rate(self.instance)
 
     @property
     def inflight_key(self) -> str:
-        return f"{self.prefix}:inflight"
+        return redis_keys.call_inflight(self.instance)
 
     @property
     def holdoff_key(self) -> str:
-        return f"{self.prefix}:holdoff"
+        return redis_keys.call_holdoff(self.instance)
 
     @property
     def quota_override_key(self) -> str:
-        return f"{self.prefix}:daily_quota_override"
+        return redis_keys.daily_quota_override(self.instance)
 
     def daily_key(self, ts: float | None = None) -> str:
         day = marketo_day(self.clock() if ts is None else ts)
-        return f"{self.prefix}:daily:{day.isoformat()}"
+        return redis_keys.daily_calls(self.instance, day.isoformat())
 
     def _now_arg(self) -> float:
         return -1.0 if self.server_time else self.clock()

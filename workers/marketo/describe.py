@@ -22,6 +22,7 @@ from workers.marketo.imports import (
     LeadImport,
     ProgramMemberImport,
 )
+from workers.state import keys as redis_keys
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class Describes(MarketoCore):
         return int(self.redis.delete(*keys)) if keys else 0
 
     def _describe_key(self, path: str) -> str:
-        return f"mkto:{self.config.instance}:describe:{path}"
+        return redis_keys.describe_cache(self.config.instance, path)
 
     def _describe(self, object_name: str, path: str) -> Description:
         key = self._describe_key(path)

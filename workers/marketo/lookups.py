@@ -28,6 +28,7 @@ from workers.marketo.imports import (
     LeadImport,
     ProgramMemberImport,
 )
+from workers.state import keys as redis_keys
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class Lookups(MarketoCore):
 
     # Cache --------------------------------------------------------------
     def _lookup_key(self, path: str) -> str:
-        return f"mkto:{self.config.instance}:lookup:{path}"
+        return redis_keys.lookup_cache(self.config.instance, path)
 
     def _lookup(
         self, path: str, params: Mapping[str, str] | None = None, *, fresh: bool

@@ -11,6 +11,8 @@ import logging
 
 import redis
 
+from workers.state import keys as redis_keys
+
 logger = logging.getLogger(__name__)
 
 CALLS = "calls"
@@ -36,7 +38,7 @@ class Metrics:
 
     def __init__(self, redis_client: redis.Redis, instance: str) -> None:
         self.redis = redis_client
-        self.key = f"mkto:{instance}:metrics"
+        self.key = redis_keys.client_metrics(instance)
 
     def incr(self, name: str, amount: int = 1) -> None:
         self.add({name: amount})

@@ -17,6 +17,7 @@ from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.polling import IMPORT_SLOTS
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import describe
+from workers.state import keys as redis_keys
 from workers.state.ledger import ChunkState, Ledger
 
 logger = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ GHOST_MAX_S = 3600.0
 
 
 def jobs_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:jobs"
+    return redis_keys.jobs(rt.settings.instance)
 
 
 def rate_key(rt: Runtime) -> str:
-    return f"mkto:{rt.settings.instance}:import_rate"
+    return redis_keys.import_rate(rt.settings.instance)
 
 
 def rate(rt: Runtime) -> float | None:

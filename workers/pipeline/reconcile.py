@@ -14,7 +14,8 @@ from collections import Counter
 
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
-from workers.pipeline.submit import pump, submit_lock_key
+from workers.pipeline.submit import pump
+from workers.state import keys as redis_keys
 from workers.state.ledger import (
     ACTIVE_LOADS,
     TERMINAL_LOAD_STATES,
@@ -53,7 +54,7 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
         rt.redis.srem(ACTIVE_LOADS, load_id)
         return
     if state == LoadState.PENDING or (
-        state == LoadState.SPLITTING and not rt.redis.exists(f"mkto:load:{load_id}:split_lease")
+        state == LoadState.SPLITTING and not rt.redis.exists(redis_keys.split_lease(load_id))
     ):
         dispatch.split(load_id)
         counts["split"] += 1
@@ -72,7 +73,7 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
             elif rt.admission.enqueue(chunk_id):
                 counts["requeued"] += 1
         elif chunk["state"] == ChunkState.SUBMITTING and age > stale_s:
-            if not rt.redis.exists(submit_lock_key(chunk_id)):
+            if not rt.redis.exists(redis_keys.submit_lock(chunk_id)):
                 dispatch.submit(load_id, index)
                 counts["submit"] += 1
         elif chunk["state"] == ChunkState.SUBMITTED and age > stale_s:

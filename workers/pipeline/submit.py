@@ -30,19 +30,14 @@ from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.poll import load_request, poll_delay
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
+from workers.state import keys as redis_keys
+from workers.state.lease import Lease
 from workers.state.ledger import ChunkState, Ledger
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RETRY_SUBMIT_S", "jobs_key", "pump", "submit", "submit_lock_key"]
-
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+__all__ = ["RETRY_SUBMIT_S", "jobs_key", "pump", "submit"]
 
 
 def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
@@ -70,12 +65,10 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
         rt.admission.enqueue(chunk_id)
         dispatch.pump()
         return "requeued"
-    lock = submit_lock_key(chunk_id)
-    owner = uuid.uuid4().hex
     # One POST attempt is bounded by the call lease; allow for one retry. A lock
     # left by a killed worker expires, and the reconciler then submits again.
-    lock_ms = int(2 * rt.settings.marketo_call_lease_s * 1000)
-    if not rt.redis.set(lock, owner, nx=True, px=lock_ms):
+    lock = Lease(rt.redis, redis_keys.submit_lock(chunk_id), 2 * rt.settings.marketo_call_lease_s)
+    if not lock.acquire():
         # Another attempt is uploading right now, or died holding the lock: look again soon.
         raise StepBusy(f"submit of chunk {index} of load {load_id} is in progress elsewhere")
     try:
@@ -86,11 +79,7 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
         return _unexpected(rt, dispatch, load_id, index, "submit", error)
     finally:
         # Only our own lock: after it expired, it may be another attempt's.
-        rt.redis.eval(_RELEASE_LOCK, 1, lock, owner)
-
-
-def submit_lock_key(chunk_id: str) -> str:
-    return f"mkto:chunk:{chunk_id}:submitting"
+        lock.release()
 
 
 def _submit(

@@ -28,6 +28,8 @@ from workers.pipeline import start
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
 from workers.schedule.config import EntryError, ScheduledLoad, ScheduledRun, parse_entry
+from workers.state import keys as redis_keys
+from workers.state import scripts
 from workers.storage import join_uri
 
 logger = logging.getLogger(__name__)
@@ -39,36 +41,9 @@ class RunState(StrEnum):
     FAILED = "failed"
 
 
-# KEYS: the schedule's record; ARGV: run key, allowed states (json list; empty: claim a
-# run other than the recorded one, replacing it unless the recorded one is newer, as a
-# worker whose clock lags could ask), fields (json object), the run's fire time (epoch s)
-_MOVE = """
-local run = redis.call('HGET', KEYS[1], 'run')
-local allowed = cjson.decode(ARGV[2])
-if #allowed == 0 then
-  if run == ARGV[1] then return 0 end
-  local recorded = tonumber(redis.call('HGET', KEYS[1], 'fire_ts') or '0')
-  if recorded > tonumber(ARGV[4]) then return 0 end
-  redis.call('DEL', KEYS[1])
-else
-  if run ~= ARGV[1] then return 0 end
-  local state = redis.call('HGET', KEYS[1], 'state')
-  local ok = false
-  for _, s in ipairs(allowed) do
-    if s == state then ok = true end
-  end
-  if not ok then return 0 end
-end
-for field, value in pairs(cjson.decode(ARGV[3])) do
-  redis.call('HSET', KEYS[1], field, tostring(value))
-end
-return 1
-"""
-
-
 # The entries beat validated from its schedule file, published when it starts:
 # name -> the entry's table (JSON). A tick names its entry; nothing else can run.
-ENTRIES_KEY = "mkto:schedules"
+ENTRIES_KEY = redis_keys.SCHEDULES
 
 
 def publish_entries(client: redis.Redis, loads: list[ScheduledLoad]) -> None:
@@ -108,7 +83,7 @@ def run_by_name(
 
 
 def record_key(name: str) -> str:
-    return f"mkto:schedule:{name}"
+    return redis_keys.schedule_run(name)
 
 
 def last_run(client: redis.Redis, name: str) -> dict[str, str]:
@@ -132,7 +107,7 @@ class ScheduleRuns:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._move = client.register_script(_MOVE)
+        self._move = scripts.register(client, "workers.schedule", "schedule_move")
 
     def get(self, name: str) -> dict[str, str]:
         return last_run(self._redis, name)

@@ -1,4 +1,6 @@
-"""The state the pipeline shares in Redis: the ledger, admission permits, the split lease.
+"""The state the pipeline shares in Redis: the ledger, admission permits, leases.
+
+Every key name is in ``keys``; the Lua scripts are ``lua/*.lua``, read by ``scripts``.
 
 ``accounting`` is pure arithmetic over ledger records (does a load's count add up).
 """

@@ -26,80 +26,12 @@ from dataclasses import dataclass
 import redis
 
 from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
+from workers.state import keys as redis_keys
+from workers.state import scripts
 
 DEFAULT_PERMIT_LEASE_S = 300.0
 
 GHOST_PREFIX = "ghost:"
-
-# KEYS: waiting, permits, hold_until; ARGV: now_ms, max, lease_ms, limit
-# Ghost permits (jobs that may exist in Marketo unknown to us) free themselves
-# when their estimated end passes; real permits never do.
-_GRANT = """
-local now = tonumber(ARGV[1])
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  if string.sub(member, 1, 6) == 'ghost:' then
-    redis.call('ZREM', KEYS[2], member)
-  end
-end
-local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
-if now < hold then
-  return {}
-end
-local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[2])
-local limit = tonumber(ARGV[4])
-if limit >= 0 and limit < free then
-  free = limit
-end
-if free <= 0 then
-  return {}
-end
-local heads = redis.call('ZRANGE', KEYS[1], 0, free - 1)
-for _, chunk in ipairs(heads) do
-  redis.call('ZREM', KEYS[1], chunk)
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), chunk)
-end
-return heads
-"""
-
-# KEYS: waiting, permits, sequence; ARGV: chunk
-_ENQUEUE = """
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  return 0
-end
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return 0
-end
-local seq = redis.call('INCR', KEYS[3])
-redis.call('ZADD', KEYS[1], seq, ARGV[1])
-return 1
-"""
-
-# KEYS: waiting, permits, hold_until; ARGV: chunk, hold_until_ms
-# Give the permit back and put the chunk at the head of the line (score below
-# every sequence number), then stop granting until the hold passes.
-_REQUEUE_FRONT = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local score = 0
-if head[2] then
-  score = math.min(0, tonumber(head[2])) - 1
-end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
-local hold = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[2]) > hold then
-  redis.call('SET', KEYS[3], ARGV[2])
-end
-return 1
-"""
-
-# KEYS: permits; ARGV: chunk, deadline_ms. Renews only a permit that is held.
-_RENEW = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
-  return 1
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -128,15 +60,14 @@ class Admission:
         self._max = max_outstanding
         self._lease_ms = int(lease_s * 1000)
         self._clock = clock
-        prefix = f"mkto:admission:{{{instance}}}"
-        self._waiting = f"{prefix}:waiting"
-        self._permits = f"{prefix}:permits"
-        self._hold = f"{prefix}:hold_until"
-        self._sequence = f"{prefix}:sequence"
-        self._grant = client.register_script(_GRANT)
-        self._enqueue = client.register_script(_ENQUEUE)
-        self._requeue_front = client.register_script(_REQUEUE_FRONT)
-        self._renew = client.register_script(_RENEW)
+        self._waiting = redis_keys.admission_waiting(instance)
+        self._permits = redis_keys.admission_permits(instance)
+        self._hold = redis_keys.admission_hold(instance)
+        self._sequence = redis_keys.admission_sequence(instance)
+        self._grant = scripts.register(client, "workers.state", "admission_grant")
+        self._enqueue = scripts.register(client, "workers.state", "admission_enqueue")
+        self._requeue_front = scripts.register(client, "workers.state", "admission_requeue_front")
+        self._renew = scripts.register(client, "workers.state", "admission_renew")
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

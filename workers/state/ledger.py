@@ -20,6 +20,8 @@ from typing import Any
 import redis
 
 from workers.errors import IdempotencyConflict, LedgerError
+from workers.state import keys as redis_keys
+from workers.state import scripts
 
 
 class LoadState(StrEnum):
@@ -34,7 +36,7 @@ class LoadState(StrEnum):
 
 
 # Loads not yet terminal: the set the reconciler sweeps.
-ACTIVE_LOADS = "mkto:loads:active"
+ACTIVE_LOADS = redis_keys.ACTIVE_LOADS
 TERMINAL_LOAD_STATES = frozenset(
     {
         LoadState.SUCCEEDED,
@@ -55,76 +57,6 @@ class ChunkState(StrEnum):
 
 
 TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED})
-
-# KEYS: record, load (for roll-ups); ARGV: allowed states (json list), new state,
-# fields (json object), load increments (json object), now
-_TRANSITION = """
-local allowed = cjson.decode(ARGV[1])
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then
-  return nil
-end
-local ok = false
-for _, state in ipairs(allowed) do
-  if state == current then ok = true end
-end
-if not ok then
-  return current
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[5])
-for field, value in pairs(cjson.decode(ARGV[3])) do
-  redis.call('HSET', KEYS[1], field, tostring(value))
-end
-for field, amount in pairs(cjson.decode(ARGV[4])) do
-  redis.call('HINCRBY', KEYS[2], field, amount)
-end
-return 'OK'
-"""
-
-
-# KEYS: load, index of loads, active loads, idempotency key, the key's payload digest;
-# ARGV: load id, created_at, fields (json object), whether the idempotency key is used,
-# the payload's digest. One script, so a crash never leaves a key naming a load that was
-# not recorded, or a load the reconciler cannot see. Returns {created (0/1, or 2: the
-# key holds a load of another payload), the load id that holds the key}.
-_CREATE = """
-if ARGV[4] == '1' then
-  local existing = redis.call('GET', KEYS[4])
-  if existing then
-    local digest = redis.call('GET', KEYS[5])
-    if digest and digest ~= ARGV[5] then
-      return {2, existing}
-    end
-    return {0, existing}
-  end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, ARGV[1]}
-end
-for field, value in pairs(cjson.decode(ARGV[3])) do
-  redis.call('HSET', KEYS[1], field, value)
-end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[4], ARGV[1])
-  redis.call('SET', KEYS[5], ARGV[5])
-end
-return {1, ARGV[1]}
-"""
-
-
-# KEYS: chunk, the load's set of chunk indexes; ARGV: state, fields (json object), index
-_ADD_CHUNK = """
-if redis.call('HSETNX', KEYS[1], 'state', ARGV[1]) == 0 then
-  return 0
-end
-for field, value in pairs(cjson.decode(ARGV[2])) do
-  redis.call('HSET', KEYS[1], field, value)
-end
-redis.call('SADD', KEYS[2], ARGV[3])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -149,18 +81,18 @@ class Ledger:
     def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._clock = clock
-        self._transition = client.register_script(_TRANSITION)
-        self._create = client.register_script(_CREATE)
-        self._add_chunk = client.register_script(_ADD_CHUNK)
+        self._transition = scripts.register(client, "workers.state", "ledger_transition")
+        self._create = scripts.register(client, "workers.state", "ledger_create")
+        self._add_chunk = scripts.register(client, "workers.state", "ledger_add_chunk")
 
     # keys -----------------------------------------------------------------
     @staticmethod
     def load_key(load_id: str) -> str:
-        return f"mkto:load:{load_id}"
+        return redis_keys.load(load_id)
 
     @staticmethod
     def chunk_key(load_id: str, index: int) -> str:
-        return f"mkto:load:{load_id}:chunk:{index}"
+        return redis_keys.chunk(load_id, index)
 
     @staticmethod
     def chunk_id(load_id: str, index: int) -> str:
@@ -198,10 +130,10 @@ class Ledger:
         }
         keys = [
             self.load_key(load_id),
-            "mkto:loads",
+            redis_keys.LOADS,
             ACTIVE_LOADS,
-            f"mkto:idempotency:{idempotency_key or ''}",
-            f"mkto:idempotency-payload:{idempotency_key or ''}",
+            redis_keys.idempotency(idempotency_key or ""),
+            redis_keys.idempotency_payload(idempotency_key or ""),
         ]
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         used = "1" if idempotency_key else "0"
@@ -222,7 +154,7 @@ class Ledger:
         return _decode(raw)
 
     def recent_loads(self, limit: int = 20) -> list[str]:
-        return [_text(item) for item in self._redis.zrevrange("mkto:loads", 0, limit - 1)]
+        return [_text(item) for item in self._redis.zrevrange(redis_keys.LOADS, 0, limit - 1)]
 
     def update_load(
         self,
@@ -247,7 +179,7 @@ class Ledger:
         now = repr(self._clock())
         mapping = {k: str(v) for k, v in fields.items()}
         mapping.update(index=str(index), created_at=now, updated_at=now, submissions="0")
-        keys = [self.chunk_key(load_id, index), f"{self.load_key(load_id)}:chunks"]
+        keys = [self.chunk_key(load_id, index), redis_keys.load_chunks(load_id)]
         args: list[str | int] = [ChunkState.WAITING.value, json.dumps(mapping), index]
         return bool(self._add_chunk(keys=keys, args=args))
 
@@ -258,7 +190,7 @@ class Ledger:
         return _decode(raw)
 
     def chunk_indexes(self, load_id: str) -> list[int]:
-        return sorted(int(i) for i in self._redis.smembers(f"{self.load_key(load_id)}:chunks"))
+        return sorted(int(i) for i in self._redis.smembers(redis_keys.load_chunks(load_id)))
 
     def chunks(self, load_id: str) -> list[dict[str, str]]:
         indexes = self.chunk_indexes(load_id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,46 +19,27 @@ import redis
 from redis.exceptions import RedisError
 
 from workers.errors import LeaseLost
+from workers.state import keys as redis_keys
+from workers.state.lease import Lease
 
 logger = logging.getLogger(__name__)
-
-# KEYS: lease; ARGV: owner, ttl_ms. 1 if renewed, 0 if the lease is no longer ours.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-# KEYS: lease; ARGV: owner.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-def split_lease_key(load_id: str) -> str:
-    return f"mkto:load:{load_id}:split_lease"
 
 
 class SplitLease:
     """One splitter per load at a time; a redelivered copy finds the lease taken and leaves."""
 
     def __init__(self, client: redis.Redis, load_id: str, lease_s: float, renew_s: float) -> None:
-        self._redis = client
-        self._key = split_lease_key(load_id)
-        self._owner = uuid.uuid4().hex
-        self._ttl_ms = int(lease_s * 1000)
+        self._lease = Lease(client, redis_keys.split_lease(load_id), lease_s)
+        self._key = self._lease.key
         self._renew_s = renew_s
         self._lost = threading.Event()
 
     def acquire(self) -> bool:
-        return bool(self._redis.set(self._key, self._owner, nx=True, px=self._ttl_ms))
+        return self._lease.acquire()
 
     def renew(self) -> bool:
         """Extend our lease; False (and lost from then on) if it is no longer ours."""
-        if not self._redis.eval(_RENEW, 1, self._key, self._owner, self._ttl_ms):
+        if not self._lease.renew():
             self._lost.set()
         return not self._lost.is_set()
 
@@ -69,7 +49,7 @@ class SplitLease:
             raise LeaseLost(f"{self._key}: the split lease ran out and was not renewed")
 
     def release(self) -> None:
-        self._redis.eval(_RELEASE, 1, self._key, self._owner)
+        self._lease.release()
 
     @contextmanager
     def kept(self) -> Iterator[SplitLease]:

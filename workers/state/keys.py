@@ -1,0 +1,171 @@
+"""Every Redis key the workers read or write, named in one place.
+
+The strings are part of the data: a running fleet, the reconciler and the
+command line find each other's records under them, so a key here is renamed
+only together with a migration. Each function says what the key holds and
+its Redis type. Nothing else under ``workers/`` spells a ``mkto:`` key.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mkto:"
+
+# Loads and chunks (workers/state/ledger.py) ----------------------------------
+
+LOADS = f"{PREFIX}loads"
+"""Sorted set: every load id, scored by its creation time (newest last)."""
+
+ACTIVE_LOADS = f"{PREFIX}loads:active"
+"""Set: the ids of loads not yet terminal, the set the reconciler sweeps."""
+
+
+def load(load_id: str) -> str:
+    """Hash: one load's record (state, params, counts, report URI)."""
+    return f"{PREFIX}load:{load_id}"
+
+
+def load_chunks(load_id: str) -> str:
+    """Set: the indexes of a load's chunks recorded so far."""
+    return f"{load(load_id)}:chunks"
+
+
+def chunk(load_id: str, index: int) -> str:
+    """Hash: one chunk's record (state, URI, rows, Marketo batch id)."""
+    return f"{load(load_id)}:chunk:{index}"
+
+
+def idempotency(idempotency_key: str) -> str:
+    """String: the id of the load created under a payload's ``idempotencyKey``."""
+    return f"{PREFIX}idempotency:{idempotency_key}"
+
+
+def idempotency_payload(idempotency_key: str) -> str:
+    """String: the SHA-256 of the params first sent under ``idempotencyKey``."""
+    return f"{PREFIX}idempotency-payload:{idempotency_key}"
+
+
+# Leases and locks (workers/state/lease.py) -----------------------------------
+
+
+def split_lease(load_id: str) -> str:
+    """String with a TTL: the owner token of the one splitter of a load."""
+    return f"{load(load_id)}:split_lease"
+
+
+def submit_lock(chunk_id: str) -> str:
+    """String with a TTL: the owner token of the attempt POSTing a chunk right now."""
+    return f"{PREFIX}chunk:{chunk_id}:submitting"
+
+
+# Permits (workers/state/admission.py) ----------------------------------------
+
+
+def admission_prefix(instance: str) -> str:
+    """The prefix of an instance's permit keys; the braces keep them in one cluster slot."""
+    return f"{PREFIX}admission:{{{instance}}}"
+
+
+def admission_waiting(instance: str) -> str:
+    """Sorted set: chunk ids waiting for a permit, scored by their place in line."""
+    return f"{admission_prefix(instance)}:waiting"
+
+
+def admission_permits(instance: str) -> str:
+    """Sorted set: chunk ids holding a permit, scored by the lease's end (ms)."""
+    return f"{admission_prefix(instance)}:permits"
+
+
+def admission_hold(instance: str) -> str:
+    """String: until when (ms) no permit is granted, after Marketo's 1016."""
+    return f"{admission_prefix(instance)}:hold_until"
+
+
+def admission_sequence(instance: str) -> str:
+    """String (counter): the next place in line."""
+    return f"{admission_prefix(instance)}:sequence"
+
+
+# Import jobs in flight (workers/pipeline/) -----------------------------------
+
+
+def jobs(instance: str) -> str:
+    """Sorted set: chunk ids with a Marketo job in flight, scored by submission time."""
+    return f"{PREFIX}{instance}:jobs"
+
+
+def import_rate(instance: str) -> str:
+    """String: the measured import rate (rows per second), for poll delays."""
+    return f"{PREFIX}{instance}:import_rate"
+
+
+# The Marketo client (workers/marketo/) ---------------------------------------
+
+
+def call_rate(instance: str) -> str:
+    """Sorted set: recent API call holders, scored by when each leaves the rate window."""
+    return f"{PREFIX}{instance}:rate"
+
+
+def call_inflight(instance: str) -> str:
+    """Sorted set: API calls in progress, scored by their lease's end."""
+    return f"{PREFIX}{instance}:inflight"
+
+
+def call_holdoff(instance: str) -> str:
+    """String with a TTL: until when no call starts (after 606/615)."""
+    return f"{PREFIX}{instance}:holdoff"
+
+
+def daily_quota_override(instance: str) -> str:
+    """String: the daily API quota set by ``mkto-bulk quota``, instead of the setting."""
+    return f"{PREFIX}{instance}:daily_quota_override"
+
+
+def daily_calls(instance: str, day: str) -> str:
+    """String (counter) with a TTL: API calls counted on one Marketo day (ISO date)."""
+    return f"{PREFIX}{instance}:daily:{day}"
+
+
+def client_metrics(instance: str) -> str:
+    """Hash: the Marketo client's counters, by name."""
+    return f"{PREFIX}{instance}:metrics"
+
+
+def lookup_cache(instance: str, path: str) -> str:
+    """String with a TTL: a cached lookup answer (JSON); ``path="*"`` matches them all."""
+    return f"{PREFIX}{instance}:lookup:{path}"
+
+
+def describe_cache(instance: str, path: str) -> str:
+    """String with a TTL: a cached describe answer (JSON); ``path="*"`` matches them all."""
+    return f"{PREFIX}{instance}:describe:{path}"
+
+
+def token(client_id: str) -> str:
+    """String with a TTL: the cached access token of a client id (JSON with its expiry)."""
+    return f"{PREFIX}token:{client_id}"
+
+
+def token_lock(client_id: str) -> str:
+    """String with a TTL: the owner token of the one worker refreshing the access token."""
+    return f"{token(client_id)}:lock"
+
+
+def token_denied(client_id: str) -> str:
+    """String with a TTL: why the identity endpoint refused the credentials just now."""
+    return f"{token(client_id)}:denied"
+
+
+# Scheduled loads and beat (workers/schedule/, workers/celery_app.py) ---------
+
+SCHEDULES = f"{PREFIX}schedules"
+"""Hash: entry name -> the scheduled load's table (JSON), as beat published it."""
+
+
+def schedule_run(name: str) -> str:
+    """Hash: a scheduled load's latest run (state, fire time, load id)."""
+    return f"{PREFIX}schedule:{name}"
+
+
+REDBEAT_PREFIX = f"{PREFIX}redbeat:"
+"""The prefix under which celery-redbeat keeps beat's lock and schedule."""
