@@ -20,6 +20,7 @@ from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, put_datase
 from tests.services import Service, wait_for
 from workers.api import load_status
 from workers.cli.status import details
+from workers.state import keys
 from workers.state.admission import Admission
 
 HEADER = "email,firstName,lastName,leadScore\n"
@@ -197,14 +198,29 @@ def test_a_load_waits_for_the_daily_quota_says_so_and_resumes_when_the_quota_is_
 def test_a_task_that_fails_unexpectedly_outside_a_step_is_retried_twice_then_fails_plainly(
     pipeline: Pipeline,
 ) -> None:
+    # A load record whose figures cannot be read (damaged by hand): not an error of ours
+    # or Marketo's, so it is retried a bounded number of times, then fails plainly.
+    pipeline.redis.hset(keys.load("damaged"), mapping={"state": "loading", "chunks_total": "x"})
     pipeline.start_worker("a", concurrency=1)
-    result = pipeline.celery().send_task("mkto_bulk.finish_load", args=("no-such-load",),
+    result = pipeline.celery().send_task("mkto_bulk.finish_load", args=("damaged",),
                                          queue="mkto_poll")  # fmt: skip
     message = (
         "mkto_bulk.finish_load failed 3 times with an unexpected error: "
-        "LedgerError: no load 'no-such-load'"
+        "ValueError: invalid literal for int() with base 10: 'x'"
     )
     with pytest.raises(Exception, match=f"^{re.escape(message)}$"):
         result.get(timeout=60)
     assert result.state == "FAILURE"
     assert pipeline.logs().count("mkto_bulk.finish_load: unexpected error (attempt") == 3
+
+
+def test_a_step_for_a_load_that_does_not_exist_fails_at_once_naming_it(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.start_worker("a", concurrency=1)
+    result = pipeline.celery().send_task("mkto_bulk.finish_load", args=("no-such-load",),
+                                         queue="mkto_poll")  # fmt: skip
+    with pytest.raises(Exception, match=r"^no load 'no-such-load'$"):
+        result.get(timeout=60)
+    assert result.state == "FAILURE"
+    assert "unexpected error (attempt" not in pipeline.logs()
