@@ -24,6 +24,7 @@ LINE = re.compile(
 
 def _all_subclasses(cls: type) -> set[type]:
     found: set[type] = set()
+    sub: type
     for sub in cls.__subclasses__():
         found |= {sub} | _all_subclasses(sub)
     return found

@@ -14,7 +14,7 @@ def test_a_lead_load_accepts_marketos_parameter_names() -> None:
          "lookupField": "email", "listId": 42, "partitionName": "EMEA",
          "mapping": {"E-mail": "email", "internal_id": None}, "idempotencyKey": "n:2026-11-22"}
     )  # fmt: skip
-    assert request.object is ObjectType.LEADS
+    assert request.object is ObjectType("leads")
     assert request.list_id == 42
     assert request.to_json()["lookupField"] == "email"
     assert request.mapping == {"E-mail": "email", "internal_id": None}

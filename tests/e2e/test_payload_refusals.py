@@ -46,7 +46,7 @@ def test_strings_that_cannot_be_sent_are_refused_naming_the_field_and_character(
 ) -> None:
     pipeline.start_worker("a", concurrency=1)
     lead = {"source": SOURCE, "object": "leads"}
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({**lead, "partitionName": "\ud800"},
          "partitionName: contains a lone surrogate (\\ud800) at character 1"),
         ({**lead, "lookupField": "em\x00ail"},
@@ -83,7 +83,7 @@ def test_ids_are_whole_numbers_and_s3_uris_name_a_bucket_and_a_key(
     lead = {"source": SOURCE, "object": "leads"}
     members = {"source": SOURCE, "object": "programmembers", "programMemberStatus": "Registered"}
     example = "(write s3://bucket/key or s3://bucket/prefix/)"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({**lead, "listId": True}, "listId: Input should be a valid integer"),
         ({**lead, "listId": 42.0}, "listId: Input should be a valid integer"),
         ({**lead, "listId": "42"}, "listId: Input should be a valid integer"),
@@ -144,7 +144,7 @@ def test_a_callback_may_not_name_our_tasks_celerys_or_our_queues(
     pipeline.start_worker("a", concurrency=1)
     lead = {"source": SOURCE, "object": "leads"}
     ours = "(celery, mkto_split, mkto_marketo, mkto_poll); name the ETL's own queue"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({**lead, "callback": "celery.backend_cleanup", "callbackQueue": "etl"},
          'callback: "celery.backend_cleanup" is a Celery built-in task (celery.*); '
          "name the ETL's own task"),

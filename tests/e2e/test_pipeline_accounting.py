@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -136,7 +136,9 @@ def test_an_unexpected_error_in_submit_fails_its_chunk_frees_the_permit_and_othe
 
     second = pipeline.start_load(source=source, object="leads")
     assert pipeline.wait_until_finished(second, timeout=60)["state"] == "succeeded"
-    permits = [m.decode() for m in pipeline.redis.zrange(admission._permits, 0, -1)]
+    permits = [
+        m.decode() for m in cast(list[bytes], pipeline.redis.zrange(admission._permits, 0, -1))
+    ]
     assert all(p.startswith("ghost:") for p in permits), permits  # only a job we cannot see
 
     def nothing_held() -> bool:

@@ -84,7 +84,7 @@ def _matches(pattern: str, path: str) -> bool:
 
 
 def _copied_sources() -> set[str]:
-    sources = set()
+    sources: set[str] = set()
     for copy in values(stages()[0], "COPY"):
         sources.update(part.rstrip("/") for part in copy.split()[:-1])
     return sources

@@ -151,7 +151,7 @@ def test_the_transport_has_explicit_timeouts_tls_and_a_user_agent() -> None:
     assert transport.timeout == (DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S)
     session = transport.session
     assert session.verify is True
-    assert session.headers["User-Agent"].startswith("mkto-bulk/")
+    assert str(session.headers["User-Agent"]).startswith("mkto-bulk/")
     prepared = requests.Request("GET", "https://mkto.test/rest/v1/x.json").prepare()
     BearerAuth("tok-123")(prepared)
     assert prepared.headers["Authorization"] == "Bearer tok-123"

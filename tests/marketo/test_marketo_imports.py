@@ -62,7 +62,7 @@ def test_targets_refuse_bad_parameters() -> None:
 
 def test_status_is_typed_for_leads_and_custom_objects() -> None:
     lead = parse_status(
-        ImportKind.LEADS,
+        ImportKind("leads"),
         [
             {
                 "batchId": 1022,
@@ -87,7 +87,7 @@ def test_status_is_typed_for_leads_and_custom_objects() -> None:
     )
     assert lead.finished and lead.request_id == "8136#146daebc2ed" and lead.observed_at == 5.0
     car = parse_status(
-        ImportKind.CUSTOM_OBJECTS,
+        ImportKind("customobjects"),
         [
             {
                 "batchId": 3,
@@ -105,7 +105,7 @@ def test_status_is_typed_for_leads_and_custom_objects() -> None:
     )
     assert car.records_processed == 3 and car.import_time == "2 seconds" and not car.finished
     odd = parse_status(
-        ImportKind.LEADS,
+        ImportKind("leads"),
         [{"batchId": 4, "status": "Paused"}],
         None,
         observed_at=0,
@@ -114,7 +114,7 @@ def test_status_is_typed_for_leads_and_custom_objects() -> None:
     )
     assert odd.state is ImportState.UNKNOWN and odd.raw_status == "Paused"
     with pytest.raises(MarketoTransportError):
-        parse_status(ImportKind.LEADS, [], None, observed_at=0, call_s=0, path="/p")
+        parse_status(ImportKind("leads"), [], None, observed_at=0, call_s=0, path="/p")
 
 
 def test_describe_shapes() -> None:

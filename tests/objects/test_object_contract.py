@@ -36,7 +36,7 @@ OTHERS = [
 
 @pytest.fixture(params=SPECS, ids=[spec.name for spec in SPECS])
 def spec(request: pytest.FixtureRequest) -> ObjectSpec[Any]:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 def example_request(spec: ObjectSpec[Any], **extra: Any) -> LoadRequest:

@@ -45,7 +45,7 @@ def test_a_job_marketo_no_longer_knows_fails_its_chunk_instead_of_polling_foreve
                          {"batch_id": 987654, "poll_token": "t1"})  # fmt: skip
     dispatch = RecordingDispatcher()
 
-    assert poll.poll(rt, dispatch, "L", 0, "t1") == "failed"  # type: ignore[arg-type]
+    assert poll.poll(rt, dispatch, "L", 0, "t1") == "failed"
 
     chunk = rt.ledger.chunk("L", 0)
     assert chunk["state"] == "failed" and "Marketo 1003" in chunk["message"]
@@ -62,7 +62,7 @@ def test_a_stale_poll_does_nothing(redis_url: str, sandbox: Service) -> None:
     rt.ledger.move_chunk("L", 0, [ChunkState.WAITING], ChunkState.SUBMITTED,
                          {"batch_id": 1, "poll_token": "current"})  # fmt: skip
     dispatch = RecordingDispatcher()
-    assert poll.poll(rt, dispatch, "L", 0, "superseded") == "stale"  # type: ignore[arg-type]
+    assert poll.poll(rt, dispatch, "L", 0, "superseded") == "stale"
     assert dispatch.calls == []
 
 
@@ -86,7 +86,7 @@ def test_a_chunk_file_deleted_before_its_submit_fails_the_chunk_and_frees_its_pe
     chunk_id = _granted_chunk(rt, f"s3://{bucket}/loads/L/chunks/chunk-00000.csv")
     dispatch = RecordingDispatcher()
 
-    assert submit.submit(rt, dispatch, "L", 0) == "failed"  # type: ignore[arg-type]
+    assert submit.submit(rt, dispatch, "L", 0) == "failed"
 
     chunk = rt.ledger.chunk("L", 0)
     assert chunk["state"] == "failed"
@@ -114,7 +114,7 @@ def test_a_poll_that_keeps_failing_unexpectedly_fails_its_chunk_after_three_atte
     outcomes = []
     for _ in range(3):
         token = rt.ledger.chunk("L", 0)["poll_token"]
-        outcomes.append(poll.poll(rt, dispatch, "L", 0, token))  # type: ignore[arg-type]
+        outcomes.append(poll.poll(rt, dispatch, "L", 0, token))
 
     assert outcomes == ["unexpected-error", "unexpected-error", "failed"]
     assert [name for name, _ in dispatch.calls if name == "poll"] == ["poll", "poll"]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, put_dataset
 from tests.services import wait_for
@@ -42,7 +42,7 @@ def nightly(pipeline: Pipeline, fire: datetime, source_wait_s: float) -> Path:
 
 
 def run_record(pipeline: Pipeline, name: str = "leads-nightly") -> dict[str, str]:
-    raw = pipeline.redis.hgetall(f"mkto:schedule:{name}")
+    raw = cast(dict[bytes, bytes], pipeline.redis.hgetall(f"mkto:schedule:{name}"))
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 

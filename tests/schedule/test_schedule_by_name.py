@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -24,12 +24,13 @@ from workers.storage import Storage
 @pytest.fixture
 def rt(redis_url: str, s3_client: Any) -> Runtime:
     runtime = Runtime(Settings(redis_url=redis_url))
-    runtime.storage = Storage(client=s3_client)  # type: ignore[misc]
+    runtime.storage = Storage(client=s3_client)
     return runtime
 
 
 def schedule_keys(pipeline: Pipeline) -> list[bytes]:
-    return [k for k in pipeline.redis.keys("mkto:schedule*") if k != ENTRIES_KEY.encode()]
+    keys = cast(list[bytes], pipeline.redis.keys("mkto:schedule*"))
+    return [k for k in keys if k != ENTRIES_KEY.encode()]
 
 
 def test_a_hand_sent_run_scheduled_with_a_made_up_entry_or_name_does_nothing(

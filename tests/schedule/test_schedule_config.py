@@ -28,6 +28,11 @@ CHICAGO_NIGHTLY: dict[str, Any] = {
 }
 
 
+def _iso(moment: datetime | None) -> str:
+    assert moment is not None, "the cron has no earlier fire time"
+    return moment.isoformat()
+
+
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -73,9 +78,9 @@ def test_a_1_30_run_on_a_fall_back_day_runs_once() -> None:
 def test_the_latest_fire_time_is_found_in_the_entrys_own_zone() -> None:
     cron = Cron.parse("0 2 * * *", "America/Chicago")
     # 07:59 UTC on June 2 is 02:59 CDT: today's 02:00 run has fired.
-    assert cron.previous(utc("2024-06-02T07:59")).isoformat() == "2024-06-02T02:00:00-05:00"
+    assert _iso(cron.previous(utc("2024-06-02T07:59"))) == "2024-06-02T02:00:00-05:00"
     # 06:59 UTC is 01:59 CDT: the latest run is yesterday's.
-    assert cron.previous(utc("2024-06-02T06:59")).isoformat() == "2024-06-01T02:00:00-05:00"
+    assert _iso(cron.previous(utc("2024-06-02T06:59"))) == "2024-06-01T02:00:00-05:00"
 
 
 def test_day_of_month_and_day_of_week_match_either_as_in_cron() -> None:

@@ -26,7 +26,7 @@ FIRE = datetime(2024, 6, 2, 7, 0, tzinfo=UTC)  # 02:00 CDT, when "0 2 * * *" Chi
 @pytest.fixture
 def rt(redis_url: str, s3_client: Any) -> Runtime:
     runtime = Runtime(Settings(redis_url=redis_url))
-    runtime.storage = Storage(client=s3_client)  # type: ignore[misc]
+    runtime.storage = Storage(client=s3_client)
     return runtime
 
 

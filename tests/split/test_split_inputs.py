@@ -268,9 +268,9 @@ def test_a_50000_column_header_gives_a_short_error(
     # Parts whose headers differ: the difference names a few columns, not 50,000.
     put(s3_client, bucket, "p/part-0.csv", HEADER + records(1))
     put(s3_client, bucket, "p/part-1.csv", ",".join(columns).encode() + b"\na@x.com\n")
-    with pytest.raises(InputError) as error:
+    with pytest.raises(InputError) as differs:
         split(storage, f"s3://{bucket}/p/", f"s3://{bucket}/out-p")
-    assert str(error.value) == (
+    assert str(differs.value) == (
         f"s3://{bucket}/p/part-1.csv: header differs from part-0.csv: 50000 columns, "
         "expected 3 (" + ", ".join(columns[:10]) + ", ... and 49,990 more)"
     )

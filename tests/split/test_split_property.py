@@ -22,7 +22,7 @@ from workers.storage import Storage
 try:
     from workers.split import _textscan
 except ImportError:  # not built: the Python scanners are all there is (and are tested)
-    _textscan = None  # type: ignore[assignment]
+    _textscan = None
 
 FIELD = st.text(alphabet=st.sampled_from(list('ab,;\t"\n\r xé€😀Z')), min_size=0, max_size=12)
 EXAMPLES = int(os.environ.get("SPLIT_EXAMPLES", "150"))
