@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.pipeline_helpers import Pipeline, pipeline_env
+from tests.sandbox_helpers import admin
 from tests.services import Service, start_redis, start_s3, start_sandbox
 
 
@@ -85,22 +84,27 @@ def sandbox(sandbox_service: Service) -> Service:
     return sandbox_service
 
 
-def admin(service: Service, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the sandbox's admin API and return its JSON answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        service.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
+@pytest.fixture
+def pipeline_with(
+    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
+) -> Iterator[Callable[..., Pipeline]]:
+    """Make pipelines on the test Redis, S3 and sandbox with the test's own settings.
+
+    Workers are started by the test; every pipeline made is stopped afterwards.
+    """
+    made: list[Pipeline] = []
+
+    def make(**settings: str) -> Pipeline:
+        env = pipeline_env(redis_url, s3_service, sandbox, bucket, **settings)
+        made.append(Pipeline(env, redis_url, bucket, tmp_path))
+        return made[-1]
+
+    yield make
+    for running in made:
+        running.stop()
 
 
 @pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
+def pipeline(pipeline_with: Callable[..., Pipeline]) -> Pipeline:
     """Real workers (started by the test) on the test Redis, S3 and sandbox; small chunks."""
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
+    return pipeline_with(CHUNK_BYTE_LIMIT="4096")

@@ -212,3 +212,13 @@ def read_report(s3_client: Any, report_uri: str) -> dict[str, Any]:
 def lead_rows(count: int, *, start: int = 0) -> Iterator[str]:
     for n in range(start, start + count):
         yield f'lead{n}@example.com,First{n},"Last, {n}",{20 + n % 50}\n'
+
+
+class RecordingDispatcher:
+    """A dispatcher that only records the next steps a step asked for (name, args)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self.calls.append((name, args))

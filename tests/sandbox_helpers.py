@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any
 
 import requests
 
-from tests.conftest import admin
 from tests.services import Service, wait_for
+
+
+def admin(service: Service, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the sandbox's admin API and return its JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        service.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
 
 TIMEOUT = 30
 

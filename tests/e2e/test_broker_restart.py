@@ -9,7 +9,6 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from tests.conftest import admin
 from tests.pipeline_helpers import (
     Pipeline,
     assert_rows_accounted,
@@ -19,6 +18,7 @@ from tests.pipeline_helpers import (
     read_report,
 )
 from tests.redis_restart import restart, start_again, stop_redis
+from tests.sandbox_helpers import admin
 from tests.services import Service, start_redis, wait_for
 
 HEADER = "email,firstName,lastName,leadScore\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from tests.conftest import admin
 from tests.e2e.test_cli_load import cli
 from tests.pipeline_helpers import Pipeline, put_dataset
+from tests.sandbox_helpers import admin
 from tests.services import Service
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 from workers.errors import InputError
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset, read_report
+from tests.sandbox_helpers import admin
 from tests.services import SANDBOX_CLIENT_SECRET, Service
 
 HEADER = "email,firstName,lastName,leadScore\n"

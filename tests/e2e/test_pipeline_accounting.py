@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import admin
-from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, put_dataset, read_report
+from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset, read_report
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 from workers.api import load_status
 from workers.cli.status import details
@@ -29,13 +29,8 @@ MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))
 
 
 @pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, QUOTA_RECHECK_S="1")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
+def pipeline(pipeline_with: Callable[..., Pipeline]) -> Pipeline:
+    return pipeline_with(QUOTA_RECHECK_S="1")
 
 
 def _cli(pipeline: Pipeline, *args: str) -> str:

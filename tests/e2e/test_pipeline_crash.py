@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import (
     Pipeline,
     assert_rows_accounted,
@@ -23,6 +22,7 @@ from tests.pipeline_helpers import (
     read_report,
 )
 from tests.redis_restart import restart
+from tests.sandbox_helpers import admin
 from tests.services import Service, start_redis, wait_for
 
 HEADER = "email,firstName,lastName,leadScore\n"

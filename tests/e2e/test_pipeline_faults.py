@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import (
     Pipeline,
     assert_rows_accounted,
     lead_rows,
-    pipeline_env,
     put_dataset,
     read_report,
 )
-from tests.sandbox_helpers import Caller
+from tests.sandbox_helpers import Caller, admin
 from tests.services import Service, wait_for
 
 HEADER = "email,firstName,lastName,leadScore\n"
@@ -27,14 +24,9 @@ CREATE_LEADS = "POST /bulk/v1/leads.json"
 
 
 @pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(
-        redis_url,
-        s3_service,
-        sandbox,
-        bucket,
+def pipeline(pipeline_with: Callable[..., Pipeline], sandbox: Service) -> Pipeline:
+    admin(sandbox, "PATCH", "/_sandbox/config", {"rate_limit_window": 2})
+    return pipeline_with(
         CHUNK_BYTE_LIMIT="4096",
         TOO_MANY_IMPORTS_HOLD_S="0.5",
         JOB_MAX_ATTEMPTS="2",
@@ -42,10 +34,6 @@ def pipeline(
         MARKETO_RATE_LIMIT_WINDOW_S="2",
         MARKETO_RATE_LIMIT_CALLS="50",
     )
-    admin(sandbox, "PATCH", "/_sandbox/config", {"rate_limit_window": 2})
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
 
 
 def _fails_with(pipeline: Pipeline, s3_client: Any, load_id: str, *words: str) -> dict[str, Any]:

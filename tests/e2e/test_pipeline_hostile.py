@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, assert_rows_accounted, put_dataset, read_report
+from tests.sandbox_helpers import admin
 from tests.services import Service
 
 HEADER = "email,firstName,lastName,internal_id"

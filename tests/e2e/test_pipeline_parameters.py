@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import admin
 from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset, read_report
+from tests.sandbox_helpers import admin
 from tests.services import Service
 from workers.cli import cli
 

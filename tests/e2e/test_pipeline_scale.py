@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import (
     Pipeline,
     assert_rows_accounted,
     lead_rows,
-    pipeline_env,
     put_dataset,
     read_report,
 )
+from tests.sandbox_helpers import admin
 from tests.services import Service
 
 HEADER = "email,firstName,lastName,leadScore\n"
@@ -24,18 +22,10 @@ ROWS = 4000
 
 
 @pytest.fixture
-def pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
+def pipeline(pipeline_with: Callable[..., Pipeline], sandbox: Service) -> Pipeline:
     # Marketo's 100 calls per window, with a short window (the sandbox's is set to match).
-    env = pipeline_env(
-        redis_url, s3_service, sandbox, bucket, CHUNK_BYTE_LIMIT="4096",
-        MARKETO_RATE_LIMIT_WINDOW_S="5",
-    )  # fmt: skip
     admin(sandbox, "PATCH", "/_sandbox/config", {"import_overhead_s": 0.05, "rate_limit_window": 5})
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
+    return pipeline_with(CHUNK_BYTE_LIMIT="4096", MARKETO_RATE_LIMIT_WINDOW_S="5")
 
 
 def _dataset(start: int) -> bytes:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.marketo_helpers import FakeClock, make_client, make_config, run_workers, spec_for
+from tests.sandbox_helpers import admin
 from tests.services import Service
 from workers.errors import MarketoAuthError
 from workers.marketo import MarketoClient

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import admin
 from tests.marketo_helpers import make_client
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 from workers.errors import MarketoPermanentError, TooManyImports
 from workers.marketo import (

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from tests.conftest import admin
 from tests.marketo_helpers import make_client, run_workers, spec_for, worker_main
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 from workers.errors import DailyQuotaExhausted
 from workers.marketo import BudgetLimits

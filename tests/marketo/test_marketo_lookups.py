@@ -8,8 +8,8 @@ import pickle
 
 import pytest
 
-from tests.conftest import admin
 from tests.marketo_helpers import make_client
+from tests.sandbox_helpers import admin
 from tests.services import Service
 from workers.errors import MarketoPermanentError, ParameterError
 from workers.marketo import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
-from tests.conftest import admin
 from tests.marketo_helpers import spec_for, upload_memory_main
+from tests.sandbox_helpers import admin
 from tests.services import Service
 
 SIZE = 9_900_000

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import admin
 from tests.marketo_helpers import make_client
+from tests.sandbox_helpers import admin
 from tests.services import Service
 from workers.errors import MktoBulkError
 from workers.marketo import LeadImport, MarketoClient, RetryPolicy, Upload

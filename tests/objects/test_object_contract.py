@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.marketo_helpers import make_client
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 from workers.errors import InputError
 from workers.load_request import LoadRequest, parse_load_request

@@ -7,19 +7,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from tests.pipeline_helpers import RecordingDispatcher
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service
 from workers.pipeline import poll, submit
 from workers.pipeline.runtime import Runtime
 from workers.settings import Settings
 from workers.state.ledger import ChunkState, Ledger
-
-
-class RecordingDispatcher:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: self.calls.append((name, args))
 
 
 def runtime_for(redis_url: str, sandbox: Service) -> Runtime:
@@ -101,7 +94,7 @@ def test_a_poll_that_keeps_failing_unexpectedly_fails_its_chunk_after_three_atte
 ) -> None:
     """Every status answer is unreadable: polls retry twice, then the chunk fails, its
     permit is freed and a ghost keeps the slot while the job may still run."""
-    from tests.conftest import admin
+    from tests.sandbox_helpers import admin
 
     rt = runtime_for(redis_url, sandbox)
     chunk_id = _granted_chunk(rt, "s3://b/c", rows=7)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, admin_raw, configure, stats
+from tests.sandbox_helpers import Caller, admin, admin_raw, configure, stats
 from tests.services import Service
 
 STATS_KEYS = {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, csv_rows, error_code, stats
+from tests.sandbox_helpers import Caller, admin, csv_rows, error_code, stats
 from tests.services import Service
 
 CARS = (

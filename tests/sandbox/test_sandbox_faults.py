@@ -7,8 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, admin_raw, configure, error_code, errors, stats
+from tests.sandbox_helpers import Caller, admin, admin_raw, configure, error_code, errors, stats
 from tests.services import Service
 
 DESCRIBE = "/rest/v1/leads/describe.json"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, configure, error_code, errors, stats
+from tests.sandbox_helpers import Caller, admin, configure, error_code, errors, stats
 from tests.services import Service, wait_for
 
 TOKEN_PATH = "/identity/oauth/token"

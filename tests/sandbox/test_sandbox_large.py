@@ -6,8 +6,7 @@ import time
 
 import requests
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, configure, csv_rows, stats
+from tests.sandbox_helpers import Caller, admin, configure, csv_rows, stats
 from tests.services import Service
 
 ROWS = 60_000

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, csv_rows, error_code, errors, stats
+from tests.sandbox_helpers import Caller, admin, csv_rows, error_code, errors, stats
 from tests.services import Service
 
 IMPORT = "/bulk/v1/leads.json"

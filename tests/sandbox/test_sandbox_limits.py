@@ -6,8 +6,7 @@ import threading
 
 import requests
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, configure, error_code, errors, stats
+from tests.sandbox_helpers import Caller, admin, configure, error_code, errors, stats
 from tests.services import Service, wait_for
 
 DESCRIBE = "/rest/v1/leads/describe.json"

@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from infra.sandbox.config import ConfigError, Schema, default_config
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, error_code, errors, stats
+from tests.sandbox_helpers import Caller, admin, error_code, errors, stats
 from tests.services import Service
 
 LIST = "/rest/v1/lists/{}.json"

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
-from tests.sandbox_helpers import Caller, configure, error_code, stats
+from tests.sandbox_helpers import Caller, admin, configure, error_code, stats
 from tests.services import Service
 
 LEADS = "/bulk/v1/leads.json"

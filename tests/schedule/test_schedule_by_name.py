@@ -8,8 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.pipeline.test_chunk_steps import RecordingDispatcher
-from tests.pipeline_helpers import Pipeline, put_dataset
+from tests.pipeline_helpers import Pipeline, RecordingDispatcher, put_dataset
 from tests.schedule.test_beat import FAST_BEAT, just_fired, nightly
 from tests.schedule.test_schedule_runs import at
 from tests.schedule.test_schedule_runs import nightly as nightly_entry

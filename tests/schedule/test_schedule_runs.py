@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.pipeline.test_chunk_steps import RecordingDispatcher
-from tests.pipeline_helpers import put_dataset
+from tests.pipeline_helpers import RecordingDispatcher, put_dataset
 from workers.cli import cli
 from workers.pipeline.runtime import Runtime
 from workers.schedule.config import ScheduledLoad, parse_entry

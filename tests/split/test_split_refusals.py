@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.pipeline_helpers import Pipeline, pipeline_env, read_report
-from tests.services import Service
+from tests.pipeline_helpers import Pipeline, read_report
 
 HEADER = b"email,firstName,notes\n"
 
@@ -101,13 +100,8 @@ def test_cli_gzip_bomb_limit_comes_from_the_settings(
 
 
 @pytest.fixture
-def bomb_pipeline(
-    redis_url: str, s3_service: Service, sandbox: Service, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    env = pipeline_env(redis_url, s3_service, sandbox, bucket, SPLIT_MAX_EXPANSION_RATIO="20")
-    running = Pipeline(env, redis_url, bucket, tmp_path)
-    yield running
-    running.stop()
+def bomb_pipeline(pipeline_with: Callable[..., Pipeline]) -> Pipeline:
+    return pipeline_with(SPLIT_MAX_EXPANSION_RATIO="20")
 
 
 def test_pipeline_stops_a_gzip_bomb_and_keeps_a_huge_mapping_error_short(

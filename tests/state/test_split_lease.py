@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import admin
 from tests.pipeline_helpers import (
     Pipeline,
     assert_rows_accounted,
@@ -18,6 +17,7 @@ from tests.pipeline_helpers import (
     put_dataset,
     read_report,
 )
+from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 
 HEADER = "email,firstName,lastName,leadScore\n"
