@@ -11,7 +11,9 @@ lone surrogate, no control character, a sensible length).
 from __future__ import annotations
 
 import codecs
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
@@ -268,3 +270,8 @@ def parse_load_request(payload: dict[str, Any], policy: RequestPolicy | None = N
                 message = "is not a known field"
             problems.append(f"{field}: {message}" if field else message)
         raise InputError("invalid load request: " + "; ".join(problems)) from None
+
+
+def stored_request(load: Mapping[str, str]) -> LoadRequest:
+    """The request a ledger record holds (accepted at the door; not checked against a policy)."""
+    return LoadRequest.model_validate(json.loads(load["params"]))

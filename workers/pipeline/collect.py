@@ -6,12 +6,11 @@ chunk still collecting when a worker dies is collected again by the reconciler.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 
 from workers.errors import DailyQuotaExhausted
-from workers.load_request import LoadRequest
+from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import jobs_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
@@ -51,7 +50,7 @@ def _collect(
     if rt.admission.release(chunk_id):
         dispatch.pump()
     load = rt.ledger.load(load_id)
-    target = import_target(LoadRequest.model_validate(json.loads(load["params"])))
+    target = import_target(stored_request(load))
     batch_id = int(chunk["batch_id"])
     fields: dict[str, object] = {}
     calls = 0

@@ -83,10 +83,11 @@ def build_report(
         )
     }
     totals["chunks"] = len(chunks)
+    parameters = json.loads(load["params"])
     return {
         "load_id": load_id,
-        "source": json.loads(load["params"]).get("source"),
-        "parameters": json.loads(load["params"]),
+        "source": parameters.get("source"),
+        "parameters": parameters,
         "error": load.get("error") or None,
         "counts_ok": accounting.mismatch(load, chunks) is None,
         "last_error": load.get("last_error") or None,

@@ -8,13 +8,12 @@ latest one stale, so a duplicated or re-driven poll chain collapses to one.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 
 from workers.errors import DailyQuotaExhausted, PermanentError
-from workers.load_request import LoadRequest
+from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import fail_chunk, jobs_key, rate, rate_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
@@ -25,10 +24,6 @@ from workers.state.ledger import ChunkState, Ledger
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
-
-
-def load_request(load: dict[str, str]) -> LoadRequest:
-    return LoadRequest.model_validate(json.loads(load["params"]))
 
 
 def poll_delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
@@ -63,7 +58,7 @@ def _poll(
 ) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     load = rt.ledger.load(load_id)
-    target = import_target(load_request(load))
+    target = import_target(stored_request(load))
     try:
         status = rt.marketo.import_status(target, int(chunk["batch_id"]))
     except DailyQuotaExhausted as error:

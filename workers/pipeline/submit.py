@@ -22,12 +22,13 @@ from workers.errors import (
     TooManyImports,
     TransientError,
 )
+from workers.load_request import stored_request
 from workers.marketo.upload import Upload
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
 from workers.pipeline.chunk_errors import unexpected as _unexpected
 from workers.pipeline.dispatch import Dispatcher
-from workers.pipeline.poll import load_request, poll_delay
+from workers.pipeline.poll import poll_delay
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
 from workers.state import keys as redis_keys
@@ -88,7 +89,7 @@ def _submit(
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.admission.renew(chunk_id)
     load = rt.ledger.load(load_id)
-    request = load_request(load)
+    request = stored_request(load)
     if chunk.get("post_started_at"):
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
