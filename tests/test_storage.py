@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from workers.errors import SourceNotFound
-from workers.storage import LengthedReader, Storage, parse_uri
+from workers.storage import Storage, parse_uri
+from workers.storage_reader import LengthedReader
 
 
 @pytest.fixture
@@ -74,9 +75,9 @@ class FlakyBody:
 def test_interrupted_read_resumes_with_a_ranged_get(
     s3_client: Any, bucket: str, storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import workers.storage
+    import workers.storage_reader
 
-    monkeypatch.setattr(workers.storage, "RETRY_BASE_S", 0.0)
+    monkeypatch.setattr(workers.storage_reader, "RETRY_BASE_S", 0.0)
     data = bytes(range(256)) * 1000
     s3_client.put_object(Bucket=bucket, Key="r.bin", Body=data)
     real = storage.open(f"s3://{bucket}/r.bin")

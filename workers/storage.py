@@ -9,23 +9,19 @@ storage object can be created before a worker process forks.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from workers.errors import InputError, SourceNotFound, StorageUnavailable
+from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
+from workers.storage_reader import LengthedReader
 
 log = logging.getLogger(__name__)
-
-READ_RETRIES = 4
-RETRY_BASE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,113 +79,6 @@ class ObjectInfo:
     @property
     def name(self) -> str:
         return self.uri.rstrip("/").rsplit("/", 1)[-1]
-
-
-class LengthedReader:
-    """A binary stream over one object that knows its length.
-
-    ``len(reader)`` is the number of bytes not yet read (what
-    ``requests_toolbelt``'s ``MultipartEncoder`` asks a part for as it
-    streams); ``content_length`` is the whole object's size. It deliberately
-    has no ``fileno()``. An S3 GET interrupted mid-stream is resumed with a
-    ranged GET pinned to the object's ETag.
-    """
-
-    def __init__(
-        self,
-        uri: str,
-        content_length: int,
-        opener: Any,
-        body: Any,
-        retries: int = READ_RETRIES,
-    ) -> None:
-        self.uri = uri
-        self.content_length = content_length
-        self._open = opener  # (offset) -> fresh body positioned at offset
-        self._body = body
-        self._position = 0
-        self._retries = retries
-
-    def __len__(self) -> int:
-        return self.content_length - self._position
-
-    @property
-    def len(self) -> int:
-        return len(self)
-
-    def tell(self) -> int:
-        return self._position
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = len(self)
-        if size == 0 or self._position >= self.content_length:
-            return b""
-        attempt = 0
-        while True:
-            try:
-                data: bytes = self._body.read(size)
-            except Exception as error:  # connection reset, read timeout, incomplete read
-                attempt += 1
-                if attempt > self._retries or not _is_transient(error):
-                    if _is_transient(error):
-                        raise StorageUnavailable(
-                            f"{self.uri}: read failed at byte {self._position:,} after "
-                            f"{self._retries} retries: {error}"
-                        ) from error
-                    raise
-                log.warning("resuming %s at byte %d after %s", self.uri, self._position, error)
-                time.sleep(RETRY_BASE_S * 2 ** (attempt - 1))
-                self._reopen()
-                continue
-            if not data and self._position < self.content_length:
-                # The server closed the stream early: resume from where we are.
-                attempt += 1
-                if attempt > self._retries:
-                    raise StorageUnavailable(
-                        f"{self.uri}: stream ended at byte {self._position:,} "
-                        f"of {self.content_length:,}"
-                    )
-                self._reopen()
-                continue
-            self._position += len(data)
-            return data
-
-    def _reopen(self) -> None:
-        self._close_body()
-        self._body = self._open(self._position)
-
-    def _close_body(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                close()
-
-    def close(self) -> None:
-        self._close_body()
-
-    def __enter__(self) -> LengthedReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _is_transient(error: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(
-        names
-        & {
-            "ConnectionError",
-            "ProtocolError",
-            "ReadTimeoutError",
-            "IncompleteRead",
-            "ResponseStreamingError",
-            "EndpointConnectionError",
-            "ConnectionClosedError",
-            "TimeoutError",
-        }
-    )
 
 
 class Storage:
