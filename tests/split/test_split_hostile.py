@@ -14,27 +14,12 @@ from typing import Any
 import pytest
 
 from infra.sandbox.rows import parse_file
+from tests.split.split_helpers import put, split
 from workers.split.header_check import ColumnMapping
-from workers.split.run import SplitOptions, SplitResult, SplitRun
+from workers.split.run import SplitResult
 from workers.storage import Storage
 
 STRAY_CR = "carriage return (CR) outside quotes: Marketo would read it as a line break"
-
-
-@pytest.fixture
-def storage(s3_client: Any) -> Storage:
-    return Storage(client=s3_client)
-
-
-def put(client: Any, bucket: str, key: str, body: bytes) -> str:
-    client.put_object(Bucket=bucket, Key=key, Body=body)
-    return f"s3://{bucket}/{key}"
-
-
-def split(storage: Storage, source: str, dest: str, **options: Any) -> SplitResult:
-    run = SplitRun(source, dest, storage=storage, options=SplitOptions(**options))
-    list(run)
-    return run.result
 
 
 def marketo_rows(client: Any, result: SplitResult, fmt: str = "csv") -> list[list[str]]:
@@ -81,7 +66,7 @@ def test_cr_only_parts_are_read_with_cr_as_line_break(
     cr_only = encode([HEADER, *leads(30, 20)], "\r") + b'q@example.com,Q,"two\rlines"\r'
     put(s3_client, bucket, "mac/part-1.csv", cr_only)
     put(s3_client, bucket, "mac/part-2.csv", encode([HEADER, *leads(10, 50)], "\r\n"))
-    result = split(storage, f"s3://{bucket}/mac/", f"s3://{bucket}/out", limit=600)
+    result = split(storage, f"s3://{bucket}/mac/", f"s3://{bucket}/out", limit=600).result
     assert [(s.rows, s.rejects, s.skipped) for s in result.sources] == [
         (20, 0, 0), (31, 0, 0), (10, 0, 0)
     ]  # fmt: skip
@@ -91,7 +76,7 @@ def test_cr_only_parts_are_read_with_cr_as_line_break(
 
     # A single CR-only object (today: "header only, no records").
     put(s3_client, bucket, "one.csv", encode([HEADER, *leads(5)], "\r"))
-    single = split(storage, f"s3://{bucket}/one.csv", f"s3://{bucket}/out-one")
+    single = split(storage, f"s3://{bucket}/one.csv", f"s3://{bucket}/out-one").result
     assert (single.rows, single.rejects, single.skipped) == (5, 0, 0)
     assert marketo_rows(s3_client, single) == leads(5)
 
@@ -108,7 +93,7 @@ def test_a_stray_cr_outside_quotes_is_a_reject(
         + f'ok@example.com,Ok,"line one\r\nline two"{ending}'.encode()  # CR in quotes is fine
     )
     source = put(s3_client, bucket, "cr.csv", body)
-    result = split(storage, source, f"s3://{bucket}/out", reject_threshold=0.1)
+    result = split(storage, source, f"s3://{bucket}/out", reject_threshold=0.1).result
     assert (result.rows, result.rejects, result.skipped) == (23, 1, 0)
     assert marketo_rows(s3_client, result) == [
         *good,
@@ -129,7 +114,7 @@ def test_blank_lines_are_skipped_and_counted(s3_client: Any, bucket: str, storag
         + encode(leads(5, 5))
         + b"\n\n\n"  # three blank lines at the end
     )
-    result = split(storage, put(s3_client, bucket, "blank.csv", body), f"s3://{bucket}/out")
+    result = split(storage, put(s3_client, bucket, "blank.csv", body), f"s3://{bucket}/out").result
     assert (result.rows, result.rejects, result.skipped) == (11, 0, 5)
     assert result.rows + result.rejects + result.skipped == 16  # the records of the source
     assert marketo_rows(s3_client, result) == [*leads(5), ["", "", ""], *leads(5, 5)]
@@ -150,7 +135,9 @@ def test_dropped_column_with_wrong_field_counts_rejects_instead_of_shifting(
     )
     source = put(s3_client, bucket, "drop.csv", body)
     mapping = ColumnMapping({"internal": None})
-    result = split(storage, source, f"s3://{bucket}/out", mapping=mapping, reject_threshold=1.0)
+    result = split(
+        storage, source, f"s3://{bucket}/out", mapping=mapping, reject_threshold=1.0
+    ).result
     assert (result.rows, result.rejects, result.skipped) == (3, 3, 0)
     assert result.columns == ["email", "firstName", "notes"]
     assert marketo_rows(s3_client, result) == [
@@ -176,7 +163,7 @@ def test_a_stray_quote_costs_one_record_not_the_rest_of_the_file(
         + encode(good[400:])
     )
     source = put(s3_client, bucket, "quotes.csv", body)
-    result = split(storage, source, f"s3://{bucket}/out", limit=20_000, block_bytes=4096)
+    result = split(storage, source, f"s3://{bucket}/out", limit=20_000, block_bytes=4096).result
     assert (result.rows, result.rejects, result.skipped) == (498, 2, 0)
     assert marketo_rows(s3_client, result) == good
     assert rejects_of(s3_client, result) == [

@@ -10,17 +10,9 @@ from typing import Any
 import pytest
 
 from tests.pipeline_helpers import Pipeline, read_report
+from tests.split.split_helpers import put, records
 
 HEADER = b"email,firstName,notes\n"
-
-
-def put(client: Any, bucket: str, key: str, body: bytes) -> str:
-    client.put_object(Bucket=bucket, Key=key, Body=body)
-    return f"s3://{bucket}/{key}"
-
-
-def records(n: int) -> bytes:
-    return b"".join(f"p{i}@example.com,Ann {i},n\n".encode() for i in range(n))
 
 
 @pytest.fixture

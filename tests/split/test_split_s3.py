@@ -11,17 +11,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.split.split_helpers import put, split
 from workers.errors import HeaderError, InputError, SourceNotFound, TooManyRejects
 from workers.split.header_check import ColumnMapping, TargetFields
 from workers.split.run import SplitOptions, SplitRun, split_dataset
 from workers.storage import Storage
 
 HEADER = b"email,firstName,notes\n"
-
-
-def put(client: Any, bucket: str, key: str, body: bytes) -> str:
-    client.put_object(Bucket=bucket, Key=key, Body=body)
-    return f"s3://{bucket}/{key}"
 
 
 def rows_of(client: Any, bucket: str, key: str, delimiter: str = ",") -> list[list[str]]:
@@ -34,17 +30,6 @@ def records(n: int, start: int = 0) -> bytes:
         f'p{i}@example.com,Zoë {i},"note, with ""quotes""\nand a newline"\n'.encode()
         for i in range(start, start + n)
     )
-
-
-@pytest.fixture
-def storage(s3_client: Any) -> Storage:
-    return Storage(client=s3_client)
-
-
-def split(storage: Storage, source: str, dest: str, **options: Any) -> SplitRun:
-    run = SplitRun(source, dest, storage=storage, options=SplitOptions(**options))
-    list(run)
-    return run
 
 
 def test_multi_part_prefix_with_gzip_parts_packs_all_records(
