@@ -112,7 +112,7 @@ class ObjectSpec(ABC, Generic[T]):
     """One object type: subclass it in its own module and add it to ``workers.objects.SPECS``."""
 
     name: ClassVar[str]  # the payload's "object" value and the --object choice
-    member: ClassVar[str]  # its ObjectType member name, e.g. LEADS
+    member: ClassVar[str]  # its ObjectType member name (upper case)
     fields: ClassVar[tuple[PayloadField[Any], ...]] = ()
     cli_options: ClassVar[tuple[CliOption, ...]] = ()
     example: ClassVar[Example]
