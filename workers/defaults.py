@@ -32,3 +32,6 @@ REJECT_THRESHOLD = 0.01
 # Gzip bombs: how far one source object may expand when read.
 SPLIT_MAX_EXPANSION_RATIO = 200.0
 SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
+
+# The import API a load goes through (a name in workers.importers.IMPORTERS).
+IMPORT_API = "bulk"

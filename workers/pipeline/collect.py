@@ -10,6 +10,7 @@ import logging
 import tempfile
 
 from workers.errors import DailyQuotaExhausted
+from workers.importers import Job, ResultFile
 from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import jobs_key, unexpected
@@ -50,21 +51,20 @@ def _collect(
     if rt.admission.release(chunk_id):
         dispatch.pump()
     load = rt.ledger.load(load_id)
-    target = import_target(stored_request(load))
-    batch_id = int(chunk["batch_id"])
+    request = stored_request(load)
+    target = import_target(request)
+    importer = rt.importer_for(request)
+    job = Job(chunk["batch_id"], int(chunk["rows"]))
     fields: dict[str, object] = {}
     calls = 0
-    downloads = (
-        ("failures", "failed", rt.marketo.download_failures),
-        ("warnings", "warnings", rt.marketo.download_warnings),
-    )
-    for which, counter, download in downloads:
+    downloads = ((ResultFile.FAILURES, "failed"), (ResultFile.WARNINGS, "warnings"))
+    for which, counter in downloads:
         if int(chunk.get(counter) or 0) <= 0:
             continue
         uri = f"{load['staging']}/{which}/chunk-{index:05d}.csv"
         with tempfile.TemporaryFile() as spool:
             calls += 1
-            if download(target, batch_id, spool) is not None:
+            if importer.result_file(target, job, which, spool) is not None:
                 spool.seek(0)
                 rt.storage.upload_fileobj(spool, uri)
                 fields[f"{which}_uri"] = uri

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from workers.errors import DailyQuotaExhausted, PermanentError
+from workers.importers import Job
 from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import fail_chunk, jobs_key, rate, rate_key, unexpected
@@ -58,9 +59,10 @@ def _poll(
 ) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     load = rt.ledger.load(load_id)
-    target = import_target(stored_request(load))
+    request = stored_request(load)
+    job = Job(chunk["batch_id"], int(chunk["rows"]))
     try:
-        status = rt.marketo.import_status(target, int(chunk["batch_id"]))
+        status = rt.importer_for(request).status(import_target(request), job)
     except DailyQuotaExhausted as error:
         # The job goes on in Marketo and keeps its permit; look again later.
         delay = quota_wait.record(rt, load_id, error)
@@ -107,7 +109,7 @@ def _poll(
                 status.raw_status,
                 load_id,
                 index,
-                status.batch_id,
+                status.job_id,
                 status.records_processed,
                 status.rows_failed,
                 status.rows_with_warning,

@@ -1,4 +1,4 @@
-"""Per-process resources (Redis, ledger, admission, storage, Marketo client), made lazily.
+"""Per-process resources (Redis, ledger, admission, storage, Marketo, importers), made lazily.
 
 Connections must not cross a fork, so nothing is built at import time: the
 first use in each worker process builds them, and a changed pid rebuilds them.
@@ -7,11 +7,14 @@ first use in each worker process builds them, and a changed pid rebuilds them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import redis
 
+from workers import defaults
+from workers.importers import Importer, make_importer
+from workers.load_request import LoadRequest
 from workers.marketo import MarketoClient
 from workers.settings import Settings, get_settings
 from workers.state.admission import Admission
@@ -22,6 +25,8 @@ from workers.storage import Storage
 @dataclass
 class Runtime:
     settings: Settings
+    # Importers by registry name, built on first use; a test may put a StubImporter here.
+    importers: dict[str, Importer] = field(default_factory=dict)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -47,6 +52,16 @@ class Runtime:
     @cached_property
     def marketo(self) -> MarketoClient:
         return MarketoClient.from_settings(self.settings, self.redis)
+
+    def importer_for(self, request: LoadRequest) -> Importer:
+        """The import API this load goes through; the steps submit, poll and collect with it.
+
+        Every load uses the default API for now; a payload field will choose one.
+        """
+        name = defaults.IMPORT_API
+        if name not in self.importers:
+            self.importers[name] = make_importer(name, self.marketo)
+        return self.importers[name]
 
 
 _current: tuple[int, Runtime] | None = None

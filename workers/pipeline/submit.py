@@ -114,8 +114,8 @@ def _submit(
     log = f"load_id={load_id} chunk={index}"
     try:
         # A POST that may have reached Marketo is repeated by this step, not the
-        # client, so the report counts it and a ghost permit covers its job.
-        status = rt.marketo.create_import(import_target(request), upload, retry_maybe_sent=False)
+        # importer, so the report counts it and a ghost permit covers its job.
+        status = rt.importer_for(request).submit(import_target(request), upload)
     except DailyQuotaExhausted as error:
         return _wait_for_quota(rt, dispatch, load_id, index, error)
     except TooManyImports:
@@ -152,7 +152,7 @@ def _submit(
         [ChunkState.SUBMITTING],
         ChunkState.SUBMITTED,
         {
-            "batch_id": status.batch_id,
+            "batch_id": status.job_id,
             "submitted_at": now,
             "status": status.raw_status,
             "poll_token": token,
@@ -163,10 +163,10 @@ def _submit(
     if not recorded.applied:
         # A concurrent attempt (whose lock had expired) recorded its job first; this
         # one is a double submission, counted and covered by a ghost permit already.
-        logger.warning("second job for %s batch_id=%s not tracked", log, status.batch_id)
+        logger.warning("second job for %s batch_id=%s not tracked", log, status.job_id)
         return "duplicate"
     rt.redis.zadd(jobs_key(rt), {chunk_id: now})
-    logger.info("submitted %s batch_id=%s", log, status.batch_id)
+    logger.info("submitted %s batch_id=%s", log, status.job_id)
     delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
     dispatch.poll(load_id, index, token, countdown=delay)
     return "submitted"
