@@ -40,14 +40,13 @@ from workers.errors import (
 from workers.marketo import metrics as m
 from workers.marketo.auth import TokenProvider, scrub
 from workers.marketo.budgets import next_reset
-from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
+from workers.marketo.ingestion_budgets import IngestionBudgets
 from workers.marketo.metrics import Metrics
 from workers.marketo.retry import Action, RetryPolicy
 from workers.marketo.transport import Transport
 
 if TYPE_CHECKING:
     from workers.marketo.core import MarketoCore
-    from workers.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +72,30 @@ class IngestionRequest:
     def of(cls, path: str, body: Mapping[str, Any], objects: int) -> IngestionRequest:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return cls(path, data, objects)
+
+
+OBJECTS = "\u0000objects\u0000"  # where a shape's template holds the array of objects
+
+
+@dataclass(frozen=True)
+class IngestionShape:
+    """Where and how one object type is sent: the path and the body around the objects.
+
+    ``template`` is the body with :data:`OBJECTS` where the array goes, e.g.
+    ``{"dedupeBy": "dedupeFields", "customObjects": OBJECTS}``.
+    """
+
+    path: str
+    template: Mapping[str, Any]
+
+    def wrap(self) -> tuple[bytes, bytes]:
+        """The body's bytes before and after the objects' array (brackets included)."""
+        text = json.dumps(self.template, ensure_ascii=False, separators=(",", ":"))
+        marker = json.dumps(OBJECTS)
+        if text.count(marker) != 1:
+            raise ValueError(f"{self.path}: a shape's template holds the objects exactly once")
+        before, after = text.split(marker)
+        return (before + "[").encode("utf-8"), ("]" + after).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -245,35 +268,33 @@ class IngestionClient:
         )
 
 
-def ingestion_client(marketo: MarketoCore, settings: Settings) -> IngestionClient:
-    """The worker's ingestion client, sharing the REST client's token cache and session."""
-    munchkin_id = settings.munchkin_id
-    if munchkin_id is None:
+def ingestion_client(marketo: MarketoCore) -> IngestionClient:
+    """The process's ingestion client, sharing the REST client's token cache and session."""
+    config = marketo.config
+    if config.munchkin_id is None:
         raise SettingsError(
             "invalid settings: MARKETO_MUNCHKIN_ID is required for the Data Ingestion API "
             "(the REST host does not name it)"
         )
     budgets = IngestionBudgets(
         marketo.redis,
-        instance=marketo.config.instance,
-        client_id=marketo.config.client_id,
-        limits=IngestionLimits(
-            settings.marketo_ingestion_requests_per_s, settings.marketo_ingestion_daily_objects
-        ),
+        instance=config.instance,
+        client_id=config.client_id,
+        limits=config.ingestion_limits,
         clock=marketo.clock,
         sleep=marketo.sleep,
         rng=marketo.rng,
         server_time=marketo.budgets.server_time,
     )
     return IngestionClient(
-        base_url=str(settings.marketo_ingestion_url),
-        munchkin_id=munchkin_id,
+        base_url=config.ingestion_url,
+        munchkin_id=config.munchkin_id,
         tokens=marketo.auth,
         transport=marketo.transport,
         budgets=budgets,
         metrics=marketo.metrics,
-        retry=marketo.config.retry,
-        budget_timeout_s=marketo.config.budget_timeout_s,
+        retry=config.retry,
+        budget_timeout_s=config.budget_timeout_s,
         sleep=marketo.sleep,
         rng=marketo.rng,
     )

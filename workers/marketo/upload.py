@@ -31,6 +31,7 @@ class Upload:
     open: Callable[[], Readable]
     length: int | None = None
     filename: str = "import.csv"
+    key: str = ""  # names the file for good (the chunk's URI), for importers that keep state
 
     @classmethod
     def from_bytes(cls, data: bytes, filename: str = "import.csv") -> Upload:

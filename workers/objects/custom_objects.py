@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
     from workers.marketo.imports import CustomObjectImport
+    from workers.marketo.ingestion import IngestionShape
     from workers.split.header_check import TargetFields
 
 API_NAME = PayloadField("apiName", "api_name", required=True)
@@ -41,3 +42,12 @@ class CustomObjects(ObjectSpec["CustomObjectImport"]):
         names = sorted(description.field_names)
         dedupe = list(description.dedupe_fields)
         return TargetFields(description.object_name, names, dedupe, "dedupe")
+
+    def ingestion_shape(self, target: CustomObjectImport) -> IngestionShape:
+        """Records of the type, deduplicated on its dedupe fields (as a bulk import is)."""
+        from urllib.parse import quote
+
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        path = f"/customobjects/{quote(target.api_name, safe='')}"
+        return IngestionShape(path, {"dedupeBy": "dedupeFields", "customObjects": OBJECTS})

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
     from workers.marketo.imports import LeadImport
+    from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
@@ -56,3 +57,14 @@ class Leads(ObjectSpec["LeadImport"]):
 
     def check_parameters(self, marketo: Lookups, target: LeadImport) -> None:
         marketo.check_lead_parameters(target)
+
+    def ingestion_shape(self, target: LeadImport) -> IngestionShape:
+        """Persons, deduplicated on the lookup field, into the partition if one is named."""
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        body: dict[str, object] = {
+            "dedupeFields": {"field1": target.lookup_field or DEFAULT_LOOKUP}
+        }
+        if target.partition_name:
+            body["partitionName"] = target.partition_name
+        return IngestionShape("/persons", {**body, "persons": OBJECTS})

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
     from workers.marketo.imports import ProgramMemberImport
+    from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
@@ -60,3 +61,14 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
 
     def check_parameters(self, marketo: Lookups, target: ProgramMemberImport) -> None:
         marketo.check_program_parameters(target)
+
+    def ingestion_shape(self, target: ProgramMemberImport) -> IngestionShape:
+        """Members of the one program, by ``leadId`` (the file must have that column)."""
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        program = {
+            "programId": target.program_id,
+            "status": target.program_member_status,
+            "members": OBJECTS,
+        }
+        return IngestionShape("/programmembers", {"programs": [program]})

@@ -136,6 +136,11 @@ def ingestion_daily_objects(instance: str, day: str) -> str:
     return f"{PREFIX}{instance}:ingestion:daily:{day}"
 
 
+def ingestion_job(job_id: str) -> str:
+    """Hash with a TTL: one chunk sent to the Data Ingestion API, each request's outcome."""
+    return f"{PREFIX}ingestion:job:{job_id}"
+
+
 def ingestion_holdoff(client_id: str) -> str:
     """String: epoch seconds until which no worker sends (after Marketo's 429 429001)."""
     return f"{PREFIX}ingestion:holdoff:{client_id}"
