@@ -47,9 +47,13 @@ class Caller:
         self._token = str(response.json()["access_token"])
         return self._token
 
+    def current_token(self) -> str:
+        """The token already fetched, or a new one."""
+        return self._token or self.token()
+
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token or self.token()}"}
+        return {"Authorization": f"Bearer {self.current_token()}"}
 
     def get(self, path: str, **params: Any) -> requests.Response:
         return self.session.get(
@@ -154,3 +158,80 @@ def start_process(
         process.wait(10)
         raise RuntimeError(f"sandbox exited: {log_path.read_text()}")
     return process, line, elapsed
+
+
+# -- the Data Ingestion API -------------------------------------------------------------------
+
+INGESTION_TOKEN_HEADER = "X-Mkto-User-Token"
+
+
+class Ingester:
+    """Calls the Data Ingestion API as data-ingestion.md shows: token in ``X-Mkto-User-Token``,
+    a JSON body, under ``/subscriptions/{munchkinId}`` (the id from ``GET /_sandbox/config``)."""
+
+    def __init__(self, service: Service, caller: Caller | None = None) -> None:
+        self.service = service
+        self.caller = caller or Caller(service)
+        config = admin(service, "GET", "/_sandbox/config")
+        self.munchkin_id = str(config["ingestion"]["munchkin_id"])
+        self.base = f"{service.url}/subscriptions/{self.munchkin_id}"
+        self.session = requests.Session()
+
+    def post(
+        self,
+        resource: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+        token: bool = True,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """POST ``body`` as JSON (or raw ``data``) to ``resource`` (e.g. ``persons``)."""
+        sent = {"Content-Type": "application/json"}
+        if token:
+            sent[INGESTION_TOKEN_HEADER] = self.caller.current_token()
+        sent.update(headers or {})
+        payload = data if data is not None else json.dumps(body).encode()
+        return self.session.post(
+            f"{self.base}/{resource}", data=payload, headers=sent, params=params, timeout=TIMEOUT
+        )
+
+    def send(self, resource: str, body: Any, **kwargs: Any) -> str:
+        """Post and assert the documented success (202, empty body); return X-Request-Id."""
+        response = self.post(resource, body, **kwargs)
+        assert response.status_code == 202, response.text
+        assert response.content == b""
+        request_id = response.headers["X-Request-Id"]
+        assert request_id
+        return request_id
+
+
+def refusal(response: requests.Response) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of a refused ingestion call, checking the documented error shape."""
+    assert response.status_code != 202
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers.get("X-Request-Id")
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error_code", "message"}, body
+    assert isinstance(body["error_code"], str) and isinstance(body["message"], str)
+    return response.status_code, body
+
+
+def drain(service: Service) -> int:
+    """Apply every pending ingestion request now; returns how many were applied."""
+    return int(admin(service, "POST", "/_sandbox/ingestion/drain", {})["applied"])
+
+
+def ingestion_request(service: Service, request_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = admin(service, "GET", f"/_sandbox/ingestion/requests/{request_id}")
+    return result
+
+
+def records(service: Service, name: str, **filters: Any) -> list[dict[str, Any]]:
+    """The records of ``name`` matching ``filters`` (at least one filter is needed)."""
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    result: list[dict[str, Any]] = admin(service, "GET", f"/_sandbox/records/{name}?{query}")[
+        "records"
+    ]
+    return result

@@ -51,7 +51,8 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser(prog: str = "python -m infra.sandbox") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Local Marketo sandbox: identity, bulk import, describe, limits and faults.",
+        description="Local Marketo sandbox: identity, bulk import, Data Ingestion, describe, "
+        "limits and faults.",
         formatter_class=DefaultsFormatter,
     )
     add = parser.add_argument
@@ -96,6 +97,18 @@ def build_parser(prog: str = "python -m infra.sandbox") -> argparse.ArgumentPars
     add("--max-importing", type=int, help="import jobs running at once (default 2)")
     add("--max-outstanding", type=int, help="Queued+Importing jobs before 1016 (default 10)")
     add("--separate-queues", action="store_true", help="one import queue per object type")
+    add("--munchkin-id", help="Munchkin id of /subscriptions/{id}/... (default 123-ABC-456)")
+    add(
+        "--ingestion-apply-delay",
+        type=float,
+        dest="apply_delay_s",
+        help="seconds before an accepted Data Ingestion request is applied (default 1)",
+    )
+    add(
+        "--no-ingestion",
+        action="store_true",
+        help="not entitled to the Data Ingestion API: every call gets 403 4030801",
+    )
     add("--seed", type=int, help="seed of the fault RNG (default 1)")
     add("--access-log", action="store_true", help="log one line per request (no query strings)")
     return parser
@@ -114,6 +127,15 @@ def settings_from_args(base: Settings, args: argparse.Namespace) -> Settings:
         patch["shared_queue"] = False
     if args.seed is not None:
         patch["faults"] = {"seed": args.seed}
+    ingestion: dict[str, Any] = {}
+    if args.munchkin_id is not None:
+        ingestion["munchkin_id"] = args.munchkin_id
+    if args.apply_delay_s is not None:
+        ingestion["apply_delay_s"] = args.apply_delay_s
+    if args.no_ingestion:
+        ingestion["entitled"] = False
+    if ingestion:
+        patch["ingestion"] = ingestion
     return base.patched(patch)
 
 

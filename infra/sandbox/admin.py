@@ -15,6 +15,7 @@ from infra.sandbox.clock import iso_utc, parse_instant
 from infra.sandbox.config import ConfigError
 from infra.sandbox.envelope import json_response
 from infra.sandbox.faults import QUEUEABLE
+from infra.sandbox.ingestion import admin as ingestion_admin
 from infra.sandbox.records import matches
 
 
@@ -61,6 +62,9 @@ class AdminApi:
                 with self.state.lock:
                     count = self.state.tokens.expire_all(self.state.clock.now())
                 return json_response({"expired": count})
+            if route[1] == "ingestion":
+                return ingestion_admin.handle(self.state, request.method, parts[1:],
+                                              dict(request.args))  # fmt: skip
             if route == ("GET", "health"):
                 return json_response({"ok": True})
         except ConfigError as failure:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from infra.sandbox.channels import ChannelDef, ProgramDef, parse_programs
+from infra.sandbox.ingestion.settings import IngestionConfigError, IngestionSettings
 
 FAULT_KEYS = ("606", "615", "604", "5xx", "slow", "drop", "job_failed")
 DATA_TYPES = {
@@ -78,10 +79,12 @@ class Settings:
     max_file_bytes: int = 10_000_000
     batch_ttl_s: float = 7 * 24 * 3600.0
     faults: FaultRates = field(default_factory=FaultRates)
+    ingestion: IngestionSettings = field(default_factory=IngestionSettings)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["faults"] = self.faults.to_json()
+        data["ingestion"] = self.ingestion.to_json()
         return data
 
     def patched(self, patch: Any) -> Settings:
@@ -95,6 +98,11 @@ class Settings:
                 raise ConfigError(f"unknown setting '{key}'")
             if key == "faults":
                 changes[key] = self.faults.patched(value)
+            elif key == "ingestion":
+                try:
+                    changes[key] = self.ingestion.patched(value)
+                except IngestionConfigError as failure:
+                    raise ConfigError(str(failure)) from failure
             elif key == "shared_queue":
                 if not isinstance(value, bool):
                     raise ConfigError("shared_queue must be true or false")
@@ -178,7 +186,8 @@ class CustomObjectDef:
 
 @dataclass(frozen=True)
 class Schema:
-    """The instance's object definitions (leads, lists, partitions, custom objects, programs)."""
+    """The instance's object definitions (leads, lists, partitions, custom objects, programs,
+    companies)."""
 
     scope: str
     lead_fields: tuple[FieldDef, ...]
@@ -188,6 +197,7 @@ class Schema:
     member_fields: tuple[FieldDef, ...]
     programs: dict[int, ProgramDef]
     channels: dict[str, ChannelDef] = field(default_factory=dict)
+    company_fields: tuple[FieldDef, ...] = ()
 
     def lead_field(self, name: str) -> FieldDef | None:
         return next((f for f in self.lead_fields if f.name == name), None)
@@ -217,6 +227,9 @@ class Schema:
                 member_fields=tuple(FieldDef.from_json(f) for f in members["fields"]),
                 programs=programs,
                 channels=channels,
+                company_fields=tuple(
+                    FieldDef.from_json(f) for f in data.get("companies", {}).get("fields", [])
+                ),
             )
         except ConfigError:
             raise

@@ -9,8 +9,10 @@ from infra.sandbox.config import FaultRates
 
 QUEUEABLE = (
     "606", "615", "604", "5xx", "502", "503", "slow", "drop", "job_failed", "601", "602",
-    "skip_row", "garbled",
+    "skip_row", "garbled", "429", "500",
 )  # fmt: skip
+# Faults only the Data Ingestion API answers: 429 429001 and 500 5000801.
+INGESTION_FAULTS = ("429", "500")
 # Faults that only match calls creating an import job: the job fails, or it silently
 # leaves its last row out (neither processed nor failed: counts that do not add up).
 JOB_FAULTS = ("job_failed", "skip_row")
@@ -41,15 +43,26 @@ class Faults:
     def enqueue(self, fault: str, count: int, path_prefix: str | None) -> None:
         self.queue.append(QueuedFault(fault, count, path_prefix))
 
-    def next_for(self, path: str, rates: FaultRates, *, identity: bool, import_call: bool) -> str:
+    def next_for(
+        self,
+        path: str,
+        rates: FaultRates,
+        *,
+        identity: bool,
+        import_call: bool,
+        ingestion: bool = False,
+    ) -> str:
         """The fault for this call ("" for none). Queued faults first, then random rates.
 
         A queued fault without a prefix matches any Marketo call except identity;
-        ``job_failed`` and ``skip_row`` only match calls that create an import job.
+        ``job_failed`` and ``skip_row`` only match calls that create an import job,
+        ``429`` and ``500`` only Data Ingestion calls.
         ``garbled`` answers success with a batchId that is not a number (no job made).
         """
         for entry in self.queue:
             if entry.fault in JOB_FAULTS and not import_call:
+                continue
+            if entry.fault in INGESTION_FAULTS and not ingestion:
                 continue
             if entry.path_prefix is None:
                 if identity:

@@ -47,6 +47,11 @@ class TokenStore:
             return "602"
         return None
 
+    def owner(self, value: str) -> str | None:
+        """The client id a token was issued to (the Data Ingestion API's rate is per client)."""
+        token = self._tokens.get(value)
+        return token.client_id if token else None
+
     def expire_all(self, now: float) -> int:
         for token in self._tokens.values():
             token.expires_at = min(token.expires_at, now)

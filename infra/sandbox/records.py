@@ -1,7 +1,9 @@
-"""The in-memory database: leads, custom object records, program members, and upserts.
+"""The in-memory database: leads, custom object records, program members, companies,
+static-list memberships, and upserts.
 
 An import is an insert-or-update keyed by the lookup/dedupe field, applied when
-the job finishes, in finish order, exactly as Marketo's FIFO queue would.
+the job finishes, in finish order, exactly as Marketo's FIFO queue would. The
+Data Ingestion API (infra/sandbox/ingestion) writes through the same methods.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Store:
     list_members: dict[int, set[int]] = field(default_factory=dict)
     custom: dict[str, dict[tuple[Any, ...], Record]] = field(default_factory=dict)
     members: dict[int, dict[int, Record]] = field(default_factory=dict)
+    companies: dict[int, Record] = field(default_factory=dict)
+    next_company_id: int = 1
 
     def reset(self) -> None:
         self.leads.clear()
@@ -51,6 +55,8 @@ class Store:
         self.list_members.clear()
         self.custom = {name: {} for name in self.schema.custom_objects}
         self.members.clear()
+        self.companies.clear()
+        self.next_company_id = 1
 
     def counts(self) -> dict[str, int]:
         counts = {"leads": len(self.leads)}
@@ -64,6 +70,14 @@ class Store:
             return self.leads.values()
         if name == "program_members":
             return (m for program in self.members.values() for m in program.values())
+        if name == "companies":
+            return self.companies.values()
+        if name == "list_members":
+            return (
+                {"listId": list_id, "leadId": lead_id}
+                for list_id, leads in sorted(self.list_members.items())
+                for lead_id in sorted(leads)
+            )
         if name in self.schema.custom_objects:
             return self.custom.get(name, {}).values()
         return None
@@ -100,16 +114,29 @@ class Store:
             if len(matches) > 1:
                 return None, MULTIPLE_LEADS
             existing = matches[0] if matches else None
+        created = existing is None
+        existing = self.write_lead(existing, values, target.partition, target.list_id, now)
+        if created and index is not None and lookup not in ("id", "email"):
+            index.setdefault(str(values[lookup]), []).append(existing)
+        return existing, ""
+
+    def write_lead(
+        self,
+        existing: int | None,
+        values: Record,
+        partition: str | None,
+        list_id: int | None,
+        now: float,
+    ) -> int:
+        """Update lead ``existing`` (or create one when None) and keep the email index."""
         stamp = iso_utc(now)
         if existing is None:
             existing = self.next_lead_id
             self.next_lead_id += 1
             lead: Record = {"id": existing, "createdAt": stamp}
-            if target.partition:
-                lead["partitionName"] = target.partition
+            if partition:
+                lead["partitionName"] = partition
             self.leads[existing] = lead
-            if index is not None and lookup not in ("id", "email"):
-                index.setdefault(str(values[lookup]), []).append(existing)
         lead = self.leads[existing]
         old_email = lead.get("email")
         lead.update((k, v) for k, v in values.items() if k != "id")
@@ -120,9 +147,9 @@ class Store:
             del self.email_index[old_key]
         if email:
             self.email_index[str(email).lower()] = existing
-        if target.list_id is not None:
-            self.list_members.setdefault(target.list_id, set()).add(existing)
-        return existing, ""
+        if list_id is not None:
+            self.list_members.setdefault(list_id, set()).add(existing)
+        return existing
 
     # -- custom objects ----------------------------------------------------------------------
 
@@ -151,17 +178,37 @@ class Store:
         lead_id, reason = self.upsert_lead(lead_values, lead_target, now)
         if lead_id is None:
             return reason
-        program = self.members.setdefault(target.program_id, {})
+        self.set_member(target.program_id, lead_id, target.member_status, member_values, now)
+        return ""
+
+    def set_member(
+        self, program_id: int, lead_id: int, status: str | None, values: Record, now: float
+    ) -> None:
+        """Make an existing lead a member of the program with this status (insert or update)."""
+        program = self.members.setdefault(program_id, {})
         member = program.get(lead_id)
         stamp = iso_utc(now)
         if member is None:
-            member = {"leadId": lead_id, "programId": target.program_id, "membershipDate": stamp}
+            member = {"leadId": lead_id, "programId": program_id, "membershipDate": stamp}
             program[lead_id] = member
-        member.update(member_values)
+        member.update(values)
         member["email"] = self.leads[lead_id].get("email")
-        member["statusName"] = target.member_status
+        member["statusName"] = status
         member["updatedAt"] = stamp
-        return ""
+
+    # -- companies ---------------------------------------------------------------------------
+
+    def write_company(self, existing: int | None, values: Record, now: float) -> int:
+        """Update company ``existing`` (or create one when None); ``id`` is never written."""
+        stamp = iso_utc(now)
+        if existing is None:
+            existing = self.next_company_id
+            self.next_company_id += 1
+            self.companies[existing] = {"id": existing, "createdAt": stamp}
+        company = self.companies[existing]
+        company.update((k, v) for k, v in values.items() if k != "id")
+        company["updatedAt"] = stamp
+        return existing
 
 
 def matches(record: Record, filters: dict[str, str]) -> bool:

@@ -2,7 +2,8 @@
 
 Every Marketo call goes through the same pipeline, in the order a client meets
 them: concurrency (615), injected faults, auth (600/601/602), quota and rate
-(607/606), then the endpoint. Admin calls under ``/_sandbox/`` bypass all of it.
+(607/606), then the endpoint. Admin calls under ``/_sandbox/`` bypass all of it;
+Data Ingestion calls under ``/subscriptions/`` have their own (ingestion/gate.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from infra.sandbox import bulk, describe, lookups
 from infra.sandbox.admin import AdminApi
 from infra.sandbox.envelope import MarketoError, error, http_error, json_response, ok, result_code
 from infra.sandbox.identity import credentials_match
+from infra.sandbox.ingestion.gate import PREFIX as INGESTION_PREFIX
+from infra.sandbox.ingestion.gate import IngestionGate
 from infra.sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,7 @@ class SandboxApp:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.admin = AdminApi(state)
+        self.ingestion = IngestionGate(state)
         self.url_map = Map(
             [Rule(rule, methods=[method], endpoint=name) for method, _, rule, name in ROUTES],
             strict_slashes=False,
@@ -93,6 +97,8 @@ class SandboxApp:
             response: Response | str = self.admin.handle(request)
         elif request.path.rstrip("/") == IDENTITY_PATH:
             response = self._identity_call(request)
+        elif request.path.startswith(INGESTION_PREFIX):
+            response = self.ingestion.handle(request)
         else:
             response = self._marketo_call(request)
         if isinstance(response, str):  # drop: close the socket without answering

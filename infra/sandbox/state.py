@@ -17,8 +17,9 @@ from infra.sandbox.config import Schema, Settings
 from infra.sandbox.faults import Faults
 from infra.sandbox.identity import TokenStore
 from infra.sandbox.importer import finish_job
+from infra.sandbox.ingestion.pending import IngestionLog, apply_request
 from infra.sandbox.limits import Limits
-from infra.sandbox.queue import ImportQueue
+from infra.sandbox.queue import ImportJob, ImportQueue
 from infra.sandbox.records import Store
 
 
@@ -47,6 +48,7 @@ class SandboxState:
         self.queue = ImportQueue()
         self.store = Store(schema)
         self.store.reset()
+        self.ingestion = IngestionLog()
         self.calls = 0
         self.calls_by_endpoint: Counter[str] = Counter()
         self.calls_by_code: Counter[str] = Counter()
@@ -61,6 +63,7 @@ class SandboxState:
             self.faults.reset(self.settings.faults.seed)
             self.queue.reset()
             self.store.reset()
+            self.ingestion.reset()
             self.calls = 0
             self.calls_by_endpoint.clear()
             self.calls_by_code.clear()
@@ -71,11 +74,20 @@ class SandboxState:
                 self.faults.rng.seed(settings.faults.seed)
             self.settings = settings
 
-    def settle(self) -> float:
-        """Finish due jobs and expire old batches; returns the sandbox time used."""
+    def settle(self, *, drain: bool = False) -> float:
+        """Finish due jobs, apply due Data Ingestion requests (all pending ones when
+        ``drain``) in time order with the jobs, expire old batches; returns the time used."""
         with self.lock:
             now = self.clock.now()
-            self.queue.settle(now, lambda job: finish_job(job, self.store, now))
+
+            def finish(job: ImportJob) -> None:
+                finish_job(job, self.store, now)
+
+            for request in self.ingestion.due(now) + (self.ingestion.drain() if drain else []):
+                at = min(request.apply_at or now, now)
+                self.queue.settle(at, finish)
+                apply_request(request, self.store, self.schema, at)
+            self.queue.settle(now, finish)
             self.queue.expire(now, self.settings.batch_ttl_s)
             return now
 

@@ -19,13 +19,13 @@ from typing import IO, TYPE_CHECKING, Literal, Self
 from workers.errors import MarketoPermanentError
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
 from workers.marketo.imports import ImportState
+from workers.split.header_check import DELIMITERS
 
 if TYPE_CHECKING:
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
 
-DELIMITERS = {"csv": ",", "tsv": "\t", "ssv": " "}
 REASON_COLUMNS = {
     ResultFile.FAILURES: "Import Failure Reason",
     ResultFile.WARNINGS: "Import Warning Reason",
