@@ -109,7 +109,9 @@ class IngestionImporter(Importer):
                 continue  # answered before a crash or a retry of this chunk
             request = IngestionRequest(shape.path, batch.body(before, after), len(batch.objects))
             try:
-                accepted = self.client.send(request, correlation_id=job_id)
+                # A request that may have been taken is repeated by the submit step (which
+                # counts it); the repeat skips every request answered so far.
+                accepted = self.client.send(request, correlation_id=job_id, retry_maybe_sent=False)
             except IngestionRefused as error:
                 reason = f"{error.code}: {error.message}"
                 rows_of = [[line, by_line[line]] for line in batch.lines]

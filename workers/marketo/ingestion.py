@@ -166,8 +166,18 @@ class IngestionClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
 
-    def send(self, request: IngestionRequest, *, correlation_id: str | None = None) -> Accepted:
-        """Send one request until Marketo accepts it or an error the policy does not retry."""
+    def send(
+        self,
+        request: IngestionRequest,
+        *,
+        correlation_id: str | None = None,
+        retry_maybe_sent: bool = True,
+    ) -> Accepted:
+        """Send one request until Marketo accepts it or an error the policy does not retry.
+
+        ``retry_maybe_sent=False`` raises a transport error after which Marketo may
+        have taken the request, for callers that repeat it themselves and count that.
+        """
         if request.objects > MAX_OBJECTS or len(request.body) > MAX_BODY_BYTES:
             raise ValueError(
                 f"{request.path}: {request.objects:,} objects in {len(request.body):,} bytes "
@@ -193,7 +203,8 @@ class IngestionClient:
                         self.tokens.invalidate(token)
                     self.metrics.incr(m.TOKEN_REFRESHES)
                     continue
-                if action is Action.RAISE:
+                unsure = isinstance(error, MarketoTransportError) and error.maybe_sent
+                if action is Action.RAISE or (unsure and not retry_maybe_sent):
                     self.metrics.add({m.CALLS: 1, m.FAILURES: 1, m.RETRIES: retries})
                     self._log(request, error.code, error.request_id, started, retries, error)
                     raise
@@ -216,6 +227,11 @@ class IngestionClient:
             request_id = response.headers.get("X-Request-Id")
             if response.status_code == 202:
                 return request_id
+            if 200 <= response.status_code < 300:
+                # Not the documented answer (202, empty): it may or may not have been taken.
+                raise MarketoTransportError(
+                    "invalid-response", f"{what}: HTTP {response.status_code}, not 202", request_id
+                )
             try:
                 body = response.json()
             except ValueError:
