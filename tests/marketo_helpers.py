@@ -168,7 +168,8 @@ def upload_memory_main(spec: WorkerSpec, size: int, results: Any, buffered: bool
     ``buffered`` reads the file into memory first: the control that shows the
     measurement would catch an upload that is not streamed.
     """
-    from workers.marketo import LeadImport, Upload
+    from workers.marketo import Upload
+    from workers.objects.leads import LeadImport
 
     client = make_client_from_spec(spec)
     small = b"email,firstName\nwarm@example.com,Warm\n"

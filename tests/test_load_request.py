@@ -6,6 +6,7 @@ import pytest
 
 from workers.errors import InputError
 from workers.load_request import ObjectType, parse_load_request
+from workers.objects.leads import LIST_ID
 
 
 def test_a_lead_load_accepts_marketos_parameter_names() -> None:
@@ -15,7 +16,7 @@ def test_a_lead_load_accepts_marketos_parameter_names() -> None:
          "mapping": {"E-mail": "email", "internal_id": None}, "idempotencyKey": "n:2026-11-22"}
     )  # fmt: skip
     assert request.object is ObjectType("leads")
-    assert request.list_id == 42
+    assert request.option(LIST_ID) == 42
     assert request.to_json()["lookupField"] == "email"
     assert request.mapping == {"E-mail": "email", "internal_id": None}
 

@@ -278,7 +278,7 @@ class OptionError(InputError):
 
 
 class ParameterError(InputError):
-    """A load parameter names what Marketo does not have: ``listId 1234: no such static list``."""
+    """A load parameter names what Marketo does not have: ``<parameter> <value>: <reason>``."""
 
     def __init__(self, parameter: str, value: str, reason: str) -> None:
         super().__init__(f"{parameter} {value}: {reason}")

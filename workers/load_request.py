@@ -25,20 +25,20 @@ from pydantic import (
     StrictInt,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from workers.errors import InputError
 from workers.objects import REGISTRY, SPECS, ObjectType
+from workers.objects.base import MAX_ID, PayloadField, V
 from workers.payload_text import field_limits, shown, unsendable
 from workers.queues import queue_refusal
 
 if TYPE_CHECKING:
     from workers.settings import Settings
 
-# Marketo's ids (lists, programs) are 32-bit integers.
-MAX_ID = 2**31 - 1
 # S3's own rules: bucket names, and keys of at most 1,024 bytes.
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_KEY_MAX_BYTES = 1024
@@ -116,32 +116,77 @@ def callback_problems(
     return problems
 
 
-class LoadRequest(BaseModel):
-    """What to load, where from, and how Marketo should import it.
+_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    :func:`parse_load_request` checks a payload under the deployment's
-    :class:`RequestPolicy`; validating a stored record without one (the chunk
-    steps) leaves out the source and the callback queue list, checked at the door.
-    """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _What(BaseModel):
+    """The fields every load has that say what to read and what it is (first in the payload)."""
+
+    model_config = _CONFIG
 
     source: str
     object: ObjectType
     format: FileFormat = FileFormat.CSV  # the files sent to Marketo
     input_format: FileFormat | None = Field(default=None, alias="inputFormat")  # the source's
     encoding: str | None = None  # the source's; None: UTF-8 (or as its BOM says)
-    lookup_field: str | None = Field(default=None, alias="lookupField")
-    list_id: StrictInt | None = Field(default=None, alias="listId", gt=0, le=MAX_ID)
-    partition_name: str | None = Field(default=None, alias="partitionName")
-    api_name: str | None = Field(default=None, alias="apiName")
-    program_id: StrictInt | None = Field(default=None, alias="programId", gt=0, le=MAX_ID)
-    program_member_status: str | None = Field(default=None, alias="programMemberStatus")
+
+
+def _object_field(field: PayloadField[Any]) -> tuple[Any, Any]:
+    """The model field a type's payload field becomes (a text field's length is checked
+    with every string's, in ``_every_string_can_be_sent``)."""
+    if field.type is int:
+        return (StrictInt | None, Field(default=None, alias=field.alias, gt=0, le=MAX_ID))
+    return (str | None, Field(default=None, alias=field.alias))
+
+
+# Each object type's own fields, from its spec, in registry order after the fields above.
+if TYPE_CHECKING:
+    _ObjectFields = _What  # spec code reads them typed: request.option(LIST_ID)
+else:
+    _ObjectFields = create_model(
+        "_ObjectFields",
+        __base__=_What,
+        __module__=__name__,
+        **{field.attr: _object_field(field) for spec in SPECS for field in spec.fields},
+    )
+
+
+class _How(BaseModel):
+    """The fields every load has that say how to load it (last in the payload)."""
+
+    model_config = _CONFIG
+
     mapping: dict[str, str | None] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey")
     callback: str | None = None
     # The ETL's own queue for the callback: never one of ours.
     callback_queue: str | None = Field(default=None, alias="callbackQueue")
+
+
+class LoadRequest(_How, _ObjectFields):
+    """What to load, where from, and how Marketo should import it.
+
+    :func:`parse_load_request` checks a payload under the deployment's
+    :class:`RequestPolicy`; validating a stored record without one (the chunk
+    steps) leaves out the source and the callback queue list, checked at the door.
+
+    Its fields, in payload order (the order of messages and of ``to_json``):
+    ``_What``'s, then each object type's own (from its spec's ``fields``), then
+    ``_How``'s. The bases' order makes that order: fields follow the reversed MRO.
+    """
+
+    model_config = _CONFIG
+
+    def option(self, field: PayloadField[V]) -> V | None:
+        """An object type's own field (e.g. ``request.option(LIST_ID)``), typed as declared."""
+        value: V | None = getattr(self, field.attr)
+        return value
+
+    def required(self, field: PayloadField[V]) -> V:
+        """A required field of this request's object type (validation made sure it is given)."""
+        value = self.option(field)
+        assert value is not None, f"{field.alias} is required by the request's object type"
+        return value
 
     @model_validator(mode="before")
     @classmethod

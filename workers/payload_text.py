@@ -9,18 +9,19 @@ door, and messages show such text escaped, never raw.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from functools import cache
 
-# The longest value each string field may hold (names as the payload spells them).
+from workers.objects import SPECS
+
+# The longest value each string field every load has may hold (names as the payload
+# spells them); an object type's own text fields declare theirs in its spec.
 FIELD_LIMITS = {
     "source": 4096,  # a local path (PATH_MAX); an S3 key is held to its 1,024 bytes
     "object": 32,
     "format": 32,
     "inputFormat": 32,
     "encoding": 64,
-    "lookupField": 255,
-    "partitionName": 255,
-    "apiName": 255,
-    "programMemberStatus": 255,
     "idempotencyKey": 200,
     "callback": 255,
     "callbackQueue": 200,
@@ -31,8 +32,16 @@ FIELD_LIMITS = {
 SHOWN_MAX = 60
 
 
-def field_limits() -> dict[str, int]:
-    return FIELD_LIMITS
+@cache
+def field_limits() -> Mapping[str, int]:
+    """Every string field's longest value: the common fields' and each object type's."""
+    own = {
+        field.alias: field.max_length
+        for spec in SPECS
+        for field in spec.fields
+        if field.max_length is not None
+    }
+    return {**FIELD_LIMITS, **own}
 
 
 def _escaped(char: str) -> str:

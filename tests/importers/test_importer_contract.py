@@ -27,7 +27,8 @@ from workers.errors import MarketoTransportError
 from workers.importers import IMPORTERS, Importer, Job, JobStatus, ResultFile, make_importer
 from workers.importers.stub import ACCEPTED, RowOutcome, StubImporter
 from workers.load_request import parse_load_request
-from workers.marketo import ImportState, LeadImport, Upload
+from workers.marketo import ImportState, Upload
+from workers.objects.leads import LeadImport
 from workers.pipeline.runtime import Runtime
 from workers.settings import Settings
 

@@ -15,7 +15,9 @@ from tests.services import Service
 from workers.errors import IngestionNotEntitled, MarketoTransportError
 from workers.importers import Job, ResultFile
 from workers.importers.ingestion import IngestionImporter
-from workers.marketo import LeadImport, ProgramMemberImport, Upload
+from workers.marketo import Upload
+from workers.objects.leads import LeadImport
+from workers.objects.program_members import ProgramMemberImport
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from workers import defaults
 from workers.errors import MarketoPermanentError, TooManyImports
 from workers.importers import Job, ResultFile
 from workers.importers.stub import ACCEPTED, RowOutcome, StubImporter
-from workers.marketo import CustomObjectImport, ImportState, LeadImport, Upload
+from workers.marketo import ImportState, Upload
+from workers.objects.custom_objects import CustomObjectImport
+from workers.objects.leads import LeadImport
 from workers.pipeline import collect, poll, submit
 from workers.pipeline.runtime import Runtime
 from workers.settings import Settings

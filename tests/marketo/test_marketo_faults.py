@@ -105,7 +105,8 @@ def test_permanent_errors_are_raised_at_once_with_code_and_message(
 
 
 def test_a_413_is_permanent(sandbox: Service, redis_url: str) -> None:
-    from workers.marketo import LeadImport, Upload
+    from workers.marketo import Upload
+    from workers.objects.leads import LeadImport
 
     admin(sandbox, "PATCH", "/_sandbox/config", {"max_file_bytes": 1000})
     client = make_client(sandbox, redis_url)
@@ -138,7 +139,8 @@ def test_a_create_that_may_have_reached_marketo_can_be_left_to_the_caller(
     sandbox: Service, redis_url: str
 ) -> None:
     from workers.errors import MarketoTransportError
-    from workers.marketo import LeadImport, Upload
+    from workers.marketo import Upload
+    from workers.objects.leads import LeadImport
 
     client = make_client(sandbox, redis_url)
     inject(sandbox, "drop", 1, prefix="/bulk/")

@@ -9,17 +9,13 @@ from requests_toolbelt import MultipartEncoder
 
 from tests.marketo_helpers import GeneratedFile
 from workers.errors import MarketoTransportError
-from workers.marketo import (
-    CustomObjectImport,
-    ImportKind,
-    ImportState,
-    LeadImport,
-    ProgramMemberImport,
-    Upload,
-)
+from workers.marketo import ImportKind, ImportState, Upload
 from workers.marketo.describe import parse_description
 from workers.marketo.imports import parse_status
 from workers.marketo.upload import ExactReader, open_upload
+from workers.objects.custom_objects import CustomObjectImport
+from workers.objects.leads import LeadImport
+from workers.objects.program_members import ProgramMemberImport
 
 
 def test_lead_import_paths_and_every_documented_parameter() -> None:

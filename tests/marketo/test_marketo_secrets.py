@@ -13,7 +13,8 @@ from tests.marketo_helpers import make_client
 from tests.sandbox_helpers import admin
 from tests.services import Service
 from workers.errors import MktoBulkError
-from workers.marketo import LeadImport, MarketoClient, RetryPolicy, Upload
+from workers.marketo import MarketoClient, RetryPolicy, Upload
+from workers.objects.leads import LeadImport
 
 PATH = "/rest/v1/leads/describe.json"
 

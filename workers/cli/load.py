@@ -33,7 +33,7 @@ def object_options(command: F) -> F:
     """Each object type's own options (its spec's ``cli_options``), in registry order."""
     for option in reversed([option for spec in SPECS for option in spec.cli_options]):
         command = click.option(
-            option.flag, option.field.attr, type=option.type, default=None, help=option.help
+            option.flag, option.field.attr, type=option.field.type, default=None, help=option.help
         )(command)
     return command
 

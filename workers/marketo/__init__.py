@@ -10,15 +10,7 @@ from workers.marketo.budgets import BudgetLimits, marketo_day, next_reset
 from workers.marketo.client import MarketoClient
 from workers.marketo.config import ClientConfig
 from workers.marketo.describe import Description, FieldInfo
-from workers.marketo.imports import (
-    CustomObjectImport,
-    ImportKind,
-    ImportState,
-    ImportStatus,
-    ImportTarget,
-    LeadImport,
-    ProgramMemberImport,
-)
+from workers.marketo.imports import ImportKind, ImportState, ImportStatus, ImportTarget
 from workers.marketo.lookups import Channel, Program, StaticList
 from workers.marketo.retry import RetryPolicy, backoff_delay
 from workers.marketo.upload import Upload
@@ -27,17 +19,14 @@ __all__ = [
     "BudgetLimits",
     "Channel",
     "ClientConfig",
-    "CustomObjectImport",
     "Description",
     "FieldInfo",
     "ImportKind",
     "ImportState",
     "ImportStatus",
     "ImportTarget",
-    "LeadImport",
     "MarketoClient",
     "Program",
-    "ProgramMemberImport",
     "RetryPolicy",
     "StaticList",
     "Upload",

@@ -1,7 +1,7 @@
 """Bulk import calls: create a job from a streamed file, poll its status, fetch its result files.
 
-The same three calls serve leads, custom objects and program members; the
-target object supplies paths and parameters. Uploads go through
+The same three calls serve every object type; the target (its spec module's)
+supplies paths and parameters. Uploads go through
 ``MultipartEncoder`` so a 10 MB file never sits in memory; result files are
 streamed to the caller's writable in chunks.
 """

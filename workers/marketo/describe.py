@@ -11,17 +11,10 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, assert_never
-from urllib.parse import quote
+from typing import Any
 
 from workers.marketo import metrics as m
 from workers.marketo.core import MarketoCore
-from workers.marketo.imports import (
-    CustomObjectImport,
-    ImportTarget,
-    LeadImport,
-    ProgramMemberImport,
-)
 from workers.state import keys as redis_keys
 
 logger = logging.getLogger(__name__)
@@ -56,7 +49,7 @@ class Description:
         return next((f for f in self.fields if f.name == name), None)
 
     def merged(self, other: Description, object_name: str) -> Description:
-        """Both field sets (first wins on a name clash), e.g. lead + program member fields."""
+        """Both field sets (first wins on a name clash), e.g. lead fields and an object's own."""
         seen = self.field_names
         extra = tuple(f for f in other.fields if f.name not in seen)
         return Description(object_name, self.fields + extra, self.id_field, self.dedupe_fields)
@@ -109,47 +102,18 @@ def _names(value: Any) -> tuple[str, ...]:
 
 
 class Describes(MarketoCore):
-    """Describe for leads, custom objects and program members, through a 24 h Redis cache."""
+    """Describe calls through a 24 h Redis cache; each object type's spec names its own."""
 
+    # The lead database's describe is Marketo's, not one object type's: lead
+    # imports and program member files (lead fields plus member fields) both use it.
     def describe_leads(self) -> Description:
-        return self._describe("lead", "/rest/v1/leads/describe.json")
+        return self.describe_path("lead", "/rest/v1/leads/describe.json")
 
     def describe_leads2(self) -> Description:
-        return self._describe("lead", "/rest/v1/leads/describe2.json")
+        return self.describe_path("lead", "/rest/v1/leads/describe2.json")
 
-    def describe_custom_object(self, api_name: str) -> Description:
-        path = f"/rest/v1/customobjects/{quote(api_name, safe='')}/describe.json"
-        return self._describe(api_name, path)
-
-    def describe_program_members(self) -> Description:
-        return self._describe("programMember", "/rest/v1/programs/members/describe.json")
-
-    def describe_program_member_file(self) -> Description:
-        """Program member files hold lead fields and program member custom fields."""
-        members = self.describe_program_members()
-        return self.describe_leads().merged(members, "programMember")
-
-    def describe_for_import(self, target: ImportTarget) -> Description:
-        """The fields an import file for ``target`` may name in its header."""
-        match target:
-            case LeadImport():
-                return self.describe_leads()
-            case CustomObjectImport():
-                return self.describe_custom_object(target.api_name)
-            case ProgramMemberImport():
-                return self.describe_program_member_file()
-            case _:
-                assert_never(target)
-
-    def forget_describes(self) -> int:
-        """Drop every cached describe of this instance (after a schema change)."""
-        keys = list(self.redis.scan_iter(match=self._describe_key("*")))
-        return int(self.redis.delete(*keys)) if keys else 0
-
-    def _describe_key(self, path: str) -> str:
-        return redis_keys.describe_cache(self.config.instance, path)
-
-    def _describe(self, object_name: str, path: str) -> Description:
+    def describe_path(self, object_name: str, path: str) -> Description:
+        """``GET path`` (a describe call), read as ``object_name``'s fields, cached by path."""
         key = self._describe_key(path)
         ttl = self.config.describe_ttl_s
         if ttl > 0:
@@ -161,3 +125,11 @@ class Describes(MarketoCore):
         if ttl > 0:
             self.redis.set(key, json.dumps(envelope.result), ex=ttl)
         return parse_description(object_name, envelope.result)
+
+    def forget_describes(self) -> int:
+        """Drop every cached describe of this instance (after a schema change)."""
+        keys = list(self.redis.scan_iter(match=self._describe_key("*")))
+        return int(self.redis.delete(*keys)) if keys else 0
+
+    def _describe_key(self, path: str) -> str:
+        return redis_keys.describe_cache(self.config.instance, path)

@@ -1,8 +1,9 @@
-"""What a bulk import targets (leads, custom objects, program members) and what its status says.
+"""What a bulk import targets and what its status says.
 
-Marketo's three import APIs differ only in paths, parameters and the name of
-the "processed" counter; a target object hides those differences so the
-pipeline handles one kind of job.
+Marketo's import APIs differ only in paths, parameters and the name of the
+"processed" counter; a target (one per object type, defined in its spec
+module under ``workers/objects/``) hides those differences so the pipeline
+handles one kind of job.
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
 from workers.errors import MarketoTransportError
 from workers.objects import ObjectType
-from workers.objects.custom_objects import CustomObjects
-from workers.objects.leads import Leads
-from workers.objects.program_members import ProgramMembers
 
 FORMATS = ("csv", "tsv", "ssv")
 
@@ -39,109 +36,42 @@ class ImportState(StrEnum):
         return self in (ImportState.COMPLETE, ImportState.FAILED)
 
 
-def _format(value: str) -> str:
+def checked_format(value: str) -> str:
+    """The file format Marketo is told (lower case); ValueError for one it does not take."""
     fmt = value.lower()
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {value!r}")
     return fmt
 
 
-def _segment(value: object) -> str:
-    return quote(str(value), safe="")
+class ImportTarget(Protocol):
+    """What one bulk import goes into: its paths and parameters.
 
-
-@dataclass(frozen=True)
-class LeadImport:
-    """Leads, with ``lookupField`` (default email; ``id`` means update only), ``listId``
-    (a static list to add them to) and ``partitionName``.
+    Each object type's spec module defines its own (a ``workers.objects.base.Target``
+    dataclass); the client and the pipeline see only this.
     """
 
-    format: str = "csv"
-    lookup_field: str | None = None
-    list_id: int | None = None
-    partition_name: str | None = None
-    kind: ImportKind = field(default=ImportKind(Leads.name), init=False)
+    @property
+    def kind(self) -> ImportKind: ...
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "format", _format(self.format))
+    @property
+    def format(self) -> str: ...
 
     def create_path(self) -> str:
-        return "/bulk/v1/leads.json"
+        """Where a file is posted to start a job."""
+        ...
 
     def status_path(self, batch_id: int) -> str:
-        return f"/bulk/v1/leads/batch/{int(batch_id)}.json"
+        """Where the job's status is read."""
+        ...
 
     def file_path(self, batch_id: int, which: str) -> str:
-        return f"/bulk/v1/leads/batch/{int(batch_id)}/{which}.json"
+        """Where the job's ``failures`` or ``warnings`` file is read."""
+        ...
 
     def params(self) -> dict[str, str]:
-        params = {"format": self.format}
-        if self.lookup_field:
-            params["lookupField"] = self.lookup_field
-        if self.list_id is not None:
-            params["listId"] = str(int(self.list_id))
-        if self.partition_name:
-            params["partitionName"] = self.partition_name
-        return params
-
-
-@dataclass(frozen=True)
-class CustomObjectImport:
-    """Custom objects of the type ``api_name`` (e.g. ``car_c``)."""
-
-    api_name: str
-    format: str = "csv"
-    kind: ImportKind = field(default=ImportKind(CustomObjects.name), init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "format", _format(self.format))
-        if not self.api_name:
-            raise ValueError("api_name is required for a custom object import")
-
-    def create_path(self) -> str:
-        return f"/bulk/v1/customobjects/{_segment(self.api_name)}/import.json"
-
-    def status_path(self, batch_id: int) -> str:
-        return (
-            f"/bulk/v1/customobjects/{_segment(self.api_name)}/import/{int(batch_id)}/status.json"
-        )
-
-    def file_path(self, batch_id: int, which: str) -> str:
-        name = _segment(self.api_name)
-        return f"/bulk/v1/customobjects/{name}/import/{int(batch_id)}/{which}.json"
-
-    def params(self) -> dict[str, str]:
-        return {"format": self.format}
-
-
-@dataclass(frozen=True)
-class ProgramMemberImport:
-    """Members of program ``program_id``, all given ``program_member_status`` (e.g. "On List")."""
-
-    program_id: int
-    program_member_status: str
-    format: str = "csv"
-    kind: ImportKind = field(default=ImportKind(ProgramMembers.name), init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "format", _format(self.format))
-        if not self.program_member_status:
-            raise ValueError("program_member_status is required for a program member import")
-
-    def create_path(self) -> str:
-        return f"/bulk/v1/program/{int(self.program_id)}/members/import.json"
-
-    def status_path(self, batch_id: int) -> str:
-        return f"/bulk/v1/program/members/import/{int(batch_id)}/status.json"
-
-    def file_path(self, batch_id: int, which: str) -> str:
-        return f"/bulk/v1/program/members/import/{int(batch_id)}/{which}.json"
-
-    def params(self) -> dict[str, str]:
-        return {"format": self.format, "programMemberStatus": self.program_member_status}
-
-
-ImportTarget = LeadImport | CustomObjectImport | ProgramMemberImport
+        """The form fields sent with the file (``format`` and the type's own)."""
+        ...
 
 
 @dataclass(frozen=True)

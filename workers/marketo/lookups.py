@@ -1,7 +1,8 @@
 """What a load names in Marketo, checked before anything is split or submitted.
 
-A wrong ``listId``, ``partitionName``, ``programId`` or ``programMemberStatus``
-would otherwise surface only when each chunk is submitted, once per chunk.
+A wrong list, partition, program or status (each object type's spec checks
+its own parameters with these lookups) would otherwise surface only when each
+chunk is submitted, once per chunk.
 Answers come through the same call loop as every call (budgets, retries,
 token) and are cached in Redis for an hour, since nightly loads name the same
 lists and programs every time. Only answers that found something are cached,
@@ -16,18 +17,12 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any
 from urllib.parse import urlencode
 
-from workers.errors import MarketoPermanentError, ParameterError
+from workers.errors import MarketoPermanentError
 from workers.marketo import metrics as m
 from workers.marketo.core import MarketoCore
-from workers.marketo.imports import (
-    CustomObjectImport,
-    ImportTarget,
-    LeadImport,
-    ProgramMemberImport,
-)
 from workers.state import keys as redis_keys
 
 logger = logging.getLogger(__name__)
@@ -58,11 +53,11 @@ class Channel:
     statuses: tuple[str, ...]
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
     return f'"{value}"'
 
 
-def _hint(value: str, known: Sequence[str]) -> str:
+def hint(value: str, known: Sequence[str]) -> str:
     """``(did you mean "X"?)`` for a near miss, else ``(known: A, B)``."""
     lowered = {name.lower(): name for name in known}
     close = lowered.get(value.strip().lower())
@@ -70,7 +65,7 @@ def _hint(value: str, known: Sequence[str]) -> str:
         match = difflib.get_close_matches(value.strip().lower(), list(lowered), n=1, cutoff=0.6)
         close = lowered[match[0]] if match else None
     if close is not None:
-        return f" (did you mean {_quoted(close)}?)"
+        return f" (did you mean {quoted(close)}?)"
     if not known:
         return " (none defined)"
     shown = ", ".join(known[:KNOWN_SHOWN]) + (", ..." if len(known) > KNOWN_SHOWN else "")
@@ -80,9 +75,9 @@ def _hint(value: str, known: Sequence[str]) -> str:
 class Lookups(MarketoCore):
     """Static lists, lead partitions, programs and channels, through a one-hour Redis cache."""
 
-    def static_list(self, list_id: int, *, fresh: bool = False) -> StaticList | None:
+    def static_list(self, number: int, *, fresh: bool = False) -> StaticList | None:
         """``GET /rest/v1/lists/{id}.json``; None when Marketo has no such list."""
-        for item in self._lookup(f"/rest/v1/lists/{int(list_id)}.json", fresh=fresh):
+        for item in self._lookup(f"/rest/v1/lists/{int(number)}.json", fresh=fresh):
             if isinstance(item, Mapping) and item.get("id") is not None:
                 return StaticList(int(item["id"]), str(item.get("name", "")))
         return None
@@ -92,9 +87,9 @@ class Lookups(MarketoCore):
         result = self._lookup("/rest/v1/leads/partitions.json", fresh=fresh)
         return tuple(str(p["name"]) for p in result if isinstance(p, Mapping) and "name" in p)
 
-    def program(self, program_id: int, *, fresh: bool = False) -> Program | None:
+    def program(self, number: int, *, fresh: bool = False) -> Program | None:
         """``GET /rest/asset/v1/program/{id}.json``; None when Marketo has no such program."""
-        for item in self._lookup(f"/rest/asset/v1/program/{int(program_id)}.json", fresh=fresh):
+        for item in self._lookup(f"/rest/asset/v1/program/{int(number)}.json", fresh=fresh):
             if isinstance(item, Mapping) and item.get("id") is not None:
                 channel = str(item.get("channel") or "")
                 return Program(int(item["id"]), str(item.get("name", "")), channel)
@@ -115,66 +110,30 @@ class Lookups(MarketoCore):
         keys = list(self.redis.scan_iter(match=self._lookup_key("*")))
         return int(self.redis.delete(*keys)) if keys else 0
 
-    def check_import_parameters(self, target: ImportTarget) -> None:
-        """Raise ParameterError for the first list, partition, program or status Marketo lacks.
+    # For the object types' checks ------------------------------------------
+    def names_with(self, name: str, lookup: Callable[..., tuple[str, ...]]) -> tuple[str, ...]:
+        """``lookup()``'s names, asked afresh when the cached answer lacks ``name``."""
+        known = lookup()
+        return known if name in known else lookup(fresh=True)
 
-        A lookup the API user has no permission for (603) is skipped with a
-        warning: the import itself still checks the value.
+    def channel_with(self, name: str, status: str) -> Channel | None:
+        """The channel ``name``, asked afresh when the cached answer lacks ``status``.
+
+        None when there is no such channel (or no name: a program without a channel).
         """
-        match target:
-            case LeadImport():
-                self.check_lead_parameters(target)
-            case CustomObjectImport():
-                pass  # the describe call already found the object type
-            case ProgramMemberImport():
-                self.check_program_parameters(target)
-            case _:
-                assert_never(target)
+        channel = self.channel(name) if name else None
+        if name and (channel is None or status not in channel.statuses):
+            channel = self.channel(name, fresh=True)
+        return channel
 
-    def check_lead_parameters(self, target: LeadImport) -> None:
-        """``listId`` names a static list and ``partitionName`` a lead partition."""
-        if target.list_id is not None:
-            self._unless_denied("listId", target.list_id, self._check_list)
-        if target.partition_name:
-            self._unless_denied("partitionName", target.partition_name, self._check_partition)
+    def unless_denied(self, parameter: str, check: Callable[[], None]) -> None:
+        """Run ``check``; a lookup the API user may not make (603) only logs a warning.
 
-    def check_program_parameters(self, target: ProgramMemberImport) -> None:
-        """``programId`` names a program and ``programMemberStatus`` a status of its channel."""
-        self._unless_denied("programId/programMemberStatus", target, self._check_program)
-
-    # Checks -------------------------------------------------------------
-    def _check_list(self, list_id: int) -> None:
-        if self.static_list(list_id) is None:
-            raise ParameterError("listId", str(list_id), "no such static list in Marketo")
-
-    def _check_partition(self, name: str) -> None:
-        known = self.lead_partitions()
-        if name not in known:
-            known = self.lead_partitions(fresh=True)
-        if name not in known:
-            reason = "not a lead partition" + _hint(name, known)
-            raise ParameterError("partitionName", _quoted(name), reason)
-
-    def _check_program(self, target: ProgramMemberImport) -> None:
-        program_id, status = target.program_id, target.program_member_status
-        program = self.program(program_id)
-        if program is None:
-            raise ParameterError("programId", str(program_id), "no such program in Marketo")
-        channel = self.channel(program.channel) if program.channel else None
-        if program.channel and (channel is None or status not in channel.statuses):
-            channel = self.channel(program.channel, fresh=True)
-        if channel is None:
-            reason = f"program {program_id}'s channel {_quoted(program.channel)} is not in Marketo"
-            raise ParameterError("programMemberStatus", _quoted(status), reason)
-        if status not in channel.statuses:
-            reason = f"not a status of program {program_id}'s channel" + _hint(
-                status, channel.statuses
-            )
-            raise ParameterError("programMemberStatus", _quoted(status), reason)
-
-    def _unless_denied(self, parameter: str, value: Any, check: Callable[[Any], None]) -> None:
+        The import itself still checks the value, so a role without the
+        permission (e.g. Read-Only Assets) does not stop the load.
+        """
         try:
-            check(value)
+            check()
         except MarketoPermanentError as error:
             if error.code != ACCESS_DENIED:
                 raise

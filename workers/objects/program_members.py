@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from workers.objects.base import CliOption, Example, ObjectSpec, PayloadField, given
+from workers.errors import ParameterError
+from workers.objects.base import (
+    CliOption,
+    Example,
+    ObjectSpec,
+    Target,
+    given,
+    id_field,
+    text_field,
+)
 
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
-    from workers.marketo.imports import ProgramMemberImport
     from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
-PROGRAM_ID = PayloadField("programId", "program_id", required=True)
-STATUS = PayloadField("programMemberStatus", "program_member_status", required=True)
+PROGRAM_ID = id_field("programId", "program_id", required=True)
+STATUS = text_field("programMemberStatus", "program_member_status", required=True)
+MEMBERS_DESCRIBE = "/rest/v1/programs/members/describe.json"
 
 
 class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
@@ -24,7 +34,7 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
     member = "PROGRAM_MEMBERS"
     fields = (PROGRAM_ID, STATUS)
     cli_options = (
-        CliOption("--program-id", PROGRAM_ID, "Program members: the program.", int),
+        CliOption("--program-id", PROGRAM_ID, "Program members: the program."),
         CliOption("--program-member-status", STATUS, "Program members: the membership status."),
     )
 
@@ -40,18 +50,16 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
         return []
 
     def import_target(self, request: LoadRequest) -> ProgramMemberImport:
-        from workers.marketo.imports import ProgramMemberImport
-
-        assert request.program_id is not None  # required by this spec
-        assert request.program_member_status is not None
         return ProgramMemberImport(
-            program_id=request.program_id,
-            program_member_status=request.program_member_status,
+            program_id=request.required(PROGRAM_ID),
+            program_member_status=request.required(STATUS),
             format=request.format.value,
         )
 
     def describe(self, marketo: Describes, target: ProgramMemberImport) -> Description:
-        return marketo.describe_program_member_file()
+        """Program member files hold lead fields and program member custom fields."""
+        members = marketo.describe_path("programMember", MEMBERS_DESCRIBE)
+        return marketo.describe_leads().merged(members, "programMember")
 
     def target_fields(self, request: LoadRequest, description: Description) -> TargetFields:
         from workers.split.header_check import TargetFields
@@ -60,7 +68,9 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
         return TargetFields("program members", names, ["email"], "lookup")
 
     def check_parameters(self, marketo: Lookups, target: ProgramMemberImport) -> None:
-        marketo.check_program_parameters(target)
+        """``programId`` names a program and ``programMemberStatus`` a status of its channel."""
+        both = f"{PROGRAM_ID.alias}/{STATUS.alias}"
+        marketo.unless_denied(both, lambda: _check_program(marketo, target))
 
     def ingestion_shape(self, target: ProgramMemberImport) -> IngestionShape:
         """Members of the one program, by ``leadId`` (the file must have that column)."""
@@ -72,3 +82,45 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
             "members": OBJECTS,
         }
         return IngestionShape("/programmembers", {"programs": [program]})
+
+
+@dataclass(frozen=True)
+class ProgramMemberImport(Target):
+    """Members of program ``program_id``, all given ``program_member_status`` (e.g. "On List")."""
+
+    object_name = ProgramMembers.name
+    program_id: int
+    program_member_status: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.program_member_status:
+            raise ValueError("program_member_status is required for a program member import")
+
+    def create_path(self) -> str:
+        return f"/bulk/v1/program/{int(self.program_id)}/members/import.json"
+
+    def status_path(self, batch_id: int) -> str:
+        return f"/bulk/v1/program/members/import/{int(batch_id)}/status.json"
+
+    def file_path(self, batch_id: int, which: str) -> str:
+        return f"/bulk/v1/program/members/import/{int(batch_id)}/{which}.json"
+
+    def params(self) -> dict[str, str]:
+        return {"format": self.format, STATUS.alias: self.program_member_status}
+
+
+def _check_program(marketo: Lookups, target: ProgramMemberImport) -> None:
+    from workers.marketo.lookups import hint, quoted
+
+    program_id, status = target.program_id, target.program_member_status
+    program = marketo.program(program_id)
+    if program is None:
+        raise ParameterError(PROGRAM_ID.alias, str(program_id), "no such program in Marketo")
+    channel = marketo.channel_with(program.channel, status)
+    if channel is None:
+        reason = f"program {program_id}'s channel {quoted(program.channel)} is not in Marketo"
+        raise ParameterError(STATUS.alias, quoted(status), reason)
+    if status not in channel.statuses:
+        reason = f"not a status of program {program_id}'s channel" + hint(status, channel.statuses)
+        raise ParameterError(STATUS.alias, quoted(status), reason)

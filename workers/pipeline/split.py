@@ -76,7 +76,7 @@ def _split(
         spec = REGISTRY[request.object]
         target = spec.import_target(request)
         description = spec.describe(rt.marketo, target)
-        spec.check_parameters(rt.marketo, target)  # listId, partitionName, programId, status
+        spec.check_parameters(rt.marketo, target)  # e.g. a list or a program it names
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
         return "failed"

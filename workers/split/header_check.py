@@ -59,7 +59,7 @@ class TargetFields:
     """What Marketo's describe says about the target object.
 
     ``fields``: every API field name the import accepts; ``key_fields``: the
-    lookup (leads) or dedupe (custom objects) fields every file must carry;
+    lookup or dedupe fields (as the object type's spec says) every file must carry;
     ``key_kind`` is the word used for them in messages.
     """
 
