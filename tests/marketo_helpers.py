@@ -32,6 +32,9 @@ class FakeClock:
         self.now += seconds
 
 
+SANDBOX_MUNCHKIN_ID = "123-ABC-456"  # the sandbox's default (GET /_sandbox/config)
+
+
 def make_config(
     sandbox: Service,
     *,
@@ -42,6 +45,8 @@ def make_config(
     **overrides: Any,
 ) -> ClientConfig:
     """A client config pointing at the sandbox, with quick backoff so tests stay fast."""
+    overrides.setdefault("ingestion_url", sandbox.url)
+    overrides.setdefault("munchkin_id", SANDBOX_MUNCHKIN_ID)
     return ClientConfig(
         rest_url=sandbox.url,
         identity_url=sandbox.url + "/identity",

@@ -15,6 +15,11 @@ MARKETO_CALL_LEASE_S = 180.0
 MARKETO_DAILY_QUOTA = 50_000
 MARKETO_DAILY_QUOTA_RESERVE = 5_000  # left to the instance's other integrations
 
+# The Data Ingestion API: its own base URL and our share of its limits (half of Marketo's).
+MARKETO_INGESTION_URL = "https://mkto-ingestion-api.adobe.io"
+MARKETO_INGESTION_REQUESTS_PER_S = 2_500  # of the documented 5,000 per client id
+MARKETO_INGESTION_DAILY_OBJECTS = 5_000_000  # of the documented 10,000,000 a day
+
 # The Marketo client.
 MARKETO_CONNECT_TIMEOUT_S = 5.0
 MARKETO_READ_TIMEOUT_S = 120.0

@@ -34,6 +34,8 @@ the other is given in brackets)::
     |    |    +-- TooManyRejects
     |    +-- MarketoPermanentError [MarketoError]
     |    |    +-- MarketoAuthError
+    |    |    +-- IngestionRefused
+    |    |    +-- IngestionNotEntitled
     |    +-- UnexpectedStepError
     |    +-- LoadNotFound
     |    +-- LedgerError [RuntimeError]
@@ -210,6 +212,15 @@ class MarketoTransportError(MarketoTransientError):
     ) -> None:
         super().__init__(code, message, request_id)
         self.maybe_sent = maybe_sent
+
+
+class IngestionRefused(MarketoPermanentError):
+    """Data Ingestion 400 (4000801 bad request, 4000802 invalid data): this request's objects
+    fail with Marketo's message; the other requests of the load go on."""
+
+
+class IngestionNotEntitled(MarketoPermanentError):
+    """Data Ingestion 403 4030801: the instance lacks the entitlement (Performance Tier)."""
 
 
 class BudgetTimeout(MarketoTransientError):

@@ -9,6 +9,7 @@ themselves are named in ``workers/defaults.py``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,9 @@ from workers.queues import queue_refusal
 # Marketo's hard limits; our shares of them are settings, the limits are not.
 MARKETO_MAX_OUTSTANDING_JOBS = 10
 MARKETO_MAX_FILE_BYTES = 10_000_000
+
+# A Munchkin id as Marketo writes it (also the first label of its REST host).
+MUNCHKIN_PATTERN = re.compile(r"^[0-9]{3}-[A-Za-z]{3}-[0-9]{3}$")
 
 # Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
 DEFAULT_SPLIT_MAX_EXPANSION_RATIO = defaults.SPLIT_MAX_EXPANSION_RATIO
@@ -91,6 +95,35 @@ class Settings(BaseSettings):
         default=defaults.MARKETO_DAILY_QUOTA_RESERVE,
         ge=0,
         description="What we leave of the daily quota to other integrations",
+    )
+
+    # The Data Ingestion API (loads and queues with "api": "ingestion").
+    marketo_ingestion_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(defaults.MARKETO_INGESTION_URL),
+        description="Base of the Data Ingestion API (the sandbox serves it under its own URL)",
+    )
+    marketo_munchkin_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description=(
+            "The instance's Munchkin id, e.g. 123-ABC-456 (Admin > My Account); defaults "
+            "to the first label of the REST host"
+        ),
+    )
+    marketo_ingestion_requests_per_s: int = Field(
+        default=defaults.MARKETO_INGESTION_REQUESTS_PER_S,
+        ge=1,
+        le=5_000,
+        description="Our share of the Data Ingestion API's 5,000 requests per second per client id",
+    )
+    marketo_ingestion_daily_objects: int = Field(
+        default=defaults.MARKETO_INGESTION_DAILY_OBJECTS,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Our share of the Data Ingestion API's 10,000,000 objects a day "
+            "(resets at midnight America/Chicago)"
+        ),
     )
     marketo_connect_timeout_s: float = Field(
         default=defaults.MARKETO_CONNECT_TIMEOUT_S,
@@ -341,6 +374,14 @@ class Settings(BaseSettings):
     @property
     def rest_url(self) -> str:
         return str(self.marketo_rest_url).rstrip("/")
+
+    @property
+    def munchkin_id(self) -> str | None:
+        """MARKETO_MUNCHKIN_ID, or the REST host's first label when it is one (123-ABC-456)."""
+        if self.marketo_munchkin_id:
+            return self.marketo_munchkin_id
+        label = (urlsplit(self.rest_url).hostname or "").split(".", 1)[0]
+        return label.upper() if MUNCHKIN_PATTERN.match(label) else None
 
     @property
     def instance(self) -> str:

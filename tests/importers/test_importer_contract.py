@@ -43,7 +43,7 @@ FILE = "".join(",".join(row) + "\n" for row in [HEADER, *ROWS]).encode()
 # What each registered API sees of the planted rows: (failed, with a warning). An API
 # that learns no row outcomes (Data Ingestion: only Marketo's observability stream has
 # them) sees (0, 0) and leaves no files.
-SEES: dict[str, tuple[int, int]] = {"bulk": (1, 1), "stub": (1, 1)}
+SEES: dict[str, tuple[int, int]] = {"bulk": (1, 1), "ingestion": (0, 0), "stub": (1, 1)}
 ORDER = [ImportState.QUEUED, ImportState.IMPORTING, ImportState.COMPLETE]
 
 
@@ -118,12 +118,12 @@ def test_a_submit_that_may_have_reached_marketo_is_not_repeated_by_the_importer(
     """The submit step repeats it and counts a possible double; the importer must not."""
     importer = registered(sandbox, redis_url, name)
     target = LeadImport()
-    importer.submit(target, Upload.from_bytes(FILE))  # the token is fetched and cached
+    importer.submit(target, Upload.from_bytes(FILE, "first.csv"))  # the token is now cached
     calls = admin(sandbox, "GET", "/_sandbox/stats")["calls"]
     admin(sandbox, "POST", "/_sandbox/faults", {"fault": "drop", "count": 1})
 
     with pytest.raises(MarketoTransportError) as raised:
-        importer.submit(target, Upload.from_bytes(FILE))
+        importer.submit(target, Upload.from_bytes(FILE, "second.csv"))  # another chunk
 
     assert raised.value.maybe_sent
     assert admin(sandbox, "GET", "/_sandbox/stats")["calls"] == calls + 1

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 from workers.errors import InputError
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
 from workers.importers.bulk import BulkImporter
+from workers.importers.ingestion import IngestionImporter
 
 if TYPE_CHECKING:
     from workers.marketo import MarketoClient
 
 # Registry order is the order of the choices a payload will be told about.
-IMPORTERS: dict[str, type[Importer]] = {cls.name: cls for cls in (BulkImporter,)}
+IMPORTERS: dict[str, type[Importer]] = {cls.name: cls for cls in (BulkImporter, IngestionImporter)}
 
 
 def make_importer(name: str, marketo: MarketoClient) -> Importer:
@@ -37,6 +38,7 @@ __all__ = [
     "IMPORTERS",
     "BulkImporter",
     "Importer",
+    "IngestionImporter",
     "Job",
     "JobStatus",
     "ResultFile",

@@ -11,6 +11,7 @@ from workers import defaults
 from workers.errors import SettingsError
 from workers.marketo.auth import DEFAULT_REFRESH_MARGIN_S
 from workers.marketo.budgets import BudgetLimits
+from workers.marketo.ingestion_budgets import IngestionLimits
 from workers.marketo.retry import RetryPolicy
 from workers.marketo.transport import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, USER_AGENT
 
@@ -39,6 +40,10 @@ class ClientConfig:
     holdoff_606_s: float | None = None  # None: one rate window
     budget_timeout_s: float = 300.0
     user_agent: str = USER_AGENT
+    # The Data Ingestion API (a load or queue with "api": "ingestion").
+    ingestion_url: str = defaults.MARKETO_INGESTION_URL
+    munchkin_id: str | None = None  # None: the Data Ingestion API cannot be used
+    ingestion_limits: IngestionLimits = field(default_factory=IngestionLimits)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientConfig:
@@ -62,4 +67,10 @@ class ClientConfig:
             read_timeout_s=settings.marketo_read_timeout_s,
             retry=RetryPolicy(max_retries=settings.marketo_max_retries),
             describe_ttl_s=settings.marketo_describe_ttl_s,
+            ingestion_url=str(settings.marketo_ingestion_url).rstrip("/"),
+            munchkin_id=settings.munchkin_id,
+            ingestion_limits=IngestionLimits(
+                requests_per_s=settings.marketo_ingestion_requests_per_s,
+                daily_objects=settings.marketo_ingestion_daily_objects,
+            ),
         )

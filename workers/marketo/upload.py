@@ -31,10 +31,11 @@ class Upload:
     open: Callable[[], Readable]
     length: int | None = None
     filename: str = "import.csv"
+    key: str = ""  # names the file for good (the chunk's URI), for importers that keep state
 
     @classmethod
-    def from_bytes(cls, data: bytes, filename: str = "import.csv") -> Upload:
-        return cls(lambda: io.BytesIO(data), len(data), filename)
+    def from_bytes(cls, data: bytes, filename: str = "import.csv", key: str = "") -> Upload:
+        return cls(lambda: io.BytesIO(data), len(data), filename, key)
 
     @classmethod
     def from_path(cls, path: str | Path, filename: str | None = None) -> Upload:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
     from workers.marketo.imports import ImportKind, ImportTarget
+    from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
@@ -143,6 +144,10 @@ class ObjectSpec(ABC, Generic[T]):
     @abstractmethod
     def target_fields(self, request: LoadRequest, description: Description) -> TargetFields:
         """The describe as the header check wants it: the word, field names and key fields."""
+
+    def ingestion_shape(self, target: T) -> IngestionShape | None:
+        """How the Data Ingestion API takes this type (None: it cannot; bulk import only)."""
+        return None
 
     def check_parameters(self, marketo: Lookups, target: T) -> None:
         """Raise ParameterError for a value Marketo lacks, before anything is split.

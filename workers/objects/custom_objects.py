@@ -11,6 +11,7 @@ from workers.objects.base import CliOption, Example, ObjectSpec, Target, text_fi
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
+    from workers.marketo.ingestion import IngestionShape
     from workers.split.header_check import TargetFields
 
 API_NAME = text_field("apiName", "api_name", required=True)
@@ -41,6 +42,13 @@ class CustomObjects(ObjectSpec["CustomObjectImport"]):
         names = sorted(description.field_names)
         dedupe = list(description.dedupe_fields)
         return TargetFields(description.object_name, names, dedupe, "dedupe")
+
+    def ingestion_shape(self, target: CustomObjectImport) -> IngestionShape:
+        """Records of the type, deduplicated on its dedupe fields (as a bulk import is)."""
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        path = f"/customobjects/{_segment(target.api_name)}"
+        return IngestionShape(path, {"dedupeBy": "dedupeFields", "customObjects": OBJECTS})
 
 
 @dataclass(frozen=True)

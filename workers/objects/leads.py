@@ -18,6 +18,7 @@ from workers.objects.base import (
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
+    from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
@@ -67,6 +68,16 @@ class Leads(ObjectSpec["LeadImport"]):
         if target.partition_name:
             name = target.partition_name
             marketo.unless_denied(PARTITION_NAME.alias, lambda: _check_partition(marketo, name))
+
+    def ingestion_shape(self, target: LeadImport) -> IngestionShape:
+        """Persons, deduplicated on the lookup field, into the partition if one is named."""
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        dedupe = {"field1": target.lookup_field or DEFAULT_LOOKUP}
+        body: dict[str, object] = {"dedupeFields": dedupe}
+        if target.partition_name:
+            body[PARTITION_NAME.alias] = target.partition_name
+        return IngestionShape("/persons", {**body, "persons": OBJECTS})
 
 
 @dataclass(frozen=True)

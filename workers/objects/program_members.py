@@ -20,6 +20,7 @@ from workers.objects.base import (
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo.describe import Describes, Description
+    from workers.marketo.ingestion import IngestionShape
     from workers.marketo.lookups import Lookups
     from workers.split.header_check import TargetFields
 
@@ -70,6 +71,17 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
         """``programId`` names a program and ``programMemberStatus`` a status of its channel."""
         both = f"{PROGRAM_ID.alias}/{STATUS.alias}"
         marketo.unless_denied(both, lambda: _check_program(marketo, target))
+
+    def ingestion_shape(self, target: ProgramMemberImport) -> IngestionShape:
+        """Members of the one program, by ``leadId`` (the file must have that column)."""
+        from workers.marketo.ingestion import OBJECTS, IngestionShape
+
+        program = {
+            "programId": target.program_id,
+            "status": target.program_member_status,
+            "members": OBJECTS,
+        }
+        return IngestionShape("/programmembers", {"programs": [program]})
 
 
 @dataclass(frozen=True)

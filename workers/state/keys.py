@@ -126,6 +126,26 @@ def daily_calls(instance: str, day: str) -> str:
     return f"{PREFIX}{instance}:daily:{day}"
 
 
+def ingestion_rate(client_id: str) -> str:
+    """Sorted set: Data Ingestion requests of one client id in the last second (rate window)."""
+    return f"{PREFIX}ingestion:rate:{client_id}"
+
+
+def ingestion_daily_objects(instance: str, day: str) -> str:
+    """String (counter) with a TTL: Data Ingestion objects sent on one Marketo day (ISO date)."""
+    return f"{PREFIX}{instance}:ingestion:daily:{day}"
+
+
+def ingestion_job(job_id: str) -> str:
+    """Hash with a TTL: one chunk sent to the Data Ingestion API, each request's outcome."""
+    return f"{PREFIX}ingestion:job:{job_id}"
+
+
+def ingestion_holdoff(client_id: str) -> str:
+    """String: epoch seconds until which no worker sends (after Marketo's 429 429001)."""
+    return f"{PREFIX}ingestion:holdoff:{client_id}"
+
+
 def client_metrics(instance: str) -> str:
     """Hash: the Marketo client's counters, by name."""
     return f"{PREFIX}{instance}:metrics"

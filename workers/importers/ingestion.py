@@ -1,0 +1,234 @@
+"""Marketo's Data Ingestion API behind the seam: a chunk sent as requests of JSON objects.
+
+``submit`` does the whole job: it reads the chunk file (under 10 MB), turns
+each row into an object typed by the describe, packs the objects into
+requests of at most 1,000 objects and 1 MB, and sends them one after the
+other through :class:`~workers.marketo.ingestion.IngestionClient` (its limits
+are shared by every worker in Redis). What is known then is final, so the
+status is Complete at once and ``status`` answers from Redis without a call.
+
+Each request's outcome is kept in Redis under the job's key as it happens
+(accepted with its request id, or refused with Marketo's code and message), so
+a submit repeated after a crash sends only the requests not yet answered; the
+one that was in flight when the worker died is sent again (an upsert) and
+counted. Rows that cannot be sent (a cell not of its type, an object over
+1 MB) and the rows of refused requests make up the failures file, in the
+shape of Marketo's bulk failure files (the chunk's header plus
+``Import Failure Reason``), so collect and the report treat both APIs alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Self
+
+from workers.errors import IngestionRefused, InputError
+from workers.importers.base import Importer, Job, JobStatus, ResultFile
+from workers.importers.ingestion_rows import Rejected, encode, pack, to_object
+from workers.marketo.imports import ImportState
+from workers.marketo.ingestion import (
+    IngestionClient,
+    IngestionRequest,
+    IngestionShape,
+    ingestion_client,
+)
+from workers.objects import REGISTRY
+from workers.split.header_check import DELIMITERS
+from workers.state import keys as redis_keys
+
+if TYPE_CHECKING:
+    from workers.marketo import MarketoClient
+    from workers.marketo.imports import ImportTarget
+    from workers.marketo.upload import Upload
+
+logger = logging.getLogger(__name__)
+
+FAILURE_COLUMN = "Import Failure Reason"
+JOB_TTL_S = 7 * 24 * 3600  # a job's outcomes outlive any retry of its chunk
+COMPLETE = "Complete"
+
+
+class IngestionImporter(Importer):
+    """One chunk, several Data Ingestion requests; outcomes kept per request in Redis."""
+
+    name = "ingestion"
+
+    def __init__(
+        self,
+        marketo: MarketoClient,
+        client: IngestionClient | None = None,
+    ) -> None:
+        self.marketo = marketo
+        self.redis = marketo.redis
+        self._client = client
+
+    @classmethod
+    def from_client(cls, marketo: MarketoClient) -> Self:
+        return cls(marketo)
+
+    @property
+    def client(self) -> IngestionClient:
+        if self._client is None:
+            self._client = ingestion_client(self.marketo)
+        return self._client
+
+    def submit(self, target: ImportTarget, upload: Upload) -> JobStatus:
+        job_id = _job_id(upload.key or upload.filename)
+        key = redis_keys.ingestion_job(job_id)
+        shape = _shape_of(target)
+        description = REGISTRY[target.kind].describe(self.marketo, target)
+        types = {f.name: f.data_type for f in description.fields}
+        delimiter = DELIMITERS[target.format]
+        header, rows = _read(upload, delimiter)
+        by_line = dict(rows)
+        rejected: list[Rejected] = []
+        before, after = shape.wrap()
+        batches = list(pack(_objects(header, rows, types, rejected), len(before) + len(after),
+                            rejected=rejected))  # fmt: skip
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(
+            key,
+            mapping={
+                "header": json.dumps(header),
+                "delimiter": delimiter,
+                "rows": len(rows),
+                "requests": len(batches),
+                "rejected": json.dumps([[r.line, r.reason, by_line[r.line]] for r in rejected]),
+            },
+        )
+        pipe.expire(key, JOB_TTL_S)
+        pipe.execute()
+        for number, batch in enumerate(batches):
+            field = f"request:{number}"
+            if self.redis.hexists(key, field):
+                continue  # answered before a crash or a retry of this chunk
+            request = IngestionRequest(shape.path, batch.body(before, after), len(batch.objects))
+            try:
+                # A request that may have been taken is repeated by the submit step (which
+                # counts it); the repeat skips every request answered so far.
+                accepted = self.client.send(request, correlation_id=job_id, retry_maybe_sent=False)
+            except IngestionRefused as error:
+                reason = f"{error.code}: {error.message}"
+                rows_of = [[line, by_line[line]] for line in batch.lines]
+                self.redis.hset(key, field, json.dumps({"refused": rows_of, "reason": reason}))
+                logger.warning(
+                    "ingestion request refused job=%s request=%d objects=%d: %s",
+                    job_id,
+                    number,
+                    len(batch.lines),
+                    reason,
+                )
+                continue
+            answer = {"accepted": accepted.objects, "request_id": accepted.request_id}
+            self.redis.hset(key, field, json.dumps(answer))
+        return self._status(job_id)
+
+    def status(self, target: ImportTarget, job: Job) -> JobStatus:
+        return self._status(job.id)
+
+    def result_file(
+        self, target: ImportTarget, job: Job, which: ResultFile, out: IO[bytes]
+    ) -> int | None:
+        """The failures file (rows not sent, rows of refused requests); there are no warnings.
+
+        What Marketo makes of an accepted object is reported only on its
+        Observability Data Stream, so no file here can hold those outcomes.
+        """
+        if which is not ResultFile.FAILURES:
+            return None
+        record = self._record(job.id)
+        failed = sorted(_failed_rows(record))
+        if not failed:
+            return None
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=record.get("delimiter", ","), lineterminator="\n")
+        writer.writerow([*json.loads(record["header"]), FAILURE_COLUMN])
+        for _, row, reason in failed:
+            writer.writerow([*row, reason])
+        data = text.getvalue().encode("utf-8")
+        out.write(data)
+        return len(data)
+
+    # -- the job's record ------------------------------------------------
+    def _record(self, job_id: str) -> dict[str, str]:
+        raw = self.redis.hgetall(redis_keys.ingestion_job(job_id))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def _status(self, job_id: str) -> JobStatus:
+        record = self._record(job_id)
+        if not record:
+            raise InputError(f"ingestion job {job_id} is not known (its record expired)")
+        accepted = refused = 0
+        request_ids: list[str] = []
+        for name, value in record.items():
+            if not name.startswith("request:"):
+                continue
+            outcome = json.loads(value)
+            accepted += int(outcome.get("accepted", 0))
+            refused += len(outcome.get("refused", []))
+            if outcome.get("request_id"):
+                request_ids.append(str(outcome["request_id"]))
+        rejected = len(json.loads(record.get("rejected", "[]")))
+        answered = sum(1 for name in record if name.startswith("request:"))
+        done = answered >= int(record.get("requests", 0))
+        shown = ", ".join(request_ids[:3]) + (" ..." if len(request_ids) > 3 else "")
+        return JobStatus(
+            job_id=job_id,
+            state=ImportState.COMPLETE if done else ImportState.IMPORTING,
+            raw_status=COMPLETE if done else ImportState.IMPORTING.value,
+            records_processed=accepted,
+            rows_failed=refused + rejected,
+            message=f"{len(request_ids)} requests accepted ({shown or 'none'})",
+            request_id=request_ids[0] if request_ids else None,
+        )
+
+
+def _shape_of(target: ImportTarget) -> IngestionShape:
+    shape = REGISTRY[target.kind].ingestion_shape(target)
+    if shape is None:
+        raise InputError(f"the Data Ingestion API cannot import {target.kind}")
+    return shape
+
+
+def _job_id(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _read(upload: Upload, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    data = upload.open().read()
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter)
+    header = next(reader, [])
+    return header, [(reader.line_num, row) for row in reader]
+
+
+def _objects(
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    types: dict[str, str | None],
+    rejected: list[Rejected],
+) -> Iterator[tuple[int, bytes]]:
+    for line, row in rows:
+        try:
+            yield line, encode(to_object(header, row, types))
+        except ValueError as error:
+            rejected.append(Rejected(line, str(error)))
+
+
+def _failed_rows(record: dict[str, str]) -> Iterator[tuple[int, list[str], str]]:
+    """(chunk line, row, reason) of every row that failed: not sent, or in a refused request."""
+    for line, reason, row in json.loads(record.get("rejected", "[]")):
+        yield int(line), list(row), str(reason)
+    for name, value in record.items():
+        if name.startswith("request:"):
+            outcome = json.loads(value)
+            for line, row in outcome.get("refused", []):
+                yield int(line), list(row), str(outcome["reason"])
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,149 @@
+"""Rows of a split file as Data Ingestion objects, and objects packed into requests.
+
+A bulk import sends Marketo the file and lets Marketo parse it; the Data
+Ingestion API takes JSON, so the parsing is ours: each cell becomes a JSON
+value of its field's type in the describe (integers, floats, booleans, dates;
+text as text), empty cells are left out (an absent field is left unchanged in
+Marketo, which is what an empty cell means in a bulk import), and a cell that
+is not of its type rejects its row with the line, field and reason, before
+anything is sent. Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from workers.marketo.ingestion import MAX_BODY_BYTES, MAX_OBJECTS
+
+JsonValue = str | int | float | bool
+
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,19}$")
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+INTEGER_TYPES = frozenset({"integer", "score", "reference"})
+FLOAT_TYPES = frozenset({"float", "currency", "percent"})
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row that cannot be sent: its source line and why (the field named)."""
+
+    line: int
+    reason: str
+
+
+def json_value(text: str, data_type: str | None) -> JsonValue:
+    """``text`` as a JSON value of ``data_type``; ValueError says why it is not one."""
+    kind = (data_type or "string").lower()
+    value = text.strip()
+    if kind in INTEGER_TYPES:
+        if not _INTEGER.match(value):
+            raise ValueError(f"{_shown(text)} is not an integer")
+        number = int(value)
+        if not -(2**63) <= number < 2**63:
+            raise ValueError(f"{_shown(text)} is out of range for an integer")
+        return number
+    if kind in FLOAT_TYPES:
+        try:
+            real = float(value)
+        except ValueError:
+            raise ValueError(f"{_shown(text)} is not a number") from None
+        if not math.isfinite(real):
+            raise ValueError(f"{_shown(text)} is not a finite number")
+        return real
+    if kind == "boolean":
+        if value.lower() not in _BOOLEANS:
+            raise ValueError(f"{_shown(text)} is not a boolean (true/false, 1/0, yes/no)")
+        return _BOOLEANS[value.lower()]
+    if kind == "date":
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"{_shown(text)} is not a date (YYYY-MM-DD)") from None
+    if kind == "datetime":
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{_shown(text)} is not an ISO 8601 date and time") from None
+        return value
+    return text
+
+
+def to_object(
+    header: Sequence[str], row: Sequence[str], types: Mapping[str, str | None]
+) -> dict[str, JsonValue]:
+    """One row as an object: typed values, empty cells left out; ValueError names the field."""
+    if len(row) != len(header):
+        raise ValueError(f"record has {len(row)} fields, the header has {len(header)}")
+    data: dict[str, JsonValue] = {}
+    for name, cell in zip(header, row, strict=True):
+        if cell == "":
+            continue
+        try:
+            data[name] = json_value(cell, types.get(name))
+        except ValueError as error:
+            raise ValueError(f"field {name}: {error}") from None
+    return data
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Objects for one request: their encoded JSON and the source lines they came from."""
+
+    objects: tuple[bytes, ...]
+    lines: tuple[int, ...]
+
+    def body(self, before: bytes, after: bytes) -> bytes:
+        return before + b",".join(self.objects) + after
+
+
+def encode(data: Mapping[str, JsonValue]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def pack(
+    objects: Iterable[tuple[int, bytes]],
+    overhead: int,
+    *,
+    max_objects: int = MAX_OBJECTS,
+    max_bytes: int = MAX_BODY_BYTES,
+    rejected: list[Rejected] | None = None,
+) -> Iterator[Batch]:
+    """Group ``(line, encoded object)`` into requests within Marketo's two limits.
+
+    ``overhead`` is the body's bytes around the array (the other keys, brackets).
+    An object that cannot fit in any request is appended to ``rejected``.
+    """
+    room = max_bytes - overhead
+    batch: list[bytes] = []
+    lines: list[int] = []
+    size = 0
+    for line, item in objects:
+        if len(item) > room:
+            if rejected is not None:
+                rejected.append(
+                    Rejected(
+                        line,
+                        f"object is {len(item):,} bytes as JSON; a request holds at most "
+                        f"{max_bytes:,} bytes",
+                    )
+                )
+            continue
+        extra = len(item) + (1 if batch else 0)  # the comma between objects
+        if batch and (len(batch) >= max_objects or size + extra > room):
+            yield Batch(tuple(batch), tuple(lines))
+            batch, lines, size, extra = [], [], 0, len(item)
+        batch.append(item)
+        lines.append(line)
+        size += extra
+    if batch:
+        yield Batch(tuple(batch), tuple(lines))
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return json.dumps(cut, ensure_ascii=False)
