@@ -76,3 +76,29 @@ def test_a_mapping_of_fifty_thousand_columns_is_refused_at_the_door_in_one_short
     with pytest.raises(InputError) as caught:
         parse_load_request({"source": "s3://etl/k", "object": "leads", "mapping": mapping})
     assert str(caught.value) == "invalid load request: mapping: has 50,000 columns (at most 1,000)"
+
+
+def test_a_load_chooses_its_import_api_and_bulk_import_is_the_default() -> None:
+    leads = {"source": "s3://etl/leads.csv", "object": "leads"}
+    assert parse_load_request(leads).api is None  # bulk import; not written into the record
+    assert "api" not in parse_load_request(leads).to_json()
+    assert parse_load_request({**leads, "api": "ingestion"}).api == "ingestion"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"object": "leads", "api": "fast"},
+         'api: "fast" is not an import API (one of bulk, ingestion)'),
+        ({"object": "leads", "api": "ingestion", "listId": 12},
+         "listId: the Data Ingestion API does not add persons to a static list as it imports "
+         "them (leave out api to use bulk import)"),
+        ({"object": "leads", "api": "x" * 33}, "api: is 33 characters long (at most 32)"),
+    ],
+)  # fmt: skip
+def test_an_api_that_cannot_take_the_load_is_refused_naming_the_field(
+    payload: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_load_request({"source": "s3://etl/leads.csv", **payload})
+    assert str(caught.value) == f"invalid load request: {message}"

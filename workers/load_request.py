@@ -157,6 +157,8 @@ class _How(BaseModel):
     model_config = _CONFIG
 
     mapping: dict[str, str | None] = Field(default_factory=dict)
+    # The import API (workers.importers.IMPORTERS); None: the default, bulk import.
+    api: str | None = None
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey")
     callback: str | None = None
     # The ETL's own queue for the callback: never one of ours.
@@ -256,6 +258,9 @@ class LoadRequest(_How, _ObjectFields):
         refused = [m for other in SPECS if other is not spec for m in other.refused(values)]
         if problem or refused:
             raise ValueError(problem or refused[0])
+        refusal = _api_refusal(self)
+        if refusal:
+            raise ValueError(refusal)
         policy = (info.context or {}).get("policy")
         allowed = policy.callback_queues if isinstance(policy, RequestPolicy) else frozenset()
         problems = callback_problems(self.callback, self.callback_queue, allowed)
@@ -266,6 +271,17 @@ class LoadRequest(_How, _ObjectFields):
     def to_json(self) -> dict[str, Any]:
         """The payload as JSON values under its public (Marketo-style) names."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _api_refusal(request: LoadRequest) -> str | None:
+    """Why the load's import API cannot take it (an unknown API, or the object's parameters)."""
+    if request.api is None:
+        return None
+    from workers.importers import IMPORTERS  # the importers pull in the Marketo client
+
+    if request.api not in IMPORTERS:
+        return f"api: {shown(request.api)} is not an import API (one of {', '.join(IMPORTERS)})"
+    return IMPORTERS[request.api].refusal(request)
 
 
 def _string_problems(name: str, value: str, limit: int | None) -> list[str]:

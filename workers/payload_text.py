@@ -22,6 +22,7 @@ FIELD_LIMITS = {
     "format": 32,
     "inputFormat": 32,
     "encoding": 64,
+    "api": 32,
     "idempotencyKey": 200,
     "callback": 255,
     "callbackQueue": 200,

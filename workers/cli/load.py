@@ -161,6 +161,12 @@ class Progress:
     default=None,
     help="Starting the same key again (same payload) returns the first load.",
 )
+@click.option(
+    "--api",
+    default=None,
+    help="The import API: bulk (Marketo's bulk import) [default] or ingestion (its Data "
+    "Ingestion API, on instances entitled to it).",
+)
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
 @click.option(
     "--callback-queue", default=None, help="The ETL's queue the callback is sent to (required)."
@@ -180,6 +186,7 @@ def load(
     encoding: str | None,
     mapping: str | None,
     idempotency_key: str | None,
+    api: str | None,
     callback: str | None,
     callback_queue: str | None,
     wait: bool,
@@ -208,6 +215,7 @@ def load(
         "encoding": encoding,
         **object_fields(by_object),
         "mapping": _mapping(mapping) if mapping else None,
+        "api": api,
         "idempotencyKey": idempotency_key,
         "callback": callback,
         "callbackQueue": callback_queue,

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, ClassVar, Self
 from workers.marketo.imports import ImportState
 
 if TYPE_CHECKING:
+    from workers.load_request import LoadRequest
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
@@ -82,6 +83,11 @@ class Importer(ABC):
     """
 
     name: ClassVar[str]
+
+    @classmethod
+    def refusal(cls, request: LoadRequest) -> str | None:
+        """Why this API cannot take ``request`` (checked when the payload is validated)."""
+        return None
 
     @classmethod
     @abstractmethod

@@ -42,6 +42,7 @@ from workers.split.header_check import DELIMITERS
 from workers.state import keys as redis_keys
 
 if TYPE_CHECKING:
+    from workers.load_request import LoadRequest
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
@@ -70,6 +71,13 @@ class IngestionImporter(Importer):
     @classmethod
     def from_client(cls, marketo: MarketoClient) -> Self:
         return cls(marketo)
+
+    @classmethod
+    def refusal(cls, request: LoadRequest) -> str | None:
+        spec = REGISTRY[request.object]
+        if spec.ingestion_shape(spec.import_target(request)) is None:
+            return f"api: the Data Ingestion API cannot import {request.object}"
+        return spec.ingestion_refusal(request)
 
     @property
     def client(self) -> IngestionClient:

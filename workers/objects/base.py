@@ -149,6 +149,10 @@ class ObjectSpec(ABC, Generic[T]):
         """How the Data Ingestion API takes this type (None: it cannot; bulk import only)."""
         return None
 
+    def ingestion_refusal(self, request: LoadRequest) -> str | None:
+        """Why a load of this type cannot go through the Data Ingestion API as asked."""
+        return None
+
     def check_parameters(self, marketo: Lookups, target: T) -> None:
         """Raise ParameterError for a value Marketo lacks, before anything is split.
 

@@ -69,6 +69,14 @@ class Leads(ObjectSpec["LeadImport"]):
             name = target.partition_name
             marketo.unless_denied(PARTITION_NAME.alias, lambda: _check_partition(marketo, name))
 
+    def ingestion_refusal(self, request: LoadRequest) -> str | None:
+        if request.option(LIST_ID) is not None:
+            return (
+                f"{LIST_ID.alias}: the Data Ingestion API does not add persons to a static "
+                "list as it imports them (leave out api to use bulk import)"
+            )
+        return None
+
     def ingestion_shape(self, target: LeadImport) -> IngestionShape:
         """Persons, deduplicated on the lookup field, into the partition if one is named."""
         from workers.marketo.ingestion import OBJECTS, IngestionShape

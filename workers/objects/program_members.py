@@ -65,6 +65,9 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
         from workers.split.header_check import TargetFields
 
         names = sorted(description.field_names)
+        if request.api == "ingestion":
+            note = "the Data Ingestion API adds program members by their Marketo lead id"
+            return TargetFields("program members", names, ["leadId"], "member", note)
         return TargetFields("program members", names, ["email"], "lookup")
 
     def check_parameters(self, marketo: Lookups, target: ProgramMemberImport) -> None:

@@ -56,9 +56,9 @@ class Runtime:
     def importer_for(self, request: LoadRequest) -> Importer:
         """The import API this load goes through; the steps submit, poll and collect with it.
 
-        Every load uses the default API for now; a payload field will choose one.
+        The payload's ``api`` chooses it; a load without one uses bulk import.
         """
-        name = defaults.IMPORT_API
+        name = request.api or defaults.IMPORT_API
         if name not in self.importers:
             self.importers[name] = make_importer(name, self.marketo)
         return self.importers[name]

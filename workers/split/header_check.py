@@ -67,6 +67,7 @@ class TargetFields:
     fields: Sequence[str]
     key_fields: Sequence[str] = ()
     key_kind: str = "lookup"
+    key_note: str = ""  # why these keys, when the reason is not plain (said with a missing one)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def header_problems(
     if target:
         for key_field in target.key_fields:
             if key_field.lower() not in seen:
-                problems.append(f"missing {target.key_kind} field {key_field!r}")
+                note = f" ({target.key_note})" if target.key_note else ""
+                problems.append(f"missing {target.key_kind} field {key_field!r}{note}")
     return problems
 
 
