@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from celery import Celery
 
+from tests.marketo_helpers import SANDBOX_MUNCHKIN_ID
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +163,8 @@ def pipeline_env(
     env.update(
         REDIS_URL=redis_url,
         MARKETO_REST_URL=sandbox.url,
+        MARKETO_INGESTION_URL=sandbox.url,
+        MARKETO_MUNCHKIN_ID=SANDBOX_MUNCHKIN_ID,
         MARKETO_CLIENT_ID=SANDBOX_CLIENT_ID,
         MARKETO_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
         S3_ENDPOINT_URL=s3.url,
