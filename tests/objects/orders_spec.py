@@ -72,3 +72,6 @@ class OrderImport(Target):
         if self.currency:
             params[CURRENCY.alias] = self.currency
         return params
+
+
+SPEC = Orders()  # what the registry (workers.objects) takes from this module

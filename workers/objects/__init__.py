@@ -1,22 +1,25 @@
 """The object types a load can import into, one spec module each, and their registry.
 
-Adding a type is one module (an :class:`ObjectSpec` subclass) and one line in
-``SPECS``; the payload's ``object`` values, ``mkto-bulk load --object`` and its
-options, the describe call and the import target all come from here.
+Adding a type is one module (an :class:`ObjectSpec` subclass, instantiated as
+the module's ``SPEC``) and its name in ``SPEC_MODULES``: the payload's
+``object`` values, ``mkto-bulk load --object`` and its options, the describe
+call and the import target all come from here.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from workers.objects.base import CliOption, ObjectSpec, PayloadField
-from workers.objects.custom_objects import CustomObjects
-from workers.objects.leads import Leads
-from workers.objects.program_members import ProgramMembers
 
-# Registry order is the order of --object's choices and of payload messages.
-SPECS: tuple[ObjectSpec[Any], ...] = (Leads(), CustomObjects(), ProgramMembers())
+# One entry per type: its module in this package. Registry order is the order of
+# --object's choices and of payload messages.
+SPEC_MODULES = ("leads", "custom_objects", "program_members")
+SPECS: tuple[ObjectSpec[Any], ...] = tuple(
+    import_module(f"{__name__}.{module}").SPEC for module in SPEC_MODULES
+)
 REGISTRY: dict[str, ObjectSpec[Any]] = {spec.name: spec for spec in SPECS}
 
 # The payload's "object": one member per spec (its value is the spec's name). Code

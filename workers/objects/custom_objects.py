@@ -82,3 +82,6 @@ class CustomObjectImport(Target):
 def _segment(value: str) -> str:
     """``value`` as one URL path segment (an API name holding "/" stays one segment)."""
     return quote(value, safe="")
+
+
+SPEC = CustomObjects()  # what the registry (workers.objects) takes from this module

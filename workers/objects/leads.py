@@ -131,3 +131,6 @@ def _check_partition(marketo: Lookups, name: str) -> None:
     if name not in known:
         reason = "not a lead partition" + hint(name, known)
         raise ParameterError(PARTITION_NAME.alias, quoted(name), reason)
+
+
+SPEC = Leads()  # what the registry (workers.objects) takes from this module

@@ -127,3 +127,6 @@ def _check_program(marketo: Lookups, target: ProgramMemberImport) -> None:
     if status not in channel.statuses:
         reason = f"not a status of program {program_id}'s channel" + hint(status, channel.statuses)
         raise ParameterError(STATUS.alias, quoted(status), reason)
+
+
+SPEC = ProgramMembers()  # what the registry (workers.objects) takes from this module
