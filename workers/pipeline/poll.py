@@ -8,42 +8,46 @@ latest one stale, so a duplicated or re-driven poll chain collapses to one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
 
 from workers.errors import DailyQuotaExhausted, PermanentError
-from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import fail_chunk, jobs_key, rate, rate_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
+from workers.state.redis_text import text
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
 
-def poll_delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
+def poll_delay(rt: Runtime, chunk_id: str, chunk: Chunk, state: str) -> float:
     rank = rt.redis.zrank(jobs_key(rt), chunk_id)
-    since = chunk.get("importing_since")
+    since = chunk.importing_since
     return next_poll_delay(
         state=state,
         rank=rank if isinstance(rank, int) else 0,
-        rows=int(chunk.get("rows", 0)),
+        rows=chunk.rows,
         rows_per_s=rate(rt),
-        importing_for_s=time.time() - float(since) if since else 0.0,
+        importing_for_s=time.time() - since if since else 0.0,
         poll_min_s=rt.settings.poll_min_s,
         poll_max_s=rt.settings.poll_max_s,
     )
 
 
 def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
-    """Ask Marketo for the job's status; schedule the next poll or move on to collecting."""
+    """Ask Marketo for the job's status; schedule the next poll or move on to collecting.
+
+    Returns what happened, or, when Marketo answered, its status of the job.
+    """
     chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
+    if chunk.state != ChunkState.SUBMITTED or chunk.poll_token != token:
         return "stale"
     try:
         return _poll(rt, dispatch, load_id, index, chunk)
@@ -53,14 +57,12 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
         return unexpected(rt, dispatch, load_id, index, "poll", error)
 
 
-def _poll(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
-) -> str:
+def _poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     load = rt.ledger.load(load_id)
-    target = import_target(stored_request(load))
+    target = import_target(load.request)
     try:
-        status = rt.marketo.import_status(target, int(chunk["batch_id"]))
+        status = rt.marketo.import_status(target, chunk.required_batch_id())
     except DailyQuotaExhausted as error:
         # The job goes on in Marketo and keeps its permit; look again later.
         delay = quota_wait.record(rt, load_id, error)
@@ -99,9 +101,9 @@ def _poll(
         if moved.applied:
             rt.admission.release(chunk_id)
             rt.redis.zrem(jobs_key(rt), chunk_id)
-            started = float(chunk.get("importing_since") or chunk["submitted_at"])
-            new_rate = updated_rate(rate(rt), int(chunk["rows"]), now - started)
-            rt.redis.set(rate_key(rt), new_rate)
+            started = chunk.importing_since or chunk.submitted_at
+            if started is not None:
+                rt.redis.set(rate_key(rt), updated_rate(rate(rt), chunk.rows, now - started))
             logger.info(
                 "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
                 status.raw_status,
@@ -116,26 +118,27 @@ def _poll(
             _poke_next_in_line(rt, dispatch)
             dispatch.collect(load_id, index)
         return status.raw_status
-    fields: dict[str, object] = {"status": status.raw_status, "poll_token": uuid.uuid4().hex}
-    if status.raw_status == "Importing" and not chunk.get("importing_since"):
+    token = uuid.uuid4().hex
+    fields: ChunkFields = {"status": status.raw_status, "poll_token": token}
+    if status.raw_status == "Importing" and not chunk.importing_since:
         fields["importing_since"] = now
-        chunk["importing_since"] = str(now)
+        chunk = dataclasses.replace(chunk, importing_since=now)
     moved = rt.ledger.move_chunk(
         load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, fields, {"api_calls": 1}
     )
     if moved.applied:
         delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
-        dispatch.poll(load_id, index, str(fields["poll_token"]), countdown=delay)
+        dispatch.poll(load_id, index, token, countdown=delay)
     return status.raw_status
 
 
 def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
     """A slot freed: the queued jobs now first in line have probably started; look soon."""
     for raw in rt.redis.zrange(jobs_key(rt), 0, IMPORT_SLOTS - 1):
-        chunk_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        chunk_id = text(raw)
         load_id, index = Ledger.parse_chunk_id(chunk_id)
         chunk = rt.ledger.chunk(load_id, index)
-        if chunk["state"] != ChunkState.SUBMITTED or chunk.get("status") != "Queued":
+        if chunk.state != ChunkState.SUBMITTED or chunk.status != "Queued":
             continue
         token = uuid.uuid4().hex
         now = time.time()
@@ -147,6 +150,6 @@ def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
             {"status": "Importing", "importing_since": now, "poll_token": token},
         )
         if moved.applied:
-            chunk["importing_since"] = str(now)
+            chunk = dataclasses.replace(chunk, importing_since=now)
             delay = poll_delay(rt, chunk_id, chunk, "Importing")
             dispatch.poll(load_id, index, token, countdown=delay)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -22,7 +21,7 @@ from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.submit import pump
 from workers.split.header_check import ColumnMapping
 from workers.split.run import SplitOptions, SplitRun
-from workers.state.ledger import ChunkState, Ledger, LoadState
+from workers.state.ledger import ChunkFields, ChunkState, Ledger, Load, LoadState
 from workers.state.split_lease import SplitLease
 from workers.targets import target_fields
 
@@ -36,7 +35,7 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     again: chunks already recorded are found in the ledger and not repeated.
     """
     load = rt.ledger.load(load_id)
-    if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
+    if load.state not in (LoadState.PENDING, LoadState.SPLITTING):
         return "not-splitting"
     settings = rt.settings
     lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
@@ -53,25 +52,21 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
         try:
             # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
             policy = RequestPolicy.from_settings(rt.settings)
-            request = parse_load_request(json.loads(load["params"]), policy)
+            request = parse_load_request(dict(load.params), policy)
         except InputError as error:
             _fail_split(rt, dispatch, load_id, None, error)
             return "failed"
         try:
-            return _split(rt, dispatch, load_id, load["staging"], request, lease)
+            return _split(rt, dispatch, load, request, lease)
         except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
             logger.warning("split stopped load_id=%s: %s", load_id, error)
             return "lease-lost"
 
 
 def _split(
-    rt: Runtime,
-    dispatch: Dispatcher,
-    load_id: str,
-    staging: str,
-    request: LoadRequest,
-    lease: SplitLease,
+    rt: Runtime, dispatch: Dispatcher, load: Load, request: LoadRequest, lease: SplitLease
 ) -> str:
+    load_id = load.load_id
     try:
         spec = REGISTRY[request.object]
         target = spec.import_target(request)
@@ -98,11 +93,11 @@ def _split(
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
     )
-    run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
+    run = SplitRun(request.source, load.staged("chunks"), storage=rt.storage, options=options)
     try:
         for info in run:
             lease.check()
-            fields = {
+            fields: ChunkFields = {
                 "uri": info.uri,
                 "bytes": info.bytes,
                 "rows": info.rows,
@@ -113,7 +108,7 @@ def _split(
                 "attempts": 1,
             }
             rt.ledger.add_chunk(load_id, info.index, fields)
-            if rt.ledger.chunk(load_id, info.index)["state"] == ChunkState.WAITING:
+            if rt.ledger.chunk(load_id, info.index).state == ChunkState.WAITING:
                 rt.admission.enqueue(Ledger.chunk_id(load_id, info.index))
             pump(rt, dispatch)
     except InputError as error:
@@ -176,7 +171,7 @@ def _fail_split(
     rejects = progress.rejects if progress else 0
     skipped = progress.skipped if progress else 0
     chunks = rt.ledger.chunks(load_id)
-    submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
+    submitted = sum(c.rows for c in chunks if not c.not_submitted)
     rt.ledger.update_load(
         load_id,
         [LoadState.PENDING, LoadState.SPLITTING],

@@ -22,7 +22,6 @@ from workers.errors import (
     TooManyImports,
     TransientError,
 )
-from workers.load_request import stored_request
 from workers.marketo.upload import Upload
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
@@ -33,7 +32,7 @@ from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
 from workers.state import keys as redis_keys
 from workers.state.lease import Lease
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkState, Ledger
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
     """POST the chunk as an import job; returns what happened, for logs and tests."""
     chunk_id = Ledger.chunk_id(load_id, index)
     chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.SUBMITTING:
+    if chunk.state != ChunkState.SUBMITTING:
         return "not-submitting"
     if not rt.admission.holds(chunk_id):
         # The reconciler took the permit back: get in line again.
@@ -83,18 +82,16 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
         lock.release()
 
 
-def _submit(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
-) -> str:
+def _submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk) -> str:
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.admission.renew(chunk_id)
     load = rt.ledger.load(load_id)
-    request = stored_request(load)
-    if chunk.get("post_started_at"):
+    request = load.request
+    if chunk.post_started_at is not None:
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
-        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
     started = rt.ledger.move_chunk(
         load_id,
         index,
@@ -105,10 +102,10 @@ def _submit(
     if not started.applied:
         return "not-submitting"
     rt.ledger.count_submission(load_id, index)
-    uri = chunk["uri"]
+    uri = chunk.required_uri()
     upload = Upload(
         open=lambda: rt.storage.open(uri),
-        length=int(chunk["bytes"]),
+        length=chunk.bytes,
         filename=uri.rsplit("/", 1)[-1],
     )
     log = f"load_id={load_id} chunk={index}"
@@ -175,7 +172,7 @@ def _submit(
 def _fail_holding_chunk(
     rt: Runtime,
     dispatch: Dispatcher,
-    chunk: dict[str, str],
+    chunk: Chunk,
     load_id: str,
     state: ChunkState,
     error: PermanentError,
