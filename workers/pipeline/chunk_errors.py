@@ -14,6 +14,7 @@ import logging
 import uuid
 
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.polling import IMPORT_SLOTS
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import describe
@@ -83,7 +84,7 @@ def fail_chunk(
 
 def unexpected(
     rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, step: str, error: Exception
-) -> str:
+) -> StepOutcome:
     """Count an unexpected error of ``step``; retry it later, or fail the chunk at the limit."""
     secret = rt.settings.marketo_client_secret
     text = describe(error, secret.get_secret_value() if secret else None)
@@ -107,7 +108,7 @@ def unexpected(
         # A POST that started, or a job not seen terminal, may still run in Marketo.
         may_run = state == ChunkState.SUBMITTED or chunk.post_started_at is not None
         fail_chunk(rt, dispatch, chunk, load_id, state, message, 0, job_may_run=may_run)
-        return "failed"
+        return StepOutcome.FAILED
     chunk_id = Ledger.chunk_id(load_id, index)
     if state == ChunkState.SUBMITTING:
         # Back in line without the permit; ``post_started_at`` stays, so the next
@@ -125,4 +126,4 @@ def unexpected(
         if moved.applied:
             dispatch.poll(load_id, index, token, countdown=rt.settings.poll_max_s)
     # A chunk still collecting is collected again by the reconciler.
-    return "unexpected-error"
+    return StepOutcome.UNEXPECTED_ERROR

@@ -13,6 +13,7 @@ from workers.errors import DailyQuotaExhausted
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import jobs_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
 from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
@@ -21,25 +22,27 @@ from workers.targets import import_target
 logger = logging.getLogger(__name__)
 
 
-def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> StepOutcome:
     """Copy Marketo's failure and warning files to S3; retry a Failed job a bounded number
     of times."""
     chunk = rt.ledger.chunk(load_id, index)
     if chunk.state != ChunkState.COLLECTING:
-        return "not-collecting"
+        return StepOutcome.NOT_COLLECTING
     try:
         return _collect(rt, dispatch, load_id, index, chunk)
     except DailyQuotaExhausted as error:
         # Nothing is held; the reconciler collects it again once it has been quiet.
         quota_wait.record(rt, load_id, error)
-        return "quota-wait"
+        return StepOutcome.QUOTA_WAIT
     except Exception as error:
         if not is_unexpected(error):
             raise
         return unexpected(rt, dispatch, load_id, index, "collect", error)
 
 
-def _collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk) -> str:
+def _collect(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
+) -> StepOutcome:
     chunk_id = Ledger.chunk_id(load_id, index)
     # The job is terminal in Marketo. A poll that died after moving the chunk here
     # may have left its permit and its place among the jobs: free both (idempotent).
@@ -88,7 +91,7 @@ def _collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk:
                 rt.admission.enqueue(chunk_id)
                 logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
                 dispatch.pump()
-            return "retry"
+            return StepOutcome.RETRY
         rt.ledger.move_chunk(
             load_id,
             index,
@@ -113,7 +116,7 @@ def _collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk:
             },
         )
     dispatch.finish(load_id)
-    return "collected"
+    return StepOutcome.COLLECTED
 
 
 def _result_file(which: str, uri: str) -> ChunkFields:

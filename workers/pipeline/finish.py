@@ -16,6 +16,7 @@ from typing import Any
 from workers.marketo.metrics import Metrics
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.state import accounting
 from workers.state.ledger import (
@@ -108,20 +109,20 @@ def final_state(load: Load, chunks: list[Chunk]) -> LoadState:
     return LoadState.SUCCEEDED
 
 
-def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
     """Close the load once it is split and every chunk is terminal; idempotent.
 
     Returns the load's final state, or why it was not closed now.
     """
     load, chunks = rt.ledger.snapshot(load_id)
     if load.state != LoadState.LOADING:
-        return "not-loading"
+        return StepOutcome.NOT_LOADING
     if (
         load.chunks_total is None
         or len(chunks) < load.chunks_total
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
-        return "in-progress"
+        return StepOutcome.IN_PROGRESS
     state = final_state(load, chunks)
     fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
@@ -137,7 +138,7 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     fields["finished_at"] = report["finished_at"]
     moved = rt.ledger.update_load(load_id, [LoadState.LOADING], state, fields)
     if not moved.applied:
-        return "already-finished"
+        return StepOutcome.ALREADY_FINISHED
     rt.redis.srem(ACTIVE_LOADS, load_id)
     rt.ledger.clear_load_fields(load_id, *quota_wait.WAIT_FIELDS)
     if state == LoadState.COUNTS_MISMATCH:
@@ -148,4 +149,4 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     if params.get("callback"):
         report["report_uri"] = report_uri
         dispatch.callback(params["callback"], report, params.get("callbackQueue"))
-    return state.value
+    return state

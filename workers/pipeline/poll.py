@@ -17,6 +17,7 @@ from workers.errors import DailyQuotaExhausted, PermanentError
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import fail_chunk, jobs_key, rate, rate_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
@@ -41,14 +42,16 @@ def poll_delay(rt: Runtime, chunk_id: str, chunk: Chunk, state: str) -> float:
     )
 
 
-def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
+def poll(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
+) -> StepOutcome | str:
     """Ask Marketo for the job's status; schedule the next poll or move on to collecting.
 
     Returns what happened, or, when Marketo answered, its status of the job.
     """
     chunk = rt.ledger.chunk(load_id, index)
     if chunk.state != ChunkState.SUBMITTED or chunk.poll_token != token:
-        return "stale"
+        return StepOutcome.STALE
     try:
         return _poll(rt, dispatch, load_id, index, chunk)
     except Exception as error:
@@ -57,7 +60,9 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
         return unexpected(rt, dispatch, load_id, index, "poll", error)
 
 
-def _poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk) -> str:
+def _poll(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
+) -> StepOutcome | str:
     chunk_id = Ledger.chunk_id(load_id, index)
     load = rt.ledger.load(load_id)
     target = import_target(load.request)
@@ -73,12 +78,12 @@ def _poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Ch
         )
         if moved.applied:
             dispatch.poll(load_id, index, retry, countdown=delay)
-        return "quota-wait"
+        return StepOutcome.QUOTA_WAIT
     except PermanentError as error:
         # Marketo no longer knows the job (e.g. its batch id expired): polling
         # again cannot help, and the job holds no place in Marketo's queue.
         fail_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, str(error), 1)
-        return "failed"
+        return StepOutcome.FAILED
     quota_wait.clear(rt, load_id, load)
     rt.admission.renew(chunk_id)
     now = time.time()

@@ -16,6 +16,7 @@ from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.objects import REGISTRY
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.submit import pump
@@ -28,7 +29,7 @@ from workers.targets import target_fields
 logger = logging.getLogger(__name__)
 
 
-def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome:
     """Split the source; every file becomes a chunk in line for a permit at once.
 
     Splitting is deterministic, so a split that died halfway is simply run
@@ -36,17 +37,17 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
     """
     load = rt.ledger.load(load_id)
     if load.state not in (LoadState.PENDING, LoadState.SPLITTING):
-        return "not-splitting"
+        return StepOutcome.NOT_SPLITTING
     settings = rt.settings
     lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
     if not lease.acquire():
-        return "lease-held"
+        return StepOutcome.LEASE_HELD
     with lease.kept():
         moved = rt.ledger.update_load(
             load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
         )
         if not moved.applied:  # another copy finished the split meanwhile
-            return "not-splitting"
+            return StepOutcome.NOT_SPLITTING
         # Every run of the split counts, so a split that ran again is visible.
         rt.ledger.add_to_load(load_id, {"split_runs": 1})
         try:
@@ -55,17 +56,17 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
             request = parse_load_request(dict(load.params), policy)
         except InputError as error:
             _fail_split(rt, dispatch, load_id, None, error)
-            return "failed"
+            return StepOutcome.FAILED
         try:
             return _split(rt, dispatch, load, request, lease)
         except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
             logger.warning("split stopped load_id=%s: %s", load_id, error)
-            return "lease-lost"
+            return StepOutcome.LEASE_LOST
 
 
 def _split(
     rt: Runtime, dispatch: Dispatcher, load: Load, request: LoadRequest, lease: SplitLease
-) -> str:
+) -> StepOutcome:
     load_id = load.load_id
     try:
         spec = REGISTRY[request.object]
@@ -74,7 +75,7 @@ def _split(
         spec.check_parameters(rt.marketo, target)  # listId, partitionName, programId, status
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
-        return "failed"
+        return StepOutcome.FAILED
     except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
         quota_wait.record(rt, load_id, error)
         raise
@@ -113,7 +114,7 @@ def _split(
             pump(rt, dispatch)
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
-        return "failed"
+        return StepOutcome.FAILED
     except Exception as error:
         if not is_unexpected(error):
             raise
@@ -141,7 +142,7 @@ def _split(
         result.rejects,
     )
     dispatch.finish(load_id)
-    return "split"
+    return StepOutcome.SPLIT
 
 
 def _fail_split(
@@ -193,7 +194,7 @@ def _fail_split(
 
 def _unexpected_in_split(
     rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
-) -> str:
+) -> StepOutcome:
     """Counted on the load; the reconciler splits again, and at the limit the load fails."""
     secret = rt.settings.marketo_client_secret
     text = describe(error, secret.get_secret_value() if secret else None)
@@ -202,7 +203,7 @@ def _unexpected_in_split(
     logger.error("unexpected error splitting load_id=%s (%d of %d): %s", load_id, count, limit,
                  text, exc_info=error)  # fmt: skip
     if count < limit:
-        return "unexpected-error"
+        return StepOutcome.UNEXPECTED_ERROR
     failure = UnexpectedStepError(f"split failed {count} times with an unexpected error: {text}")
     _fail_split(rt, dispatch, load_id, run, failure)
-    return "failed"
+    return StepOutcome.FAILED
