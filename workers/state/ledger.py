@@ -23,7 +23,7 @@ import redis
 
 from workers.errors import IdempotencyConflict, LedgerError
 from workers.state import keys as redis_keys
-from workers.state import scripts
+from workers.state import records, scripts
 from workers.state.records import (
     TERMINAL_CHUNK_STATES,
     TERMINAL_LOAD_STATES,
@@ -88,7 +88,7 @@ class Ledger:
 
     @staticmethod
     def chunk_id(load_id: str, index: int) -> str:
-        return f"{load_id}:{index}"
+        return records.chunk_id(load_id, index)
 
     @staticmethod
     def parse_chunk_id(chunk_id: str) -> tuple[str, int]:

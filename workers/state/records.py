@@ -67,6 +67,11 @@ class ChunkState(StrEnum):
 TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED})
 
 
+def chunk_id(load_id: str, index: int) -> str:
+    """How admission and the job list name a chunk: ``<load id>:<index>``."""
+    return f"{load_id}:{index}"
+
+
 @dataclass(frozen=True)
 class Load:
     """One load as the ledger holds it (the hash ``keys.load`` names)."""
@@ -170,7 +175,7 @@ class Chunk:
 
     @property
     def chunk_id(self) -> str:
-        return f"{self.load_id}:{self.index}"
+        return chunk_id(self.load_id, self.index)
 
     def required_uri(self) -> str:
         """The chunk's file (every split chunk has one; a record without it is damaged)."""
