@@ -11,12 +11,20 @@ import workers.schedule.config
 import workers.schedule.cron
 import workers.state.ledger
 from workers import errors
-from workers.errors import LeaseLost, MarketoError, MktoBulkError, PermanentError, TransientError
+from workers.errors import (
+    DamagedLedgerRecord,
+    LeaseLost,
+    MarketoError,
+    MktoBulkError,
+    PermanentError,
+    TransientError,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-# Under neither branch on purpose: a lost lease is no failure, and MarketoError is
-# only ever raised as one of its transient or permanent subclasses.
-NEITHER = {LeaseLost, MarketoError}
+# Under neither branch on purpose: a lost lease is no failure, MarketoError is only
+# ever raised as one of its transient or permanent subclasses, and a damaged ledger
+# record is an unexpected error (retried a bounded number of times, then failed).
+NEITHER = {LeaseLost, MarketoError, DamagedLedgerRecord}
 LINE = re.compile(
     r"^(?P<indent>(?:\|    |     )*)(?:\+-- )?(?P<name>\w+)(?: \[(?P<also>[\w, ]+)\])?"
 )

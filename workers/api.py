@@ -9,7 +9,7 @@ of failing later in a worker. Status is read from the load ledger in Redis.
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from workers.errors import (
+    DamagedLedgerRecord,
     InputError,
     LoadNotFound,
     LoadWaitTimeout,
@@ -28,11 +29,21 @@ from workers.errors import (
 from workers.load_request import RequestPolicy, parse_load_request
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
-from workers.state.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
+from workers.state.ledger import (
+    TERMINAL_LOAD_STATES,
+    Chunk,
+    ChunkState,
+    Ledger,
+    LedgerError,
+    Load,
+    LoadState,
+)
 
 if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult
+
+logger = logging.getLogger(__name__)
 
 START_TASK = "mkto_bulk.start_load"
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
@@ -100,30 +111,16 @@ class LoadStatus:
         return data
 
 
-def _int(record: dict[str, str], name: str) -> int:
-    try:
-        return int(record.get(name) or 0)
-    except ValueError:
-        return 0
-
-
-def _float(record: dict[str, str], name: str) -> float | None:
-    try:
-        return float(record[name]) if record.get(name) else None
-    except ValueError:
-        return None
-
-
-def _tally(chunks: list[dict[str, str]]) -> ChunkTally:
+def _tally(chunks: list[Chunk]) -> ChunkTally:
     counts = dict.fromkeys(("waiting", "queued", "importing", "done", "failed"), 0)
     for chunk in chunks:
-        state = chunk.get("state")
+        state = chunk.state
         if state == ChunkState.WAITING:
             counts["waiting"] += 1
         elif state == ChunkState.SUBMITTING:
             counts["queued"] += 1
         elif state == ChunkState.SUBMITTED:
-            bucket = "importing" if chunk.get("status") == "Importing" else "queued"
+            bucket = "importing" if chunk.status == "Importing" else "queued"
             counts[bucket] += 1
         elif state == ChunkState.COLLECTING:
             counts["importing"] += 1
@@ -134,49 +131,43 @@ def _tally(chunks: list[dict[str, str]]) -> ChunkTally:
     return ChunkTally(split=len(chunks), **counts)
 
 
-def summarize(load_id: str, load: dict[str, str], chunks: list[dict[str, str]]) -> LoadStatus:
+def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
     """Build a :class:`LoadStatus` from a load's ledger records."""
-    try:
-        params: dict[str, Any] = json.loads(load.get("params") or "{}")
-    except ValueError:
-        params = {}
-    total = _int(load, "chunks_total") if load.get("chunks_total") else -1
+    params = dict(load.params)
     errors = tuple(
-        (int(c.get("index") or 0), c.get("message") or c.get("last_failure") or "")
-        for c in chunks
-        if c.get("state") == ChunkState.FAILED
+        (c.index, c.message or c.last_failure or "") for c in chunks if c.state == ChunkState.FAILED
     )
     return LoadStatus(
-        load_id=load_id,
-        state=load.get("state", ""),
+        load_id=load.load_id,
+        state=load.state.value,
         source=str(params.get("source", "")),
         object=str(params.get("object", "")),
         parameters=params,
-        created_at=_float(load, "created_at") or 0.0,
-        updated_at=_float(load, "updated_at"),
-        finished_at=_float(load, "finished_at"),
-        chunks_total=total if total >= 0 else None,
+        created_at=load.created_at,
+        updated_at=load.updated_at,
+        finished_at=load.finished_at,
+        chunks_total=load.chunks_total,
         chunks=_tally(chunks),
-        rows_split=sum(_int(c, "rows") for c in chunks),
-        rows_read=_int(load, "rows_read"),
-        rows_rejected=_int(load, "rows_rejected"),
-        rows_submitted=_int(load, "rows_submitted"),
-        rows_processed=_int(load, "rows_processed"),
-        rows_failed=_int(load, "rows_failed"),
-        rows_warned=_int(load, "rows_warned"),
-        rows_in_failed_jobs=_int(load, "rows_in_failed_jobs"),
-        rows_not_submitted=_int(load, "rows_not_submitted"),
-        jobs_submitted=_int(load, "jobs_submitted"),
-        jobs_retried=_int(load, "jobs_retried"),
-        error=load.get("error") or None,
-        staging_uri=load.get("staging") or None,
-        rejects_uri=load.get("rejects_uri") or None,
-        report_uri=load.get("report_uri") or None,
+        rows_split=sum(c.rows for c in chunks),
+        rows_read=load.rows_read,
+        rows_rejected=load.rows_rejected,
+        rows_submitted=load.rows_submitted,
+        rows_processed=load.rows_processed,
+        rows_failed=load.rows_failed,
+        rows_warned=load.rows_warned,
+        rows_in_failed_jobs=load.rows_in_failed_jobs,
+        rows_not_submitted=load.rows_not_submitted,
+        jobs_submitted=load.jobs_submitted,
+        jobs_retried=load.jobs_retried,
+        error=load.error,
+        staging_uri=load.staging,
+        rejects_uri=load.rejects_uri,
+        report_uri=load.report_uri,
         chunk_errors=errors,
-        rows_skipped=_int(load, "rows_skipped"),
-        waiting=load.get("waiting") or None,
-        waiting_until=_float(load, "waiting_until"),
-        last_error=load.get("last_error") or None,
+        rows_skipped=load.rows_skipped,
+        waiting=load.waiting,
+        waiting_until=load.waiting_until,
+        last_error=load.last_error,
     )
 
 
@@ -205,7 +196,8 @@ def _client_app(redis_url: str) -> Celery:
 
 
 def load_status(load_id: str, *, redis_url: str | None = None) -> LoadStatus:
-    """The load's state, counts and outputs; :class:`LoadNotFound` if the ledger has none."""
+    """The load's state, counts and outputs; :class:`LoadNotFound` if the ledger has none,
+    :class:`DamagedLedgerRecord` naming the fields if its record cannot be read."""
     ledger = _ledger(redis_url)
     try:
         load = ledger.load(load_id)
@@ -216,20 +208,25 @@ def load_status(load_id: str, *, redis_url: str | None = None) -> LoadStatus:
         ) from None
     except redis.RedisError as error:
         raise TransientError(f"cannot read the load ledger (REDIS_URL): {error}") from None
-    return summarize(load_id, load, chunks)
+    return summarize(load, chunks)
 
 
 def recent_loads(limit: int = 20, *, redis_url: str | None = None) -> list[LoadStatus]:
-    """The most recently created loads, newest first."""
+    """The most recently created loads, newest first.
+
+    A load whose record cannot be read is left out of the list (``load_status`` of
+    its id names the damaged fields), so one bad record does not hide the others.
+    """
     ledger = _ledger(redis_url)
     statuses = []
     try:
         for load_id in ledger.recent_loads(limit):
             try:
-                load = ledger.load(load_id)
+                statuses.append(summarize(ledger.load(load_id), ledger.chunks(load_id)))
             except LedgerError:
                 continue  # indexed but its record was removed
-            statuses.append(summarize(load_id, load, ledger.chunks(load_id)))
+            except DamagedLedgerRecord as error:
+                logger.warning("load_id=%s left out: %s", load_id, error)
     except redis.RedisError as error:
         raise TransientError(f"cannot read the load ledger (REDIS_URL): {error}") from None
     return statuses

@@ -41,6 +41,7 @@ the other is given in brackets)::
     |    +-- LedgerError [RuntimeError]
     +-- MarketoError (never raised itself: always transient or permanent)
     +-- LeaseLost (neither: the holder stops and the new owner goes on)
+    +-- DamagedLedgerRecord [ValueError] (neither: an unexpected error, retried)
 
 The module is over 300 lines on purpose: every error is defined here, so the tree
 above is the whole of it.
@@ -323,6 +324,14 @@ class StepBusy(TransientError):
 
 class LedgerError(PermanentError, RuntimeError):
     """The ledger was asked about a load or chunk it does not have."""
+
+
+class DamagedLedgerRecord(MktoBulkError, ValueError):
+    """A load or chunk record in Redis cannot be read: a counter that is not a number, an
+    unknown state, parameters that are not JSON. Nothing we wrote looks like this, so it is
+    neither transient nor the input's fault: a step treats it as an unexpected error (tried
+    ``UNEXPECTED_ERROR_ATTEMPTS`` times, then failed with this text naming every bad field).
+    """
 
 
 class LoadNotFound(PermanentError):

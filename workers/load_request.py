@@ -11,9 +11,7 @@ lone surrogate, no control character, a sensible length).
 from __future__ import annotations
 
 import codecs
-import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
@@ -169,8 +167,9 @@ class LoadRequest(_How, _ObjectFields):
     """What to load, where from, and how Marketo should import it.
 
     :func:`parse_load_request` checks a payload under the deployment's
-    :class:`RequestPolicy`; validating a stored record without one (the chunk
-    steps) leaves out the source and the callback queue list, checked at the door.
+    :class:`RequestPolicy`; validating a stored record without one (``Load.request``
+    in ``workers.state.records``, for the chunk steps) leaves out the source and the
+    callback queue list, checked at the door.
 
     Its fields, in payload order (the order of messages and of ``to_json``):
     ``_What``'s, then each object type's own (from its spec's ``fields``), then
@@ -331,8 +330,3 @@ def parse_load_request(payload: dict[str, Any], policy: RequestPolicy | None = N
                 message = "is not a known field"
             problems.append(f"{field}: {message}" if field else message)
         raise InputError("invalid load request: " + "; ".join(problems)) from None
-
-
-def stored_request(load: Mapping[str, str]) -> LoadRequest:
-    """The request a ledger record holds (accepted at the door; not checked against a policy)."""
-    return LoadRequest.model_validate(json.loads(load["params"]))

@@ -203,7 +203,8 @@ def test_a_task_that_fails_unexpectedly_outside_a_step_is_retried_twice_then_fai
                                          queue="mkto_poll")  # fmt: skip
     message = (
         "mkto_bulk.finish_load failed 3 times with an unexpected error: "
-        "ValueError: invalid literal for int() with base 10: 'x'"
+        "DamagedLedgerRecord: load 'damaged' in the ledger cannot be read: params: missing; "
+        "created_at: missing; updated_at: missing; chunks_total: 'x' is not an integer"
     )
     with pytest.raises(Exception, match=f"^{re.escape(message)}$"):
         result.get(timeout=60)

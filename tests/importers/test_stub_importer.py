@@ -135,17 +135,18 @@ def test_submit_poll_and_collect_run_on_the_stub_and_account_for_every_row(
 
     assert submit.submit(rt, dispatch, "L", 0) == "submitted"
     chunk = rt.ledger.chunk("L", 0)
-    assert (chunk["state"], chunk["batch_id"], chunk["status"]) == ("submitted", "1", "Queued")
-    assert poll.poll(rt, dispatch, "L", 0, chunk["poll_token"]) == "Complete"
+    assert (chunk.state, chunk.batch_id, chunk.status) == ("submitted", "1", "Queued")
+    assert chunk.poll_token is not None
+    assert poll.poll(rt, dispatch, "L", 0, chunk.poll_token) == "Complete"
     assert not rt.admission.holds(chunk_id)
     assert collect.collect(rt, dispatch, "L", 0) == "collected"
 
     chunk, load = rt.ledger.chunk("L", 0), rt.ledger.load("L")
-    assert chunk["state"] == "done"
-    assert (load["rows_processed"], load["rows_failed"], load["rows_warned"]) == ("3", "1", "1")
+    assert chunk.state == "done"
+    assert (load.rows_processed, load.rows_failed, load.rows_warned) == (3, 1, 1)
     stored = s3_client.get_object(Bucket=bucket, Key="loads/L/failures/chunk-00000.csv")
     assert stored["Body"].read() == b"email,firstName,Import Failure Reason\n,NoEmail,no email\n"
-    assert chunk["warnings_uri"] == f"s3://{bucket}/loads/L/warnings/chunk-00000.csv"
+    assert chunk.warnings_uri == f"s3://{bucket}/loads/L/warnings/chunk-00000.csv"
     assert stub.calls == [("submit", ""), ("status", "1"), ("result_file", "1"),
                           ("result_file", "1")]  # fmt: skip
     assert "marketo" not in rt.__dict__  # no Marketo client was needed
@@ -162,6 +163,6 @@ def test_a_full_import_queue_sends_the_chunk_back_in_line_with_a_hold(
 
     assert submit.submit(rt, dispatch, "L", 0) == "too-many-imports"
 
-    assert rt.ledger.chunk("L", 0)["state"] == "waiting"
-    assert rt.ledger.load("L")["too_many_imports"] == "1"
+    assert rt.ledger.chunk("L", 0).state == "waiting"
+    assert rt.ledger.load("L").too_many_imports == 1
     assert stub.jobs == {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import SecretStr
@@ -35,17 +34,17 @@ def test_a_job_marketo_no_longer_knows_fails_its_chunk_instead_of_polling_foreve
     rt.admission.enqueue(chunk_id)
     assert rt.admission.grant() == [chunk_id]
     rt.ledger.move_chunk("L", 0, [ChunkState.WAITING], ChunkState.SUBMITTED,
-                         {"batch_id": 987654, "poll_token": "t1"})  # fmt: skip
+                         {"batch_id": "987654", "poll_token": "t1"})  # fmt: skip
     dispatch = RecordingDispatcher()
 
     assert poll.poll(rt, dispatch, "L", 0, "t1") == "failed"
 
     chunk = rt.ledger.chunk("L", 0)
-    assert chunk["state"] == "failed" and "Marketo 1003" in chunk["message"]
+    assert chunk.state == ChunkState.FAILED and "Marketo 1003" in (chunk.message or "")
     assert not rt.admission.holds(chunk_id)
     assert ("finish", ("L",)) in dispatch.calls
-    assert rt.ledger.load("L")["rows_in_failed_jobs"] == "7"
-    assert json.loads(rt.ledger.load("L")["params"])["object"] == "leads"
+    assert rt.ledger.load("L").rows_in_failed_jobs == 7
+    assert rt.ledger.load("L").params["object"] == "leads"
 
 
 def test_a_stale_poll_does_nothing(redis_url: str, sandbox: Service) -> None:
@@ -53,7 +52,7 @@ def test_a_stale_poll_does_nothing(redis_url: str, sandbox: Service) -> None:
     rt.ledger.create_load("L", {"source": "s3://b/k", "object": "leads"})
     rt.ledger.add_chunk("L", 0, {"rows": 1, "bytes": 10, "uri": "s3://b/c"})
     rt.ledger.move_chunk("L", 0, [ChunkState.WAITING], ChunkState.SUBMITTED,
-                         {"batch_id": 1, "poll_token": "current"})  # fmt: skip
+                         {"batch_id": "1", "poll_token": "current"})  # fmt: skip
     dispatch = RecordingDispatcher()
     assert poll.poll(rt, dispatch, "L", 0, "superseded") == "stale"
     assert dispatch.calls == []
@@ -82,8 +81,8 @@ def test_a_chunk_file_deleted_before_its_submit_fails_the_chunk_and_frees_its_pe
     assert submit.submit(rt, dispatch, "L", 0) == "failed"
 
     chunk = rt.ledger.chunk("L", 0)
-    assert chunk["state"] == "failed"
-    assert chunk["message"] == f"s3://{bucket}/loads/L/chunks/chunk-00000.csv: no such object"
+    assert chunk.state == ChunkState.FAILED
+    assert chunk.message == f"s3://{bucket}/loads/L/chunks/chunk-00000.csv: no such object"
     assert not rt.admission.holds(chunk_id)
     assert rt.admission.snapshot().outstanding == 0
     assert ("finish", ("L",)) in dispatch.calls
@@ -99,22 +98,23 @@ def test_a_poll_that_keeps_failing_unexpectedly_fails_its_chunk_after_three_atte
     rt = runtime_for(redis_url, sandbox)
     chunk_id = _granted_chunk(rt, "s3://b/c", rows=7)
     rt.ledger.move_chunk("L", 0, [ChunkState.SUBMITTING], ChunkState.SUBMITTED,
-                         {"batch_id": 1001, "poll_token": "t0"})  # fmt: skip
+                         {"batch_id": "1001", "poll_token": "t0"})  # fmt: skip
     admin(sandbox, "POST", "/_sandbox/faults", {"fault": "garbled", "count": 3})
     dispatch = RecordingDispatcher()
     reason = "ValueError: invalid literal for int() with base 10: 'garbled'"
 
     outcomes = []
     for _ in range(3):
-        token = rt.ledger.chunk("L", 0)["poll_token"]
+        token = rt.ledger.chunk("L", 0).poll_token
+        assert token is not None
         outcomes.append(poll.poll(rt, dispatch, "L", 0, token))
 
     assert outcomes == ["unexpected-error", "unexpected-error", "failed"]
     assert [name for name, _ in dispatch.calls if name == "poll"] == ["poll", "poll"]
     chunk = rt.ledger.chunk("L", 0)
-    assert chunk["state"] == "failed"
-    assert chunk["message"] == f"poll failed 3 times with an unexpected error: {reason}"
-    assert rt.ledger.load("L")["last_error"] == f"chunk 0 poll: {reason}"
-    assert rt.ledger.load("L")["rows_in_failed_jobs"] == "7"
+    assert chunk.state == ChunkState.FAILED
+    assert chunk.message == f"poll failed 3 times with an unexpected error: {reason}"
+    assert rt.ledger.load("L").last_error == f"chunk 0 poll: {reason}"
+    assert rt.ledger.load("L").rows_in_failed_jobs == 7
     assert not rt.admission.holds(chunk_id)
     assert rt.admission.snapshot().outstanding == 1  # the ghost of a job that may run

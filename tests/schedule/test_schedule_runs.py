@@ -92,7 +92,7 @@ def test_a_source_that_appears_within_the_window_starts_one_load_however_often_i
     assert record["state"] == "started" and record["ds"] == "2024-06-02"
     assert dispatch.calls == [("split", (record["load_id"],))]
     assert rt.ledger.recent_loads() == [record["load_id"]]
-    params = json.loads(rt.ledger.load(record["load_id"])["params"])
+    params = rt.ledger.load(record["load_id"]).params
     assert params["idempotencyKey"] == "schedule:leads-nightly:2024-06-02"
     assert params["source"] == f"s3://{bucket}/leads/2024-06-02/"
 

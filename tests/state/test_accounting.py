@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from workers.errors import DailyQuotaExhausted, StorageUnavailable
 from workers.pipeline.step_errors import MESSAGE_CHARS, describe, is_unexpected
 from workers.state.accounting import mismatch
+from workers.state.records import Chunk, ChunkState, Load, LoadState
 
-LOAD = {
-    "rows_read": "2013",
-    "rows_submitted": "2000",
-    "rows_rejected": "10",
-    "rows_skipped": "3",
-    "rows_not_submitted": "0",
-    "rows_processed": "1990",
-    "rows_failed": "10",
-    "rows_in_failed_jobs": "0",
-}
+LOAD = Load(
+    load_id="L",
+    state=LoadState.LOADING,
+    params={},
+    created_at=0.0,
+    updated_at=0.0,
+    rows_read=2013,
+    rows_submitted=2000,
+    rows_rejected=10,
+    rows_skipped=3,
+    rows_not_submitted=0,
+    rows_processed=1990,
+    rows_failed=10,
+    rows_in_failed_jobs=0,
+)
 
 
 def _chunk(
-    index: int, rows: int, processed: int, failed: int, state: str = "done"
-) -> dict[str, str]:
-    return {"index": str(index), "state": state, "rows": str(rows),
-            "processed": str(processed), "failed": str(failed)}  # fmt: skip
+    index: int, rows: int, processed: int, failed: int, state: ChunkState = ChunkState.DONE
+) -> Chunk:
+    return Chunk(load_id="L", index=index, state=state, created_at=0.0, updated_at=0.0,
+                 rows=rows, processed=processed, failed=failed)  # fmt: skip
 
 
 def test_counts_that_add_up_pass_with_rejects_skipped_blank_lines_and_failed_rows() -> None:
@@ -31,7 +39,7 @@ def test_counts_that_add_up_pass_with_rejects_skipped_blank_lines_and_failed_row
 
 
 def test_a_chunk_marketo_miscounted_is_named_with_its_figures() -> None:
-    load = {**LOAD, "rows_processed": "1987"}
+    load = replace(LOAD, rows_processed=1987)
     chunks = [_chunk(0, 1000, 995, 5), _chunk(3, 1000, 992, 5)]
     assert mismatch(load, chunks) == (
         "counts do not add up: chunk 3 submitted 1,000 rows, Marketo processed 992 + failed 5; "
@@ -40,7 +48,7 @@ def test_a_chunk_marketo_miscounted_is_named_with_its_figures() -> None:
 
 
 def test_rows_read_that_are_neither_submitted_rejected_nor_skipped_are_a_mismatch() -> None:
-    load = {**LOAD, "rows_read": "2014"}
+    load = replace(LOAD, rows_read=2014)
     chunks = [_chunk(0, 1000, 995, 5), _chunk(1, 1000, 995, 5)]
     assert mismatch(load, chunks) == (
         "counts do not add up: 2,014 rows read, but 2,000 submitted + 10 rejected + "
@@ -49,8 +57,8 @@ def test_rows_read_that_are_neither_submitted_rejected_nor_skipped_are_a_mismatc
 
 
 def test_a_failed_job_counts_all_its_rows_as_in_failed_jobs() -> None:
-    load = {**LOAD, "rows_processed": "995", "rows_failed": "5", "rows_in_failed_jobs": "1000"}
-    chunks = [_chunk(0, 1000, 995, 5), _chunk(1, 1000, 0, 0, state="failed")]
+    load = replace(LOAD, rows_processed=995, rows_failed=5, rows_in_failed_jobs=1000)
+    chunks = [_chunk(0, 1000, 995, 5), _chunk(1, 1000, 0, 0, state=ChunkState.FAILED)]
     assert mismatch(load, chunks) is None
 
 

@@ -27,6 +27,7 @@ from workers.marketo.transport import Transport, http_error
 from workers.state import keys as redis_keys
 from workers.state import scripts
 from workers.state.lease import Lease
+from workers.state.redis_text import text
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,7 @@ class TokenProvider:
     def _raise_if_denied(self) -> None:
         denied = self.redis.get(redis_keys.token_denied(self.client_id))
         if denied is not None:
-            text = denied.decode() if isinstance(denied, bytes) else str(denied)
-            raise MarketoAuthError("401", text)
+            raise MarketoAuthError("401", text(denied))
 
     def _fetch(self) -> CachedToken:
         path = "/identity/oauth/token"

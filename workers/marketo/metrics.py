@@ -12,6 +12,7 @@ import logging
 import redis
 
 from workers.state import keys as redis_keys
+from workers.state.redis_text import text
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Metrics:
     def snapshot(self) -> dict[str, int]:
         """Every counter (0 when never incremented) and one ``code:<code>`` per code seen."""
         raw = self.redis.hgetall(self.key)
-        return {**dict.fromkeys(COUNTERS, 0), **{_text(k): int(v) for k, v in raw.items()}}
+        return {**dict.fromkeys(COUNTERS, 0), **{text(k): int(v) for k, v in raw.items()}}
 
     def codes(self) -> dict[str, int]:
         """Error answers by code, e.g. ``{"606": 3, "timeout": 1}``."""
@@ -69,7 +70,3 @@ class Metrics:
             for name, value in self.snapshot().items()
             if name.startswith(CODE_PREFIX)
         }
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -14,11 +14,12 @@ import logging
 import uuid
 
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.polling import IMPORT_SLOTS
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import describe
 from workers.state import keys as redis_keys
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkState, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def ghost_seconds(rt: Runtime, rows: int) -> float:
 def fail_chunk(
     rt: Runtime,
     dispatch: Dispatcher,
-    chunk: dict[str, str],
+    chunk: Chunk,
     load_id: str,
     state: ChunkState,
     message: str,
@@ -59,7 +60,7 @@ def fail_chunk(
     job_may_run: bool = False,
 ) -> bool:
     """Move the chunk from ``state`` to failed, free its permit; False if it had moved on."""
-    index = int(chunk["index"])
+    index = chunk.index
     chunk_id = Ledger.chunk_id(load_id, index)
     moved = rt.ledger.move_chunk(
         load_id,
@@ -67,12 +68,12 @@ def fail_chunk(
         [state],
         ChunkState.FAILED,
         {"message": message},
-        {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": api_calls},
+        {"chunks_failed": 1, "rows_in_failed_jobs": chunk.rows, "api_calls": api_calls},
     )
     if not moved.applied:
         return False
     if job_may_run:
-        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
     rt.admission.release(chunk_id)
     rt.redis.zrem(jobs_key(rt), chunk_id)
     logger.error("chunk failed load_id=%s chunk=%s (%s): %s", load_id, index, state, message)
@@ -83,7 +84,7 @@ def fail_chunk(
 
 def unexpected(
     rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, step: str, error: Exception
-) -> str:
+) -> StepOutcome:
     """Count an unexpected error of ``step``; retry it later, or fail the chunk at the limit."""
     secret = rt.settings.marketo_client_secret
     text = describe(error, secret.get_secret_value() if secret else None)
@@ -101,13 +102,13 @@ def unexpected(
         exc_info=error,
     )
     chunk = rt.ledger.chunk(load_id, index)
-    state = ChunkState(chunk["state"])
+    state = chunk.state
     if count >= limit:
         message = f"{step} failed {count} times with an unexpected error: {text}"
         # A POST that started, or a job not seen terminal, may still run in Marketo.
-        may_run = state == ChunkState.SUBMITTED or bool(chunk.get("post_started_at"))
+        may_run = state == ChunkState.SUBMITTED or chunk.post_started_at is not None
         fail_chunk(rt, dispatch, chunk, load_id, state, message, 0, job_may_run=may_run)
-        return "failed"
+        return StepOutcome.FAILED
     chunk_id = Ledger.chunk_id(load_id, index)
     if state == ChunkState.SUBMITTING:
         # Back in line without the permit; ``post_started_at`` stays, so the next
@@ -125,4 +126,4 @@ def unexpected(
         if moved.applied:
             dispatch.poll(load_id, index, token, countdown=rt.settings.poll_max_s)
     # A chunk still collecting is collected again by the reconciler.
-    return "unexpected-error"
+    return StepOutcome.UNEXPECTED_ERROR

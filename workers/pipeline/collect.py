@@ -11,30 +11,30 @@ import tempfile
 
 from workers.errors import DailyQuotaExhausted
 from workers.importers import Job, ResultFile
-from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import jobs_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
 
-def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> StepOutcome:
     """Copy Marketo's failure and warning files to S3; retry a Failed job a bounded number
     of times."""
     chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.COLLECTING:
-        return "not-collecting"
+    if chunk.state != ChunkState.COLLECTING:
+        return StepOutcome.NOT_COLLECTING
     try:
         return _collect(rt, dispatch, load_id, index, chunk)
     except DailyQuotaExhausted as error:
         # Nothing is held; the reconciler collects it again once it has been quiet.
         quota_wait.record(rt, load_id, error)
-        return "quota-wait"
+        return StepOutcome.QUOTA_WAIT
     except Exception as error:
         if not is_unexpected(error):
             raise
@@ -42,8 +42,8 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
 
 
 def _collect(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
-) -> str:
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
+) -> StepOutcome:
     chunk_id = Ledger.chunk_id(load_id, index)
     # The job is terminal in Marketo. A poll that died after moving the chunk here
     # may have left its permit and its place among the jobs: free both (idempotent).
@@ -51,27 +51,27 @@ def _collect(
     if rt.admission.release(chunk_id):
         dispatch.pump()
     load = rt.ledger.load(load_id)
-    request = stored_request(load)
+    request = load.request
     target = import_target(request)
     importer = rt.importer_for(request)
-    job = Job(chunk["batch_id"], int(chunk["rows"]))
-    fields: dict[str, object] = {}
+    job = Job(chunk.required_batch_id(), chunk.rows)
+    fields: ChunkFields = {}
     calls = 0
-    downloads = ((ResultFile.FAILURES, "failed"), (ResultFile.WARNINGS, "warnings"))
-    for which, counter in downloads:
-        if int(chunk.get(counter) or 0) <= 0:
+    downloads = ((ResultFile.FAILURES, chunk.failed), (ResultFile.WARNINGS, chunk.warnings))
+    for which, count in downloads:
+        if count <= 0:
             continue
-        uri = f"{load['staging']}/{which}/chunk-{index:05d}.csv"
+        uri = load.staged(f"{which}/chunk-{index:05d}.csv")
         with tempfile.TemporaryFile() as spool:
             calls += 1
             if importer.result_file(target, job, which, spool) is not None:
                 spool.seek(0)
                 rt.storage.upload_fileobj(spool, uri)
-                fields[f"{which}_uri"] = uri
+                fields.update(_result_file(which, uri))
     if calls:
         quota_wait.clear(rt, load_id, load)
-    if chunk.get("status") == "Failed":
-        attempts = int(chunk.get("attempts") or 1)
+    if chunk.status == "Failed":
+        attempts = chunk.attempts or 1
         if attempts < rt.settings.job_max_attempts:
             moved = rt.ledger.move_chunk(
                 load_id,
@@ -83,7 +83,7 @@ def _collect(
                     "attempts": attempts + 1,
                     "batch_id": "",
                     "status": "",
-                    "last_failure": chunk.get("message", ""),
+                    "last_failure": chunk.message or "",
                 },
                 {"jobs_retried": 1, "api_calls": calls},
             )
@@ -91,14 +91,14 @@ def _collect(
                 rt.admission.enqueue(chunk_id)
                 logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
                 dispatch.pump()
-            return "retry"
+            return StepOutcome.RETRY
         rt.ledger.move_chunk(
             load_id,
             index,
             [ChunkState.COLLECTING],
             ChunkState.FAILED,
             fields,
-            {"chunks_failed": 1, "rows_in_failed_jobs": int(chunk["rows"]), "api_calls": calls},
+            {"chunks_failed": 1, "rows_in_failed_jobs": chunk.rows, "api_calls": calls},
         )
     else:
         rt.ledger.move_chunk(
@@ -108,12 +108,16 @@ def _collect(
             ChunkState.DONE,
             fields,
             {
-                "rows_processed": int(chunk.get("processed") or 0),
-                "rows_failed": int(chunk.get("failed") or 0),
-                "rows_warned": int(chunk.get("warnings") or 0),
+                "rows_processed": chunk.processed,
+                "rows_failed": chunk.failed,
+                "rows_warned": chunk.warnings,
                 "chunks_done": 1,
                 "api_calls": calls,
             },
         )
     dispatch.finish(load_id)
-    return "collected"
+    return StepOutcome.COLLECTED
+
+
+def _result_file(which: str, uri: str) -> ChunkFields:
+    return {"failures_uri": uri} if which == "failures" else {"warnings_uri": uri}

@@ -7,6 +7,7 @@ failure and warning files, and totals that account for every input row.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -15,134 +16,137 @@ from typing import Any
 from workers.marketo.metrics import Metrics
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.state import accounting
-from workers.state.ledger import ACTIVE_LOADS, TERMINAL_CHUNK_STATES, ChunkState, LoadState
+from workers.state.ledger import (
+    ACTIVE_LOADS,
+    TERMINAL_CHUNK_STATES,
+    Chunk,
+    ChunkState,
+    Load,
+    LoadFields,
+    LoadState,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def _int(record: dict[str, str], field: str) -> int:
-    return int(record.get(field) or 0)
-
-
-def build_report(
-    load_id: str, load: dict[str, str], chunks: list[dict[str, str]]
-) -> dict[str, Any]:
-    """The load report: everything an operator needs to trust (or chase) the load."""
-    per_chunk = [
-        {
-            "chunk": int(c["index"]),
-            "state": c["state"],
-            "batch_id": c.get("batch_id") or None,
-            "bytes": _int(c, "bytes"),
-            "rows": _int(c, "rows"),
-            "processed": _int(c, "processed"),
-            "failed": _int(c, "failed"),
-            "warnings": _int(c, "warnings"),
-            "marketo_status": c.get("status") or None,
-            "message": c.get("message") or None,
-            "attempts": _int(c, "attempts"),
-            "submissions": _int(c, "submissions"),
-            "unexpected_errors": _int(c, "unexpected_errors"),
-            "last_error": c.get("last_error") or None,
-            "source_lines": [
-                c.get("first_source"),
-                _int(c, "first_line"),
-                c.get("last_source"),
-                _int(c, "last_line"),
-            ],
-            "submitted_at": float(c["submitted_at"]) if c.get("submitted_at") else None,
-            "finished_at": float(c["finished_at"]) if c.get("finished_at") else None,
-            "file": c.get("uri"),
-            "failures_file": c.get("failures_uri"),
-            "warnings_file": c.get("warnings_uri"),
-        }
-        for c in chunks
-    ]
-    totals = {
-        name: _int(load, name)
-        for name in (
-            "rows_read",
-            "rows_rejected",
-            "rows_skipped",
-            "rows_submitted",
-            "rows_processed",
-            "rows_failed",
-            "rows_warned",
-            "rows_in_failed_jobs",
-            "rows_not_submitted",
-            "chunks_done",
-            "chunks_failed",
-            "jobs_submitted",
-            "jobs_retried",
-            "too_many_imports",
-            "possible_double_submissions",
-            "quota_waits",
-            "api_calls",
-        )
-    }
-    totals["chunks"] = len(chunks)
-    parameters = json.loads(load["params"])
+def _chunk_entry(c: Chunk) -> dict[str, Any]:
     return {
-        "load_id": load_id,
+        "chunk": c.index,
+        "state": c.state.value,
+        "batch_id": None if c.batch_id is None else str(c.batch_id),
+        "bytes": c.bytes,
+        "rows": c.rows,
+        "processed": c.processed,
+        "failed": c.failed,
+        "warnings": c.warnings,
+        "marketo_status": c.status,
+        "message": c.message,
+        "attempts": c.attempts,
+        "submissions": c.submissions,
+        "unexpected_errors": c.unexpected_errors,
+        "last_error": c.last_error,
+        "source_lines": [c.first_source, c.first_line, c.last_source, c.last_line],
+        "submitted_at": c.submitted_at,
+        "finished_at": c.finished_at,
+        "file": c.uri,
+        "failures_file": c.failures_uri,
+        "warnings_file": c.warnings_uri,
+    }
+
+
+def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
+    """The load report: everything an operator needs to trust (or chase) the load."""
+    totals = {
+        "rows_read": load.rows_read,
+        "rows_rejected": load.rows_rejected,
+        "rows_skipped": load.rows_skipped,
+        "rows_submitted": load.rows_submitted,
+        "rows_processed": load.rows_processed,
+        "rows_failed": load.rows_failed,
+        "rows_warned": load.rows_warned,
+        "rows_in_failed_jobs": load.rows_in_failed_jobs,
+        "rows_not_submitted": load.rows_not_submitted,
+        "chunks_done": load.chunks_done,
+        "chunks_failed": load.chunks_failed,
+        "jobs_submitted": load.jobs_submitted,
+        "jobs_retried": load.jobs_retried,
+        "too_many_imports": load.too_many_imports,
+        "possible_double_submissions": load.possible_double_submissions,
+        "quota_waits": load.quota_waits,
+        "api_calls": load.api_calls,
+        "chunks": len(chunks),
+    }
+    parameters = dict(load.params)
+    return {
+        "load_id": load.load_id,
         "source": parameters.get("source"),
         "parameters": parameters,
-        "error": load.get("error") or None,
+        "error": load.error,
         "counts_ok": accounting.mismatch(load, chunks) is None,
-        "last_error": load.get("last_error") or None,
-        "last_wait": load.get("last_wait") or None,
-        "rejects_file": load.get("rejects_uri") or None,
-        "created_at": float(load["created_at"]),
+        "last_error": load.last_error,
+        "last_wait": load.last_wait,
+        "rejects_file": load.rejects_uri,
+        "created_at": load.created_at,
         "totals": totals,
-        "chunks": per_chunk,
+        "chunks": [_chunk_entry(c) for c in chunks],
     }
 
 
-def final_state(load: dict[str, str], chunks: list[dict[str, str]]) -> LoadState:
+def final_state(load: Load, chunks: list[Chunk]) -> LoadState:
     """Failed (the source, or every job); else counts_mismatch when the counts do not add up."""
-    if load.get("error") or (chunks and all(c["state"] == ChunkState.FAILED for c in chunks)):
+    if load.error or (chunks and all(c.state == ChunkState.FAILED for c in chunks)):
         return LoadState.FAILED
-    if not chunks and not _int(load, "rows_read"):
+    if not chunks and not load.rows_read:
         return LoadState.FAILED
     if accounting.mismatch(load, chunks):
         return LoadState.COUNTS_MISMATCH
-    troubled = any(c["state"] == ChunkState.FAILED for c in chunks)
-    if troubled or _int(load, "rows_failed") or _int(load, "rows_rejected"):
+    troubled = any(c.state == ChunkState.FAILED for c in chunks)
+    if troubled or load.rows_failed or load.rows_rejected:
         return LoadState.SUCCEEDED_WITH_ROW_ERRORS
     return LoadState.SUCCEEDED
 
 
-def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
-    """Close the load once it is split and every chunk is terminal; idempotent."""
+def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
+    """Close the load once it is split and every chunk is terminal; idempotent.
+
+    Returns the load's final state, or why it was not closed now.
+    """
     load, chunks = rt.ledger.snapshot(load_id)
-    if load["state"] != LoadState.LOADING:
-        return "not-loading"
-    if len(chunks) < int(load["chunks_total"]) or any(
-        c["state"] not in TERMINAL_CHUNK_STATES for c in chunks
+    if load.state != LoadState.LOADING:
+        return StepOutcome.NOT_LOADING
+    if (
+        load.chunks_total is None
+        or len(chunks) < load.chunks_total
+        or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
-        return "in-progress"
+        return StepOutcome.IN_PROGRESS
     state = final_state(load, chunks)
-    fields: dict[str, object] = {}
+    fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
-        fields["error"] = load["error"] = accounting.mismatch(load, chunks) or ""
-    report = build_report(load_id, load, chunks)
+        error = accounting.mismatch(load, chunks) or ""
+        fields["error"] = error
+        load = dataclasses.replace(load, error=error or None)
+    report = build_report(load, chunks)
     report["state"] = state.value
     report["finished_at"] = time.time()
-    report_uri = f"{load['staging']}/report.json"
+    report_uri = load.staged("report.json")
     rt.storage.put(report_uri, [json.dumps(report, indent=2).encode()])
-    fields.update(report_uri=report_uri, finished_at=report["finished_at"])
+    fields["report_uri"] = report_uri
+    fields["finished_at"] = report["finished_at"]
     moved = rt.ledger.update_load(load_id, [LoadState.LOADING], state, fields)
     if not moved.applied:
-        return "already-finished"
+        return StepOutcome.ALREADY_FINISHED
     rt.redis.srem(ACTIVE_LOADS, load_id)
     rt.ledger.clear_load_fields(load_id, *quota_wait.WAIT_FIELDS)
     if state == LoadState.COUNTS_MISMATCH:
         Metrics(rt.redis, rt.settings.instance).incr(accounting.COUNTS_MISMATCH_METRIC)
         logger.error("load_id=%s ended %s: %s", load_id, state.value, fields["error"])
     logger.info("load finished load_id=%s state=%s report=%s", load_id, state.value, report_uri)
-    params = json.loads(load["params"])
+    params = load.params
     if params.get("callback"):
         report["report_uri"] = report_uri
         dispatch.callback(params["callback"], report, params.get("callbackQueue"))
-    return state.value
+    return state

@@ -8,44 +8,51 @@ latest one stale, so a duplicated or re-driven poll chain collapses to one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
 
 from workers.errors import DailyQuotaExhausted, PermanentError
 from workers.importers import Job
-from workers.load_request import stored_request
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import fail_chunk, jobs_key, rate, rate_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.polling import IMPORT_SLOTS, next_poll_delay, updated_rate
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
+from workers.state.redis_text import text
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
 
 
-def poll_delay(rt: Runtime, chunk_id: str, chunk: dict[str, str], state: str) -> float:
+def poll_delay(rt: Runtime, chunk_id: str, chunk: Chunk, state: str) -> float:
     rank = rt.redis.zrank(jobs_key(rt), chunk_id)
-    since = chunk.get("importing_since")
+    since = chunk.importing_since
     return next_poll_delay(
         state=state,
         rank=rank if isinstance(rank, int) else 0,
-        rows=int(chunk.get("rows", 0)),
+        rows=chunk.rows,
         rows_per_s=rate(rt),
-        importing_for_s=time.time() - float(since) if since else 0.0,
+        importing_for_s=time.time() - since if since else 0.0,
         poll_min_s=rt.settings.poll_min_s,
         poll_max_s=rt.settings.poll_max_s,
     )
 
 
-def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str) -> str:
-    """Ask Marketo for the job's status; schedule the next poll or move on to collecting."""
+def poll(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
+) -> StepOutcome | str:
+    """Ask Marketo for the job's status; schedule the next poll or move on to collecting.
+
+    Returns what happened, or, when Marketo answered, its status of the job.
+    """
     chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.SUBMITTED or chunk.get("poll_token") != token:
-        return "stale"
+    if chunk.state != ChunkState.SUBMITTED or chunk.poll_token != token:
+        return StepOutcome.STALE
     try:
         return _poll(rt, dispatch, load_id, index, chunk)
     except Exception as error:
@@ -55,12 +62,12 @@ def poll(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, token: str
 
 
 def _poll(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
-) -> str:
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
+) -> StepOutcome | str:
     chunk_id = Ledger.chunk_id(load_id, index)
     load = rt.ledger.load(load_id)
-    request = stored_request(load)
-    job = Job(chunk["batch_id"], int(chunk["rows"]))
+    request = load.request
+    job = Job(chunk.required_batch_id(), chunk.rows)
     try:
         status = rt.importer_for(request).status(import_target(request), job)
     except DailyQuotaExhausted as error:
@@ -73,12 +80,12 @@ def _poll(
         )
         if moved.applied:
             dispatch.poll(load_id, index, retry, countdown=delay)
-        return "quota-wait"
+        return StepOutcome.QUOTA_WAIT
     except PermanentError as error:
         # Marketo no longer knows the job (e.g. its batch id expired): polling
         # again cannot help, and the job holds no place in Marketo's queue.
         fail_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, str(error), 1)
-        return "failed"
+        return StepOutcome.FAILED
     quota_wait.clear(rt, load_id, load)
     rt.admission.renew(chunk_id)
     now = time.time()
@@ -101,9 +108,9 @@ def _poll(
         if moved.applied:
             rt.admission.release(chunk_id)
             rt.redis.zrem(jobs_key(rt), chunk_id)
-            started = float(chunk.get("importing_since") or chunk["submitted_at"])
-            new_rate = updated_rate(rate(rt), int(chunk["rows"]), now - started)
-            rt.redis.set(rate_key(rt), new_rate)
+            started = chunk.importing_since or chunk.submitted_at
+            if started is not None:
+                rt.redis.set(rate_key(rt), updated_rate(rate(rt), chunk.rows, now - started))
             logger.info(
                 "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
                 status.raw_status,
@@ -118,26 +125,27 @@ def _poll(
             _poke_next_in_line(rt, dispatch)
             dispatch.collect(load_id, index)
         return status.raw_status
-    fields: dict[str, object] = {"status": status.raw_status, "poll_token": uuid.uuid4().hex}
-    if status.raw_status == "Importing" and not chunk.get("importing_since"):
+    token = uuid.uuid4().hex
+    fields: ChunkFields = {"status": status.raw_status, "poll_token": token}
+    if status.raw_status == "Importing" and not chunk.importing_since:
         fields["importing_since"] = now
-        chunk["importing_since"] = str(now)
+        chunk = dataclasses.replace(chunk, importing_since=now)
     moved = rt.ledger.move_chunk(
         load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, fields, {"api_calls": 1}
     )
     if moved.applied:
         delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
-        dispatch.poll(load_id, index, str(fields["poll_token"]), countdown=delay)
+        dispatch.poll(load_id, index, token, countdown=delay)
     return status.raw_status
 
 
 def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
     """A slot freed: the queued jobs now first in line have probably started; look soon."""
     for raw in rt.redis.zrange(jobs_key(rt), 0, IMPORT_SLOTS - 1):
-        chunk_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        chunk_id = text(raw)
         load_id, index = Ledger.parse_chunk_id(chunk_id)
         chunk = rt.ledger.chunk(load_id, index)
-        if chunk["state"] != ChunkState.SUBMITTED or chunk.get("status") != "Queued":
+        if chunk.state != ChunkState.SUBMITTED or chunk.status != "Queued":
             continue
         token = uuid.uuid4().hex
         now = time.time()
@@ -149,6 +157,6 @@ def _poke_next_in_line(rt: Runtime, dispatch: Dispatcher) -> None:
             {"status": "Importing", "importing_since": now, "poll_token": token},
         )
         if moved.applied:
-            chunk["importing_since"] = str(now)
+            chunk = dataclasses.replace(chunk, importing_since=now)
             delay = poll_delay(rt, chunk_id, chunk, "Importing")
             dispatch.poll(load_id, index, token, countdown=delay)

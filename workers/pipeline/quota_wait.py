@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from workers.errors import DailyQuotaExhausted
 from workers.marketo.budgets import MARKETO_TZ
 from workers.pipeline.runtime import Runtime
-from workers.state.ledger import Ledger
+from workers.state.ledger import Load
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,8 @@ def recheck_delay(rt: Runtime, error: DailyQuotaExhausted) -> float:
 
 def record(rt: Runtime, load_id: str, error: DailyQuotaExhausted) -> float:
     """Say on the load why it waits (counted once per wait); returns the delay to look again."""
-    key = Ledger.load_key(load_id)
     text = wait_text(error.resets_at) if error.resets_at else "waiting for the daily quota"
-    if rt.redis.hsetnx(key, "waiting_reason", REASON_DAILY_QUOTA):
-        rt.redis.hincrby(key, "quota_waits", 1)
+    if rt.ledger.mark_waiting(load_id, REASON_DAILY_QUOTA):
         logger.warning("load_id=%s %s: %s", load_id, text, error)
     rt.ledger.set_load_fields(
         load_id, {"waiting": text, "waiting_until": error.resets_at, "last_wait": text}
@@ -54,8 +52,8 @@ def record(rt: Runtime, load_id: str, error: DailyQuotaExhausted) -> float:
     return recheck_delay(rt, error)
 
 
-def clear(rt: Runtime, load_id: str, load: dict[str, str]) -> None:
+def clear(rt: Runtime, load_id: str, load: Load) -> None:
     """Work resumed: drop the wait reason (only when there is one, read with ``load``)."""
-    if load.get("waiting_reason") or load.get("waiting"):
+    if load.waiting_reason or load.waiting:
         rt.ledger.clear_load_fields(load_id, *WAIT_FIELDS)
         logger.info("load_id=%s resumed after waiting for the daily quota", load_id)

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 
+from workers.errors import DamagedLedgerRecord
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.submit import pump
@@ -24,23 +25,29 @@ from workers.state.ledger import (
     LedgerError,
     LoadState,
 )
+from workers.state.redis_text import text
 
 logger = logging.getLogger(__name__)
 
 STALE_POLLS = 3  # a submitted chunk unpolled for this many max intervals lost its poll
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
     """One sweep over the active loads and the instance's permits; returns what it re-drove."""
     counts: Counter[str] = Counter()
     for raw in rt.redis.smembers(ACTIVE_LOADS):
-        _reconcile_load(rt, dispatch, _text(raw), counts)
+        load_id = text(raw)
+        try:
+            _reconcile_load(rt, dispatch, load_id, counts)
+        except DamagedLedgerRecord as error:  # one unreadable record must not stop the sweep
+            logger.error("reconcile skipped load_id=%s: %s", load_id, error)
+            counts["damaged"] += 1
     for chunk_id in rt.admission.expired():
-        _reconcile_permit(rt, dispatch, chunk_id, counts)
+        try:
+            _reconcile_permit(rt, dispatch, chunk_id, counts)
+        except DamagedLedgerRecord as error:
+            logger.error("reconcile skipped the permit of %s: %s", chunk_id, error)
+            counts["damaged"] += 1
     counts["granted"] += len(pump(rt, dispatch))
     if any(counts.values()):
         logger.info("reconciled %s", dict(counts))
@@ -48,8 +55,7 @@ def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
 
 
 def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Counter[str]) -> None:
-    load = rt.ledger.load(load_id)
-    state = load["state"]
+    state = rt.ledger.load(load_id).state
     if state in TERMINAL_LOAD_STATES:
         rt.redis.srem(ACTIVE_LOADS, load_id)
         return
@@ -61,22 +67,22 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
     now = time.time()
     stale_s = STALE_POLLS * rt.settings.poll_max_s
     for chunk in rt.ledger.chunks(load_id):
-        index = int(chunk["index"])
-        chunk_id = Ledger.chunk_id(load_id, index)
-        age = now - float(chunk["updated_at"])
+        index = chunk.index
+        chunk_id = chunk.chunk_id
+        age = now - chunk.updated_at
         held = rt.admission.holds(chunk_id)
-        if chunk["state"] == ChunkState.WAITING:
+        if chunk.state == ChunkState.WAITING:
             if held:  # granted, but the grantor died before moving it on
                 rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
                 dispatch.submit(load_id, index)
                 counts["submit"] += 1
             elif rt.admission.enqueue(chunk_id):
                 counts["requeued"] += 1
-        elif chunk["state"] == ChunkState.SUBMITTING and age > stale_s:
+        elif chunk.state == ChunkState.SUBMITTING and age > stale_s:
             if not rt.redis.exists(redis_keys.submit_lock(chunk_id)):
                 dispatch.submit(load_id, index)
                 counts["submit"] += 1
-        elif chunk["state"] == ChunkState.SUBMITTED and age > stale_s:
+        elif chunk.state == ChunkState.SUBMITTED and age > stale_s:
             token = uuid.uuid4().hex
             moved = rt.ledger.move_chunk(
                 load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, {"poll_token": token}
@@ -84,7 +90,7 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
             if moved.applied:
                 dispatch.poll(load_id, index, token, countdown=0)
                 counts["poll"] += 1
-        elif chunk["state"] == ChunkState.COLLECTING and age > stale_s:
+        elif chunk.state == ChunkState.COLLECTING and age > stale_s:
             dispatch.collect(load_id, index)
             counts["collect"] += 1
     if state == LoadState.LOADING:
@@ -96,10 +102,11 @@ def _reconcile_permit(
 ) -> None:
     """A permit whose lease ran out: keep it while its job may be in Marketo, else free it."""
     load_id, index = Ledger.parse_chunk_id(chunk_id)
+    state: ChunkState | None
     try:
-        state = rt.ledger.chunk(load_id, index)["state"]
+        state = rt.ledger.chunk(load_id, index).state
     except LedgerError:  # the load is gone: nothing can be running for it
-        state = ""
+        state = None
     if state in (ChunkState.SUBMITTED, ChunkState.SUBMITTING):
         rt.admission.renew(chunk_id)  # its job may be queued; the poll/submit path frees it
         counts["renewed"] += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -17,61 +16,58 @@ from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.objects import REGISTRY
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.submit import pump
 from workers.split.header_check import ColumnMapping
 from workers.split.run import SplitOptions, SplitRun
-from workers.state.ledger import ChunkState, Ledger, LoadState
+from workers.state.ledger import ChunkFields, ChunkState, Ledger, Load, LoadState
 from workers.state.split_lease import SplitLease
 from workers.targets import target_fields
 
 logger = logging.getLogger(__name__)
 
 
-def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> str:
+def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome:
     """Split the source; every file becomes a chunk in line for a permit at once.
 
     Splitting is deterministic, so a split that died halfway is simply run
     again: chunks already recorded are found in the ledger and not repeated.
     """
     load = rt.ledger.load(load_id)
-    if load["state"] not in (LoadState.PENDING, LoadState.SPLITTING):
-        return "not-splitting"
+    if load.state not in (LoadState.PENDING, LoadState.SPLITTING):
+        return StepOutcome.NOT_SPLITTING
     settings = rt.settings
     lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
     if not lease.acquire():
-        return "lease-held"
+        return StepOutcome.LEASE_HELD
     with lease.kept():
         moved = rt.ledger.update_load(
             load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
         )
         if not moved.applied:  # another copy finished the split meanwhile
-            return "not-splitting"
+            return StepOutcome.NOT_SPLITTING
         # Every run of the split counts, so a split that ran again is visible.
         rt.ledger.add_to_load(load_id, {"split_runs": 1})
         try:
             # Checked again under this worker's policy (ALLOW_LOCAL_SOURCES may differ).
             policy = RequestPolicy.from_settings(rt.settings)
-            request = parse_load_request(json.loads(load["params"]), policy)
+            request = parse_load_request(dict(load.params), policy)
         except InputError as error:
             _fail_split(rt, dispatch, load_id, None, error)
-            return "failed"
+            return StepOutcome.FAILED
         try:
-            return _split(rt, dispatch, load_id, load["staging"], request, lease)
+            return _split(rt, dispatch, load, request, lease)
         except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
             logger.warning("split stopped load_id=%s: %s", load_id, error)
-            return "lease-lost"
+            return StepOutcome.LEASE_LOST
 
 
 def _split(
-    rt: Runtime,
-    dispatch: Dispatcher,
-    load_id: str,
-    staging: str,
-    request: LoadRequest,
-    lease: SplitLease,
-) -> str:
+    rt: Runtime, dispatch: Dispatcher, load: Load, request: LoadRequest, lease: SplitLease
+) -> StepOutcome:
+    load_id = load.load_id
     try:
         spec = REGISTRY[request.object]
         target = spec.import_target(request)
@@ -79,7 +75,7 @@ def _split(
         spec.check_parameters(rt.marketo, target)  # e.g. a list or a program it names
     except PermanentError as error:  # e.g. an unknown custom object: retrying cannot help
         _fail_split(rt, dispatch, load_id, None, error)
-        return "failed"
+        return StepOutcome.FAILED
     except DailyQuotaExhausted as error:  # the task retries; the load says why it waits
         quota_wait.record(rt, load_id, error)
         raise
@@ -98,11 +94,11 @@ def _split(
         mapping=ColumnMapping(request.mapping) if request.mapping else None,
         target=target_fields(request, description),
     )
-    run = SplitRun(request.source, f"{staging}/chunks", storage=rt.storage, options=options)
+    run = SplitRun(request.source, load.staged("chunks"), storage=rt.storage, options=options)
     try:
         for info in run:
             lease.check()
-            fields = {
+            fields: ChunkFields = {
                 "uri": info.uri,
                 "bytes": info.bytes,
                 "rows": info.rows,
@@ -113,12 +109,12 @@ def _split(
                 "attempts": 1,
             }
             rt.ledger.add_chunk(load_id, info.index, fields)
-            if rt.ledger.chunk(load_id, info.index)["state"] == ChunkState.WAITING:
+            if rt.ledger.chunk(load_id, info.index).state == ChunkState.WAITING:
                 rt.admission.enqueue(Ledger.chunk_id(load_id, info.index))
             pump(rt, dispatch)
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
-        return "failed"
+        return StepOutcome.FAILED
     except Exception as error:
         if not is_unexpected(error):
             raise
@@ -146,7 +142,7 @@ def _split(
         result.rejects,
     )
     dispatch.finish(load_id)
-    return "split"
+    return StepOutcome.SPLIT
 
 
 def _fail_split(
@@ -176,7 +172,7 @@ def _fail_split(
     rejects = progress.rejects if progress else 0
     skipped = progress.skipped if progress else 0
     chunks = rt.ledger.chunks(load_id)
-    submitted = sum(int(c["rows"]) for c in chunks if not c.get("not_submitted"))
+    submitted = sum(c.rows for c in chunks if not c.not_submitted)
     rt.ledger.update_load(
         load_id,
         [LoadState.PENDING, LoadState.SPLITTING],
@@ -198,7 +194,7 @@ def _fail_split(
 
 def _unexpected_in_split(
     rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun | None, error: Exception
-) -> str:
+) -> StepOutcome:
     """Counted on the load; the reconciler splits again, and at the limit the load fails."""
     secret = rt.settings.marketo_client_secret
     text = describe(error, secret.get_secret_value() if secret else None)
@@ -207,7 +203,7 @@ def _unexpected_in_split(
     logger.error("unexpected error splitting load_id=%s (%d of %d): %s", load_id, count, limit,
                  text, exc_info=error)  # fmt: skip
     if count < limit:
-        return "unexpected-error"
+        return StepOutcome.UNEXPECTED_ERROR
     failure = UnexpectedStepError(f"split failed {count} times with an unexpected error: {text}")
     _fail_split(rt, dispatch, load_id, run, failure)
-    return "failed"
+    return StepOutcome.FAILED

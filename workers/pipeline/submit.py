@@ -22,18 +22,18 @@ from workers.errors import (
     TooManyImports,
     TransientError,
 )
-from workers.load_request import stored_request
 from workers.marketo.upload import Upload
 from workers.pipeline import quota_wait
 from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
 from workers.pipeline.chunk_errors import unexpected as _unexpected
 from workers.pipeline.dispatch import Dispatcher
+from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.poll import poll_delay
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
 from workers.state import keys as redis_keys
 from workers.state.lease import Lease
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkState, Ledger
 from workers.targets import import_target
 
 logger = logging.getLogger(__name__)
@@ -54,18 +54,18 @@ def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
     return granted
 
 
-def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
+def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> StepOutcome:
     """POST the chunk as an import job; returns what happened, for logs and tests."""
     chunk_id = Ledger.chunk_id(load_id, index)
     chunk = rt.ledger.chunk(load_id, index)
-    if chunk["state"] != ChunkState.SUBMITTING:
-        return "not-submitting"
+    if chunk.state != ChunkState.SUBMITTING:
+        return StepOutcome.NOT_SUBMITTING
     if not rt.admission.holds(chunk_id):
         # The reconciler took the permit back: get in line again.
         rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
         rt.admission.enqueue(chunk_id)
         dispatch.pump()
-        return "requeued"
+        return StepOutcome.REQUEUED
     # One POST attempt is bounded by the call lease; allow for one retry. A lock
     # left by a killed worker expires, and the reconciler then submits again.
     lock = Lease(rt.redis, redis_keys.submit_lock(chunk_id), 2 * rt.settings.marketo_call_lease_s)
@@ -84,17 +84,17 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> str:
 
 
 def _submit(
-    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: dict[str, str]
-) -> str:
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
+) -> StepOutcome:
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.admission.renew(chunk_id)
     load = rt.ledger.load(load_id)
-    request = stored_request(load)
-    if chunk.get("post_started_at"):
+    request = load.request
+    if chunk.post_started_at is not None:
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
-        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, int(chunk["rows"])))
+        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
     started = rt.ledger.move_chunk(
         load_id,
         index,
@@ -103,12 +103,12 @@ def _submit(
         {"post_started_at": time.time()},
     )
     if not started.applied:
-        return "not-submitting"
+        return StepOutcome.NOT_SUBMITTING
     rt.ledger.count_submission(load_id, index)
-    uri = chunk["uri"]
+    uri = chunk.required_uri()
     upload = Upload(
         open=lambda: rt.storage.open(uri),
-        length=int(chunk["bytes"]),
+        length=chunk.bytes,
         filename=uri.rsplit("/", 1)[-1],
     )
     log = f"load_id={load_id} chunk={index}"
@@ -131,13 +131,13 @@ def _submit(
         )
         logger.warning("1016 too many imports, holding %.0fs %s", hold, log)
         dispatch.pump(countdown=hold)
-        return "too-many-imports"
+        return StepOutcome.TOO_MANY_IMPORTS
     except MarketoTransportError as error:
         if error.maybe_sent:
             # The job may exist: keep the permit and try again (counted as a double).
             logger.warning("submit unanswered, retrying %s: %s", log, error)
             dispatch.submit(load_id, index, countdown=RETRY_SUBMIT_S)
-            return "retry-maybe-sent"
+            return StepOutcome.RETRY_MAYBE_SENT
         return _back_in_line(rt, dispatch, load_id, index, str(error))
     except TransientError as error:
         return _back_in_line(rt, dispatch, load_id, index, str(error))
@@ -164,31 +164,31 @@ def _submit(
         # A concurrent attempt (whose lock had expired) recorded its job first; this
         # one is a double submission, counted and covered by a ghost permit already.
         logger.warning("second job for %s batch_id=%s not tracked", log, status.job_id)
-        return "duplicate"
+        return StepOutcome.DUPLICATE
     rt.redis.zadd(jobs_key(rt), {chunk_id: now})
     logger.info("submitted %s batch_id=%s", log, status.job_id)
     delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
     dispatch.poll(load_id, index, token, countdown=delay)
-    return "submitted"
+    return StepOutcome.SUBMITTED
 
 
 def _fail_holding_chunk(
     rt: Runtime,
     dispatch: Dispatcher,
-    chunk: dict[str, str],
+    chunk: Chunk,
     load_id: str,
     state: ChunkState,
     error: PermanentError,
     api_calls: int,
-) -> str:
+) -> StepOutcome:
     """Marketo refused the chunk for good: record why, and free its permit for the next one."""
     fail_chunk(rt, dispatch, chunk, load_id, state, str(error), api_calls)
-    return "failed"
+    return StepOutcome.FAILED
 
 
 def _wait_for_quota(
     rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, error: DailyQuotaExhausted
-) -> str:
+) -> StepOutcome:
     """The daily share is used: nothing was sent, so wait first in line, without the permit.
 
     The next grant (at the latest after ``quota_recheck_s``) tries again, so a
@@ -203,10 +203,12 @@ def _wait_for_quota(
         rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
         rt.admission.requeue_front(chunk_id)
         dispatch.pump(countdown=delay)
-    return "quota-wait"
+    return StepOutcome.QUOTA_WAIT
 
 
-def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str) -> str:
+def _back_in_line(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, why: str
+) -> StepOutcome:
     """The POST surely did not happen: return the permit and wait in line again."""
     chunk_id = Ledger.chunk_id(load_id, index)
     rt.ledger.move_chunk(
@@ -216,4 +218,4 @@ def _back_in_line(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, w
     rt.admission.enqueue(chunk_id)
     logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
     dispatch.pump(countdown=RETRY_SUBMIT_S)
-    return "back-in-line"
+    return StepOutcome.BACK_IN_LINE

@@ -30,6 +30,7 @@ from workers.pipeline.runtime import Runtime
 from workers.schedule.config import EntryError, ScheduledLoad, ScheduledRun, parse_entry
 from workers.state import keys as redis_keys
 from workers.state import scripts
+from workers.state.redis_text import text_hash
 from workers.storage import join_uri
 
 logger = logging.getLogger(__name__)
@@ -89,10 +90,7 @@ def record_key(name: str) -> str:
 def last_run(client: redis.Redis, name: str) -> dict[str, str]:
     """The schedule's latest run as recorded (empty if it never ran)."""
     raw: dict[Any, Any] = client.hgetall(record_key(name))
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in raw.items()
-    }
+    return text_hash(raw)
 
 
 def human_duration(seconds: float) -> str:

@@ -9,51 +9,44 @@ message that names the chunks and the figures.
 
 from __future__ import annotations
 
-from workers.state.ledger import ChunkState
+from workers.state.records import Chunk, ChunkState, Load
 
 PREFIX = "counts do not add up: "
 COUNTS_MISMATCH_METRIC = "counts_mismatch"  # loads ended counts_mismatch (a fleet counter)
 MAX_NAMED_CHUNKS = 10  # the message names this many chunks, then says how many more
 
 
-def _int(record: dict[str, str], name: str) -> int:
-    try:
-        return int(record.get(name) or 0)
-    except ValueError:
-        return 0
-
-
-def chunk_problem(chunk: dict[str, str]) -> str | None:
+def chunk_problem(chunk: Chunk) -> str | None:
     """A completed job whose rows are not all processed or failed by Marketo's count."""
-    if chunk.get("state") != ChunkState.DONE:
+    if chunk.state != ChunkState.DONE:
         return None
-    rows, processed, failed = _int(chunk, "rows"), _int(chunk, "processed"), _int(chunk, "failed")
+    rows, processed, failed = chunk.rows, chunk.processed, chunk.failed
     if rows == processed + failed:
         return None
     return (
-        f"chunk {_int(chunk, 'index')} submitted {rows:,} rows, "
+        f"chunk {chunk.index} submitted {rows:,} rows, "
         f"Marketo processed {processed:,} + failed {failed:,}"
     )
 
 
-def load_problems(load: dict[str, str], chunks: list[dict[str, str]]) -> list[str]:
+def load_problems(load: Load, chunks: list[Chunk]) -> list[str]:
     """The load's own totals against each other and against its chunks."""
     problems = []
-    read = _int(load, "rows_read")
-    submitted = _int(load, "rows_submitted")
-    rejected = _int(load, "rows_rejected")
-    skipped = _int(load, "rows_skipped")
-    not_submitted = _int(load, "rows_not_submitted")
+    read = load.rows_read
+    submitted = load.rows_submitted
+    rejected = load.rows_rejected
+    skipped = load.rows_skipped
+    not_submitted = load.rows_not_submitted
     if read != submitted + rejected + skipped + not_submitted:
         problems.append(
             f"{read:,} rows read, but {submitted:,} submitted + {rejected:,} rejected + "
             f"{skipped:,} skipped + {not_submitted:,} not submitted"
         )
-    in_chunks = sum(_int(c, "rows") for c in chunks if not c.get("not_submitted"))
+    in_chunks = sum(c.rows for c in chunks if not c.not_submitted)
     if submitted != in_chunks:
         problems.append(f"{submitted:,} rows submitted, but the chunks hold {in_chunks:,}")
-    processed, failed = _int(load, "rows_processed"), _int(load, "rows_failed")
-    in_failed_jobs = _int(load, "rows_in_failed_jobs")
+    processed, failed = load.rows_processed, load.rows_failed
+    in_failed_jobs = load.rows_in_failed_jobs
     if submitted != processed + failed + in_failed_jobs:
         problems.append(
             f"{submitted:,} rows submitted, but Marketo processed {processed:,} + "
@@ -62,7 +55,7 @@ def load_problems(load: dict[str, str], chunks: list[dict[str, str]]) -> list[st
     return problems
 
 
-def mismatch(load: dict[str, str], chunks: list[dict[str, str]]) -> str | None:
+def mismatch(load: Load, chunks: list[Chunk]) -> str | None:
     """One line naming every chunk (up to a bound) and total that does not add up, or None."""
     per_chunk = [p for p in (chunk_problem(c) for c in chunks) if p]
     problems = per_chunk[:MAX_NAMED_CHUNKS]

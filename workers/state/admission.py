@@ -28,6 +28,7 @@ import redis
 from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
 from workers.state import keys as redis_keys
 from workers.state import scripts
+from workers.state.redis_text import text
 
 DEFAULT_PERMIT_LEASE_S = 300.0
 
@@ -81,7 +82,7 @@ class Admission:
         """Hand permits to the chunks at the head of the line, as many as are free."""
         keys = [self._waiting, self._permits, self._hold]
         granted = self._grant(keys=keys, args=[self._now_ms(), self._max, self._lease_ms, limit])
-        return [item.decode() if isinstance(item, bytes) else str(item) for item in granted]
+        return [text(item) for item in granted]
 
     def holds(self, chunk_id: str) -> bool:
         return self._redis.zscore(self._permits, chunk_id) is not None
@@ -123,7 +124,7 @@ class Admission:
     def expired(self) -> list[str]:
         """Permits whose lease ran out: the reconciler must check their jobs."""
         items = self._redis.zrangebyscore(self._permits, "-inf", self._now_ms())
-        names = [item.decode() if isinstance(item, bytes) else str(item) for item in items]
+        names = [text(item) for item in items]
         return [name for name in names if not name.startswith(GHOST_PREFIX)]
 
     def snapshot(self) -> AdmissionSnapshot:

@@ -1,5 +1,8 @@
 """The load ledger: loads and chunks in Redis, the one source of truth of a load's progress.
 
+Reads hand back typed records (``records``: :class:`Load`, :class:`Chunk`), each
+parsed once from its hash; writes take the typed field mappings defined there.
+
 Every state change is a compare-and-set in one Lua script: it happens only
 from the states the caller names, so a redelivered task (acks_late) that
 repeats a step finds the state already moved and does nothing. Counters that
@@ -14,49 +17,46 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from workers.errors import IdempotencyConflict, LedgerError
 from workers.state import keys as redis_keys
-from workers.state import scripts
-
-
-class LoadState(StrEnum):
-    PENDING = "pending"
-    SPLITTING = "splitting"
-    LOADING = "loading"
-    SUCCEEDED = "succeeded"
-    SUCCEEDED_WITH_ROW_ERRORS = "succeeded_with_row_errors"
-    FAILED = "failed"
-    # Ran to the end, but rows read, submitted and Marketo's counts do not add up.
-    COUNTS_MISMATCH = "counts_mismatch"
-
+from workers.state import records, scripts
+from workers.state.records import (
+    TERMINAL_CHUNK_STATES,
+    TERMINAL_LOAD_STATES,
+    Chunk,
+    ChunkFields,
+    ChunkState,
+    Load,
+    LoadCounters,
+    LoadFields,
+    LoadState,
+    parse_chunk,
+    parse_load,
+)
+from workers.state.redis_text import text, text_hash
 
 # Loads not yet terminal: the set the reconciler sweeps.
 ACTIVE_LOADS = redis_keys.ACTIVE_LOADS
-TERMINAL_LOAD_STATES = frozenset(
-    {
-        LoadState.SUCCEEDED,
-        LoadState.SUCCEEDED_WITH_ROW_ERRORS,
-        LoadState.FAILED,
-        LoadState.COUNTS_MISMATCH,
-    }
-)
 
-
-class ChunkState(StrEnum):
-    WAITING = "waiting"  # split and stored, in line for a permit
-    SUBMITTING = "submitting"  # holds a permit; the POST may or may not have happened
-    SUBMITTED = "submitted"  # Marketo gave a batch id; being polled
-    COLLECTING = "collecting"  # terminal in Marketo; failure/warning files being fetched
-    DONE = "done"
-    FAILED = "failed"
-
-
-TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED})
+__all__ = [
+    "ACTIVE_LOADS",
+    "TERMINAL_CHUNK_STATES",
+    "TERMINAL_LOAD_STATES",
+    "Chunk",
+    "ChunkFields",
+    "ChunkState",
+    "Ledger",
+    "LedgerError",
+    "Load",
+    "LoadCounters",
+    "LoadFields",
+    "LoadState",
+    "Transition",
+]
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,6 @@ class Transition:
 
     applied: bool
     found: str | None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
-    return {_text(key): _text(value) for key, value in raw.items()}
 
 
 class Ledger:
@@ -96,7 +88,7 @@ class Ledger:
 
     @staticmethod
     def chunk_id(load_id: str, index: int) -> str:
-        return f"{load_id}:{index}"
+        return records.chunk_id(load_id, index)
 
     @staticmethod
     def parse_chunk_id(chunk_id: str) -> tuple[str, int]:
@@ -109,7 +101,7 @@ class Ledger:
         load_id: str,
         params: Mapping[str, Any],
         idempotency_key: str | None = None,
-        fields: Mapping[str, str] | None = None,
+        fields: LoadFields | None = None,
     ) -> tuple[str, bool]:
         """Record a load as pending and active, or return the one already under ``idempotency_key``.
 
@@ -142,38 +134,39 @@ class Ledger:
         )
         if created == 2:
             raise IdempotencyConflict(
-                f'idempotencyKey "{idempotency_key}" was already used by load {_text(holder)} '
+                f'idempotencyKey "{idempotency_key}" was already used by load {text(holder)} '
                 "with a different payload"
             )
-        return _text(holder), bool(created)
+        return text(holder), bool(created)
 
-    def load(self, load_id: str) -> dict[str, str]:
+    def load(self, load_id: str) -> Load:
+        """The load's record; LedgerError if there is none, DamagedLedgerRecord if unreadable."""
         raw = self._redis.hgetall(self.load_key(load_id))
         if not raw:
             raise LedgerError(f"no load {load_id!r}")
-        return _decode(raw)
+        return parse_load(load_id, text_hash(raw))
 
     def recent_loads(self, limit: int = 20) -> list[str]:
-        return [_text(item) for item in self._redis.zrevrange(redis_keys.LOADS, 0, limit - 1)]
+        return [text(item) for item in self._redis.zrevrange(redis_keys.LOADS, 0, limit - 1)]
 
     def update_load(
         self,
         load_id: str,
         allowed: Iterable[str],
         state: str,
-        fields: Mapping[str, object] | None = None,
+        fields: LoadFields | None = None,
     ) -> Transition:
         key = self.load_key(load_id)
         return self._apply(f"load {load_id!r}", key, key, allowed, state, fields or {}, {})
 
-    def add_to_load(self, load_id: str, increments: Mapping[str, int]) -> None:
+    def add_to_load(self, load_id: str, increments: LoadCounters) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        for field, amount in increments.items():
+        for field, amount in cast(Mapping[str, int], increments).items():
             pipe.hincrby(self.load_key(load_id), field, amount)
         pipe.execute()
 
     # chunks ---------------------------------------------------------------
-    def add_chunk(self, load_id: str, index: int, fields: Mapping[str, object]) -> bool:
+    def add_chunk(self, load_id: str, index: int, fields: ChunkFields) -> bool:
         """Record a split file as a waiting chunk; False if it was recorded before."""
         # One script: a crash can never leave a chunk with a state but without its fields.
         now = repr(self._clock())
@@ -183,23 +176,25 @@ class Ledger:
         args: list[str | int] = [ChunkState.WAITING.value, json.dumps(mapping), index]
         return bool(self._add_chunk(keys=keys, args=args))
 
-    def chunk(self, load_id: str, index: int) -> dict[str, str]:
+    def chunk(self, load_id: str, index: int) -> Chunk:
+        """The chunk's record; LedgerError if there is none, DamagedLedgerRecord if unreadable."""
         raw = self._redis.hgetall(self.chunk_key(load_id, index))
         if not raw:
             raise LedgerError(f"no chunk {index} in load {load_id!r}")
-        return _decode(raw)
+        return parse_chunk(load_id, text_hash(raw))
 
     def chunk_indexes(self, load_id: str) -> list[int]:
         return sorted(int(i) for i in self._redis.smembers(redis_keys.load_chunks(load_id)))
 
-    def chunks(self, load_id: str) -> list[dict[str, str]]:
+    def chunks(self, load_id: str) -> list[Chunk]:
+        """The load's chunks in index order."""
         indexes = self.chunk_indexes(load_id)
         pipe = self._redis.pipeline(transaction=False)
         for index in indexes:
             pipe.hgetall(self.chunk_key(load_id, index))
-        return [_decode(raw) for raw in pipe.execute()]
+        return [parse_chunk(load_id, text_hash(raw)) for raw in pipe.execute()]
 
-    def snapshot(self, load_id: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    def snapshot(self, load_id: str) -> tuple[Load, list[Chunk]]:
         """The load and its chunks as of one instant (MULTI/EXEC).
 
         Reading them one after the other can see a chunk already ``done`` while
@@ -214,7 +209,8 @@ class Ledger:
         raw_load, *raw_chunks = pipe.execute()
         if not raw_load:
             raise LedgerError(f"no load {load_id!r}")
-        return _decode(raw_load), [_decode(raw) for raw in raw_chunks]
+        load = parse_load(load_id, text_hash(raw_load))
+        return load, [parse_chunk(load_id, text_hash(raw)) for raw in raw_chunks]
 
     def move_chunk(
         self,
@@ -222,8 +218,8 @@ class Ledger:
         index: int,
         allowed: Iterable[str],
         state: str,
-        fields: Mapping[str, object] | None = None,
-        load_increments: Mapping[str, int] | None = None,
+        fields: ChunkFields | None = None,
+        load_increments: LoadCounters | None = None,
     ) -> Transition:
         """Compare-and-set a chunk's state, rolling ``load_increments`` into its load."""
         return self._apply(
@@ -258,12 +254,20 @@ class Ledger:
         count, _ = pipe.execute()
         return int(count)
 
-    def set_load_fields(self, load_id: str, fields: Mapping[str, object]) -> None:
+    def set_load_fields(self, load_id: str, fields: LoadFields) -> None:
         """Set informational fields of a load (no state change), e.g. why it waits."""
         self._redis.hset(self.load_key(load_id), mapping={k: str(v) for k, v in fields.items()})
 
     def clear_load_fields(self, load_id: str, *names: str) -> None:
         self._redis.hdel(self.load_key(load_id), *names)
+
+    def mark_waiting(self, load_id: str, reason: str) -> bool:
+        """Say why the load waits; True, and one more ``quota_waits``, if it did not wait yet."""
+        key = self.load_key(load_id)
+        if not self._redis.hsetnx(key, "waiting_reason", reason):
+            return False
+        self._redis.hincrby(key, "quota_waits", 1)
+        return True
 
     def _apply(
         self,
@@ -273,7 +277,7 @@ class Ledger:
         allowed: Iterable[str],
         state: str,
         fields: Mapping[str, object],
-        increments: Mapping[str, int],
+        increments: Mapping[str, object],
     ) -> Transition:
         found = self._transition(
             keys=[key, load_key],
@@ -287,5 +291,5 @@ class Ledger:
         )
         if found is None:
             raise LedgerError(f"no {what}")
-        text = _text(found)
-        return Transition(applied=text == "OK", found=None if text == "OK" else text)
+        answer = text(found)
+        return Transition(applied=answer == "OK", found=None if answer == "OK" else answer)
