@@ -35,3 +35,6 @@ SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
 
 # The import API a load goes through (a name in workers.importers.IMPORTERS).
 IMPORT_API = "bulk"
+# Chunks of Data Ingestion loads being sent at once per instance (each a run of requests).
+INGESTION_CHUNKS_IN_FLIGHT = 4
+INGESTION_CHUNKS_IN_FLIGHT_MAX = 64

@@ -154,6 +154,16 @@ class Settings(BaseSettings):
         description="Our import jobs Queued + Importing per instance (never above 10)",
     )
 
+    ingestion_chunks_in_flight: int = Field(
+        default=defaults.INGESTION_CHUNKS_IN_FLIGHT,
+        ge=1,
+        le=defaults.INGESTION_CHUNKS_IN_FLIGHT_MAX,
+        description=(
+            "Chunks of Data Ingestion loads sent at once per instance (their own line, "
+            "apart from bulk import's jobs)"
+        ),
+    )
+
     # Pipeline pacing. Marketo asks for polls every 5 to 30 s; tests shorten these.
     poll_min_s: float = Field(
         default=5.0,

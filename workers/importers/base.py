@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, ClassVar, Self
 
 from workers.marketo.imports import ImportState
+from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
 
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
+    from workers.settings import Settings
 
 
 class ResultFile(StrEnum):
@@ -69,6 +71,7 @@ class JobStatus:
     rows_with_warning: int = 0
     message: str | None = None
     request_id: str | None = None
+    calls: int = 1  # API calls the answer took (a request-based submit: one per request)
 
     @property
     def finished(self) -> bool:
@@ -83,6 +86,20 @@ class Importer(ABC):
     """
 
     name: ClassVar[str]
+    # Whether a job waits in Marketo's import queue (its duration then teaches the steps
+    # how fast Marketo imports, for poll timing); a request-based API's does not.
+    queued_in_marketo: ClassVar[bool] = True
+    # Said in the load report when this API's counts are not Marketo's row outcomes.
+    report_note: ClassVar[str | None] = None
+
+    @classmethod
+    def lane(cls, settings: Settings) -> tuple[int, int]:
+        """(chunks in flight at once, the most that may be set) in this API's admission lane.
+
+        Each API has its own line of chunks per instance: a bulk import holds one
+        of Marketo's 10 job slots; another API is limited by its own budgets.
+        """
+        return settings.max_outstanding_jobs, MARKETO_MAX_OUTSTANDING_JOBS
 
     @classmethod
     def refusal(cls, request: LoadRequest) -> str | None:

@@ -20,6 +20,7 @@ shape of Marketo's bulk failure files (the chunk's header plus
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ import logging
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Self
 
+from workers import defaults
 from workers.errors import IngestionRefused, InputError
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
 from workers.importers.ingestion_rows import Rejected, encode, pack, to_object
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
+    from workers.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,13 @@ class IngestionImporter(Importer):
     """One chunk, several Data Ingestion requests; outcomes kept per request in Redis."""
 
     name = "ingestion"
+    queued_in_marketo = False
+    report_note = (
+        "rows_processed counts rows Marketo's Data Ingestion API accepted (HTTP 202); what "
+        "Marketo then did with each one is reported only on its Observability Data Stream, "
+        "looked up by the request ids in each chunk's message. rows_failed counts rows not "
+        "sent (not of their field's type, or too big) and rows of requests Marketo refused."
+    )
 
     def __init__(
         self,
@@ -71,6 +81,10 @@ class IngestionImporter(Importer):
     @classmethod
     def from_client(cls, marketo: MarketoClient) -> Self:
         return cls(marketo)
+
+    @classmethod
+    def lane(cls, settings: Settings) -> tuple[int, int]:
+        return settings.ingestion_chunks_in_flight, defaults.INGESTION_CHUNKS_IN_FLIGHT_MAX
 
     @classmethod
     def refusal(cls, request: LoadRequest) -> str | None:
@@ -111,10 +125,12 @@ class IngestionImporter(Importer):
         )
         pipe.expire(key, JOB_TTL_S)
         pipe.execute()
+        sent = 0
         for number, batch in enumerate(batches):
             field = f"request:{number}"
             if self.redis.hexists(key, field):
                 continue  # answered before a crash or a retry of this chunk
+            sent += 1
             request = IngestionRequest(shape.path, batch.body(before, after), len(batch.objects))
             try:
                 # A request that may have been taken is repeated by the submit step (which
@@ -134,7 +150,7 @@ class IngestionImporter(Importer):
                 continue
             answer = {"accepted": accepted.objects, "request_id": accepted.request_id}
             self.redis.hset(key, field, json.dumps(answer))
-        return self._status(job_id)
+        return dataclasses.replace(self._status(job_id), calls=sent)
 
     def status(self, target: ImportTarget, job: Job) -> JobStatus:
         return self._status(job.id)
@@ -184,15 +200,16 @@ class IngestionImporter(Importer):
         rejected = len(json.loads(record.get("rejected", "[]")))
         answered = sum(1 for name in record if name.startswith("request:"))
         done = answered >= int(record.get("requests", 0))
-        shown = ", ".join(request_ids[:3]) + (" ..." if len(request_ids) > 3 else "")
+        shown = ", ".join(request_ids)
         return JobStatus(
             job_id=job_id,
             state=ImportState.COMPLETE if done else ImportState.IMPORTING,
             raw_status=COMPLETE if done else ImportState.IMPORTING.value,
             records_processed=accepted,
             rows_failed=refused + rejected,
-            message=f"{len(request_ids)} requests accepted ({shown or 'none'})",
+            message=f"{len(request_ids)} requests accepted: {shown or 'none'}",
             request_id=request_ids[0] if request_ids else None,
+            calls=0,  # read from our own record, not asked of Marketo
         )
 
 

@@ -44,7 +44,7 @@ def ghost_seconds(rt: Runtime, rows: int) -> float:
     """How long a job we cannot see may keep a slot: behind every outstanding job, two at a time."""
     rows_per_s = rate(rt)
     job_s = rows / rows_per_s if rows_per_s else rt.settings.poll_max_s
-    ahead = rt.admission.snapshot().outstanding / IMPORT_SLOTS
+    ahead = rt.admission.snapshot().outstanding / IMPORT_SLOTS  # bulk import's jobs
     return min(job_s * (ahead + 1) + rt.settings.poll_max_s, GHOST_MAX_S)
 
 
@@ -73,8 +73,8 @@ def fail_chunk(
     if not moved.applied:
         return False
     if job_may_run:
-        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
-    rt.admission.release(chunk_id)
+        rt.lane(chunk_id).hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
+    rt.lane(chunk_id).release(chunk_id)
     rt.redis.zrem(jobs_key(rt), chunk_id)
     logger.error("chunk failed load_id=%s chunk=%s (%s): %s", load_id, index, state, message)
     dispatch.pump()
@@ -115,8 +115,8 @@ def unexpected(
         # attempt counts a possible double submission and covers it with a ghost.
         moved = rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
         if moved.applied:
-            rt.admission.release(chunk_id)
-            rt.admission.enqueue(chunk_id)
+            rt.lane(chunk_id).release(chunk_id)
+            rt.lane(chunk_id).enqueue(chunk_id)
             dispatch.pump(countdown=RETRY_SUBMIT_S)
     elif state == ChunkState.SUBMITTED and step == "poll":
         token = uuid.uuid4().hex

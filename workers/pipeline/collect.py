@@ -48,7 +48,7 @@ def _collect(
     # The job is terminal in Marketo. A poll that died after moving the chunk here
     # may have left its permit and its place among the jobs: free both (idempotent).
     rt.redis.zrem(jobs_key(rt), chunk_id)
-    if rt.admission.release(chunk_id):
+    if rt.lane(chunk_id).release(chunk_id):
         dispatch.pump()
     load = rt.ledger.load(load_id)
     request = load.request
@@ -88,7 +88,7 @@ def _collect(
                 {"jobs_retried": 1, "api_calls": calls},
             )
             if moved.applied:
-                rt.admission.enqueue(chunk_id)
+                rt.lane(chunk_id).enqueue(chunk_id)
                 logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
                 dispatch.pump()
             return StepOutcome.RETRY

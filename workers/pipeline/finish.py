@@ -13,6 +13,8 @@ import logging
 import time
 from typing import Any
 
+from workers import defaults
+from workers.importers import IMPORTERS
 from workers.marketo.metrics import Metrics
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
@@ -80,10 +82,15 @@ def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
         "chunks": len(chunks),
     }
     parameters = dict(load.params)
+    api = str(parameters.get("api") or defaults.IMPORT_API)
+    importer = IMPORTERS.get(api)
     return {
         "load_id": load.load_id,
         "source": parameters.get("source"),
         "parameters": parameters,
+        "api": api,
+        # What "processed" means for this API, when that is not Marketo's own count.
+        "api_note": importer.report_note if importer else None,
         "error": load.error,
         "counts_ok": accounting.mismatch(load, chunks) is None,
         "last_error": load.last_error,

@@ -68,12 +68,13 @@ def _poll(
     load = rt.ledger.load(load_id)
     request = load.request
     job = Job(chunk.required_batch_id(), chunk.rows)
+    importer = rt.importer_for(request)
     try:
-        status = rt.importer_for(request).status(import_target(request), job)
+        status = importer.status(import_target(request), job)
     except DailyQuotaExhausted as error:
         # The job goes on in Marketo and keeps its permit; look again later.
         delay = quota_wait.record(rt, load_id, error)
-        rt.admission.renew(chunk_id)
+        rt.lane(chunk_id).renew(chunk_id)
         retry = uuid.uuid4().hex
         moved = rt.ledger.move_chunk(
             load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, {"poll_token": retry}
@@ -87,7 +88,7 @@ def _poll(
         fail_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTED, str(error), 1)
         return StepOutcome.FAILED
     quota_wait.clear(rt, load_id, load)
-    rt.admission.renew(chunk_id)
+    rt.lane(chunk_id).renew(chunk_id)
     now = time.time()
     if status.finished:
         moved = rt.ledger.move_chunk(
@@ -103,13 +104,13 @@ def _poll(
                 "message": status.message or "",
                 "finished_at": now,
             },
-            {"api_calls": 1},
+            {"api_calls": status.calls},
         )
         if moved.applied:
-            rt.admission.release(chunk_id)
+            rt.lane(chunk_id).release(chunk_id)
             rt.redis.zrem(jobs_key(rt), chunk_id)
             started = chunk.importing_since or chunk.submitted_at
-            if started is not None:
+            if started is not None and importer.queued_in_marketo:
                 rt.redis.set(rate_key(rt), updated_rate(rate(rt), chunk.rows, now - started))
             logger.info(
                 "job %s load_id=%s chunk=%s batch_id=%s processed=%s failed=%s warnings=%s",
@@ -131,7 +132,12 @@ def _poll(
         fields["importing_since"] = now
         chunk = dataclasses.replace(chunk, importing_since=now)
     moved = rt.ledger.move_chunk(
-        load_id, index, [ChunkState.SUBMITTED], ChunkState.SUBMITTED, fields, {"api_calls": 1}
+        load_id,
+        index,
+        [ChunkState.SUBMITTED],
+        ChunkState.SUBMITTED,
+        fields,
+        {"api_calls": status.calls},
     )
     if moved.applied:
         delay = poll_delay(rt, chunk_id, chunk, status.raw_status)

@@ -42,7 +42,7 @@ def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
         except DamagedLedgerRecord as error:  # one unreadable record must not stop the sweep
             logger.error("reconcile skipped load_id=%s: %s", load_id, error)
             counts["damaged"] += 1
-    for chunk_id in rt.admission.expired():
+    for chunk_id in [expired for lane in rt.lanes for expired in lane.expired()]:
         try:
             _reconcile_permit(rt, dispatch, chunk_id, counts)
         except DamagedLedgerRecord as error:
@@ -70,13 +70,13 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
         index = chunk.index
         chunk_id = chunk.chunk_id
         age = now - chunk.updated_at
-        held = rt.admission.holds(chunk_id)
+        held = rt.lane(chunk_id).holds(chunk_id)
         if chunk.state == ChunkState.WAITING:
             if held:  # granted, but the grantor died before moving it on
                 rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
                 dispatch.submit(load_id, index)
                 counts["submit"] += 1
-            elif rt.admission.enqueue(chunk_id):
+            elif rt.lane(chunk_id).enqueue(chunk_id):
                 counts["requeued"] += 1
         elif chunk.state == ChunkState.SUBMITTING and age > stale_s:
             if not rt.redis.exists(redis_keys.submit_lock(chunk_id)):
@@ -108,8 +108,8 @@ def _reconcile_permit(
     except LedgerError:  # the load is gone: nothing can be running for it
         state = None
     if state in (ChunkState.SUBMITTED, ChunkState.SUBMITTING):
-        rt.admission.renew(chunk_id)  # its job may be queued; the poll/submit path frees it
+        rt.lane(chunk_id).renew(chunk_id)  # its job may be queued; the poll/submit path frees it
         counts["renewed"] += 1
     elif state != ChunkState.WAITING:
-        rt.admission.release(chunk_id)
+        rt.lane(chunk_id).release(chunk_id)
         counts["released"] += 1

@@ -13,7 +13,7 @@ from functools import cached_property
 import redis
 
 from workers import defaults
-from workers.importers import Importer, make_importer
+from workers.importers import IMPORTERS, Importer, make_importer
 from workers.load_request import LoadRequest
 from workers.marketo import MarketoClient
 from workers.settings import Settings, get_settings
@@ -27,6 +27,8 @@ class Runtime:
     settings: Settings
     # Importers by registry name, built on first use; a test may put a StubImporter here.
     importers: dict[str, Importer] = field(default_factory=dict)
+    _lanes: dict[str, Admission] = field(default_factory=dict, repr=False)
+    _api_of: dict[str, str] = field(default_factory=dict, repr=False)  # load id -> its API
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -38,12 +40,36 @@ class Runtime:
 
     @cached_property
     def admission(self) -> Admission:
-        return Admission(
-            self.redis,
-            self.settings.instance,
-            max_outstanding=self.settings.max_outstanding_jobs,
-            lease_s=self.settings.permit_lease_s,
-        )
+        """Bulk import's lane: Marketo's import jobs of this instance."""
+        return self.lane_for(defaults.IMPORT_API)
+
+    def lane_for(self, api: str) -> Admission:
+        """The admission lane of an import API: its own line of chunks on this instance."""
+        if api not in self._lanes:
+            in_flight, ceiling = IMPORTERS[api].lane(self.settings)
+            instance = self.settings.instance
+            self._lanes[api] = Admission(
+                self.redis,
+                instance if api == defaults.IMPORT_API else f"{instance}:{api}",
+                max_outstanding=in_flight,
+                lease_s=self.settings.permit_lease_s,
+                ceiling=ceiling,
+            )
+        return self._lanes[api]
+
+    @property
+    def lanes(self) -> list[Admission]:
+        """Every API's lane (the pump grants in each, the reconciler sweeps each)."""
+        return [self.lane_for(api) for api in IMPORTERS]
+
+    def lane(self, chunk_id: str) -> Admission:
+        """The lane of the chunk's load (its API never changes, so it is looked up once)."""
+        load_id, _ = Ledger.parse_chunk_id(chunk_id)
+        if load_id not in self._api_of:
+            if len(self._api_of) > API_MEMORY:
+                self._api_of.clear()
+            self._api_of[load_id] = self.ledger.load(load_id).request.api or defaults.IMPORT_API
+        return self.lane_for(self._api_of[load_id])
 
     @cached_property
     def storage(self) -> Storage:
@@ -63,6 +89,8 @@ class Runtime:
             self.importers[name] = make_importer(name, self.marketo)
         return self.importers[name]
 
+
+API_MEMORY = 10_000  # loads whose API a process remembers before it starts afresh
 
 _current: tuple[int, Runtime] | None = None
 

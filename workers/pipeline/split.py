@@ -110,7 +110,8 @@ def _split(
             }
             rt.ledger.add_chunk(load_id, info.index, fields)
             if rt.ledger.chunk(load_id, info.index).state == ChunkState.WAITING:
-                rt.admission.enqueue(Ledger.chunk_id(load_id, info.index))
+                chunk_id = Ledger.chunk_id(load_id, info.index)
+                rt.lane(chunk_id).enqueue(chunk_id)
             pump(rt, dispatch)
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
@@ -156,7 +157,7 @@ def _fail_split(
     """
     for index in rt.ledger.chunk_indexes(load_id):
         chunk_id = Ledger.chunk_id(load_id, index)
-        withdrawn = rt.admission.withdraw(chunk_id)
+        withdrawn = rt.lane(chunk_id).withdraw(chunk_id)
         moved = rt.ledger.move_chunk(
             load_id,
             index,
@@ -166,7 +167,7 @@ def _fail_split(
             {"chunks_failed": 1},
         )
         if moved.applied and not withdrawn:
-            rt.admission.release(chunk_id)
+            rt.lane(chunk_id).release(chunk_id)
     progress = run.progress if run else None
     rows = progress.rows if progress else 0
     rejects = progress.rejects if progress else 0

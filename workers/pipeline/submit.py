@@ -42,15 +42,15 @@ __all__ = ["RETRY_SUBMIT_S", "jobs_key", "pump", "submit"]
 
 
 def pump(rt: Runtime, dispatch: Dispatcher) -> list[str]:
-    """Give free permits to the chunks first in line and send them to be submitted."""
-    granted = rt.admission.grant()
+    """Give free permits to the chunks first in line (in every API's lane) and send them on."""
+    granted = [chunk_id for lane in rt.lanes for chunk_id in lane.grant()]
     for chunk_id in granted:
         load_id, index = Ledger.parse_chunk_id(chunk_id)
         moved = rt.ledger.move_chunk(load_id, index, [ChunkState.WAITING], ChunkState.SUBMITTING)
         if moved.applied or moved.found == ChunkState.SUBMITTING:
             dispatch.submit(load_id, index)
         else:  # finished or failed meanwhile: the permit is not needed
-            rt.admission.release(chunk_id)
+            rt.lane(chunk_id).release(chunk_id)
     return granted
 
 
@@ -60,10 +60,10 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> StepO
     chunk = rt.ledger.chunk(load_id, index)
     if chunk.state != ChunkState.SUBMITTING:
         return StepOutcome.NOT_SUBMITTING
-    if not rt.admission.holds(chunk_id):
+    if not rt.lane(chunk_id).holds(chunk_id):
         # The reconciler took the permit back: get in line again.
         rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
-        rt.admission.enqueue(chunk_id)
+        rt.lane(chunk_id).enqueue(chunk_id)
         dispatch.pump()
         return StepOutcome.REQUEUED
     # One POST attempt is bounded by the call lease; allow for one retry. A lock
@@ -87,14 +87,14 @@ def _submit(
     rt: Runtime, dispatch: Dispatcher, load_id: str, index: int, chunk: Chunk
 ) -> StepOutcome:
     chunk_id = Ledger.chunk_id(load_id, index)
-    rt.admission.renew(chunk_id)
+    rt.lane(chunk_id).renew(chunk_id)
     load = rt.ledger.load(load_id)
     request = load.request
     if chunk.post_started_at is not None:
         # An earlier attempt died after starting its POST: Marketo may run that
         # job too. Count it, and keep a slot for it until it should be done.
         rt.ledger.add_to_load(load_id, {"possible_double_submissions": 1})
-        rt.admission.hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
+        rt.lane(chunk_id).hold_ghost(chunk_id, ghost_seconds(rt, chunk.rows))
     started = rt.ledger.move_chunk(
         load_id,
         index,
@@ -110,6 +110,7 @@ def _submit(
         open=lambda: rt.storage.open(uri),
         length=chunk.bytes,
         filename=uri.rsplit("/", 1)[-1],
+        key=uri,
     )
     log = f"load_id={load_id} chunk={index}"
     try:
@@ -120,7 +121,7 @@ def _submit(
         return _wait_for_quota(rt, dispatch, load_id, index, error)
     except TooManyImports:
         hold = rt.settings.too_many_imports_hold_s
-        rt.admission.too_many_imports(chunk_id, hold)
+        rt.lane(chunk_id).too_many_imports(chunk_id, hold)
         rt.ledger.move_chunk(
             load_id,
             index,
@@ -158,15 +159,18 @@ def _submit(
             "poll_token": token,
             "post_started_at": "",
         },
-        {"api_calls": 1, "jobs_submitted": 1},
+        {"api_calls": status.calls, "jobs_submitted": 1},
     )
     if not recorded.applied:
         # A concurrent attempt (whose lock had expired) recorded its job first; this
         # one is a double submission, counted and covered by a ghost permit already.
         logger.warning("second job for %s batch_id=%s not tracked", log, status.job_id)
         return StepOutcome.DUPLICATE
-    rt.redis.zadd(jobs_key(rt), {chunk_id: now})
     logger.info("submitted %s batch_id=%s", log, status.job_id)
+    if status.finished:  # a request-based API: nothing left to wait for in Marketo
+        dispatch.poll(load_id, index, token, countdown=0)
+        return StepOutcome.SUBMITTED
+    rt.redis.zadd(jobs_key(rt), {chunk_id: now})
     delay = poll_delay(rt, chunk_id, chunk, status.raw_status)
     dispatch.poll(load_id, index, token, countdown=delay)
     return StepOutcome.SUBMITTED
@@ -201,7 +205,7 @@ def _wait_for_quota(
     )
     if moved.applied:
         rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
-        rt.admission.requeue_front(chunk_id)
+        rt.lane(chunk_id).requeue_front(chunk_id)
         dispatch.pump(countdown=delay)
     return StepOutcome.QUOTA_WAIT
 
@@ -214,8 +218,8 @@ def _back_in_line(
     rt.ledger.move_chunk(
         load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
     )
-    rt.admission.release(chunk_id)
-    rt.admission.enqueue(chunk_id)
+    rt.lane(chunk_id).release(chunk_id)
+    rt.lane(chunk_id).enqueue(chunk_id)
     logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
     dispatch.pump(countdown=RETRY_SUBMIT_S)
     return StepOutcome.BACK_IN_LINE

@@ -54,9 +54,11 @@ class Admission:
         max_outstanding: int = MARKETO_MAX_OUTSTANDING_JOBS,
         lease_s: float = DEFAULT_PERMIT_LEASE_S,
         clock: Callable[[], float] = time.time,
+        ceiling: int = MARKETO_MAX_OUTSTANDING_JOBS,
     ) -> None:
-        if not 1 <= max_outstanding <= MARKETO_MAX_OUTSTANDING_JOBS:
-            raise ValueError(f"max_outstanding must be 1..{MARKETO_MAX_OUTSTANDING_JOBS}")
+        # ``ceiling``: Marketo's 10 jobs for bulk import; another API's lane sets its own.
+        if not 1 <= max_outstanding <= ceiling:
+            raise ValueError(f"max_outstanding must be 1..{ceiling}")
         self._redis = client
         self._max = max_outstanding
         self._lease_ms = int(lease_s * 1000)

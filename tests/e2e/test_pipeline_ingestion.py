@@ -1,0 +1,97 @@
+"""Loads through Marketo's Data Ingestion API, end to end: real workers, Redis, S3 and sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.pipeline_helpers import (
+    Pipeline,
+    assert_rows_accounted,
+    lead_rows,
+    put_dataset,
+    read_report,
+)
+from tests.sandbox_helpers import admin, configure, drain, ingestion_request, records
+from tests.services import SANDBOX_CLIENT_SECRET, Service
+
+HEADER = "email,firstName,lastName,leadScore\n"
+
+
+def test_an_ingestion_load_sends_typed_rows_and_accounts_for_every_one(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    good = list(lead_rows(1500))
+    bad_type = ["typo@example.com,Bad,Score,not-a-number\n"]  # refused before it is sent
+    body = HEADER + "".join(good[:700] + bad_type + ["\n"] + good[700:])
+    source = put_dataset(s3_client, bucket, "in/leads.csv", body)
+    pipeline.start_worker("a")
+    pipeline.start_worker("b")
+
+    load_id = pipeline.start_load(source=source, object="leads", api="ingestion")
+    load = pipeline.wait_until_finished(load_id)
+
+    assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    assert_rows_accounted(report)
+    totals = report["totals"]
+    assert (totals["rows_read"], totals["rows_skipped"]) == (1502, 1)
+    assert (totals["rows_processed"], totals["rows_failed"]) == (1500, 1)
+    assert totals["chunks"] > 10, "small chunks: many go through the ingestion lane"
+    [failures] = [c["failures_file"] for c in report["chunks"] if c["failures_file"]]
+    fbucket, fkey = failures.removeprefix("s3://").split("/", 1)
+    text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+    assert (
+        'typo@example.com,Bad,Score,not-a-number,"field leadScore: ""not-a-number"" is not an'
+        in text
+    )
+
+    drain(sandbox)
+    stats = admin(sandbox, "GET", "/_sandbox/stats")
+    assert stats["records"]["leads"] == 1500
+    assert stats["max_outstanding_jobs"] == 0, "no bulk import job was created"
+    [lead] = records(sandbox, "leads", email="lead7@example.com")
+    assert lead["leadScore"] == 27 and lead["lastName"] == "Last, 7"
+    ingestion = admin(sandbox, "GET", "/_sandbox/ingestion/stats")
+    assert ingestion["requests"]["applied"] == totals["chunks"]
+    assert report["api"] == "ingestion" and "Observability Data Stream" in report["api_note"]
+    request_id = report["chunks"][0]["message"].split(": ", 1)[1].split(", ")[0]
+    assert ingestion_request(sandbox, request_id)["status"] == "applied"
+    assert SANDBOX_CLIENT_SECRET not in pipeline.logs()
+
+
+def test_program_members_by_ingestion_need_a_lead_id_column_and_say_so_before_sending(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    source = put_dataset(s3_client, bucket, "in/pm.csv", "email\nann@example.com\n")
+    pipeline.start_worker("a", concurrency=1)
+    load_id = pipeline.start_load(
+        source=source,
+        object="programmembers",
+        programId=1002,
+        programMemberStatus="On List",
+        api="ingestion",
+    )
+    load = pipeline.wait_until_finished(load_id)
+    assert load["state"] == "failed"
+    assert (
+        "missing member field 'leadId' (the Data Ingestion API adds program members by "
+        "their Marketo lead id)" in load["error"]
+    )
+    assert admin(sandbox, "GET", "/_sandbox/ingestion/stats")["requests"]["applied"] == 0
+
+
+def test_an_instance_without_the_entitlement_fails_the_load_with_marketos_answer(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    configure(sandbox, ingestion={"entitled": False})
+    source = put_dataset(s3_client, bucket, "in/l.csv", HEADER + "".join(lead_rows(5)))
+    pipeline.start_worker("a", concurrency=1)
+    load_id = pipeline.start_load(source=source, object="leads", api="ingestion")
+    load = pipeline.wait_until_finished(load_id)
+    assert load["state"] == "failed"
+    report = read_report(s3_client, load["report_uri"])
+    [chunk] = report["chunks"]
+    assert chunk["state"] == "failed"
+    assert chunk["message"].startswith("Marketo 4030801: POST /persons: Unauthorized (4030801)")
+    assert "the instance is not entitled to the Data Ingestion API" in chunk["message"]
+    assert drain(sandbox) == 0
