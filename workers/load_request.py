@@ -6,6 +6,9 @@ payload may make our workers do is bounded here: sources are ``s3://`` URIs
 (local paths only behind ALLOW_LOCAL_SOURCES), a callback never names our own
 tasks, Celery's built-ins or our queues, and every string can be sent on (no
 lone surrogate, no control character, a sensible length).
+
+It is over 300 lines on purpose: the model and the rule of each of its fields
+read best side by side, as the one description of what a payload may hold.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from workers.errors import (
     TokenInvalid,
     TransientError,
 )
-from workers.marketo.ingestion import ingestion_error
+from workers.marketo.ingestion_errors import ingestion_error
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 Accepted requests are applied asynchronously (``ingestion.apply_delay_s`` of sandbox
 time); these tests apply them with ``POST /_sandbox/ingestion/drain`` and read the
 outcome Marketo reports only through its Observability Data Stream from the admin API.
+
+Long on purpose: one round trip per endpoint, read as the tour of the API.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ data-ingestion.md: the token only in ``X-Mkto-User-Token``, no query parameters,
 most 1 MB and 1,000 objects a request (program members: across all programs),
 5,000 requests a second per client id and 10,000,000 objects a day, all
 settings under ``ingestion`` in ``GET /_sandbox/config``; not entitled: 4030801.
+
+Long on purpose: one test per documented limit, read as the list of them.
 """
 
 from __future__ import annotations

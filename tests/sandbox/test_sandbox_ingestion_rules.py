@@ -3,6 +3,8 @@
 A body that cannot be read is 400 ``4000801 Bad request``; one that breaks a
 documented rule is 400 ``4000802 Invalid data``; the sandbox appends what was
 wrong after ``: ``. A refused request is never applied.
+
+Long on purpose: one case per documented validation rule, read as the table of them.
 """
 
 from __future__ import annotations

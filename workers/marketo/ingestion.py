@@ -25,22 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from workers.errors import (
     DailyQuotaExhausted,
-    IngestionNotEntitled,
-    IngestionRefused,
-    MarketoAuthError,
     MarketoError,
-    MarketoPermanentError,
-    MarketoTransientError,
     MarketoTransportError,
     RateLimited,
     SettingsError,
-    TokenInvalid,
-    bounded,
 )
 from workers.marketo import metrics as m
-from workers.marketo.auth import TokenProvider, scrub
+from workers.marketo.auth import TokenProvider
 from workers.marketo.budgets import next_reset
 from workers.marketo.ingestion_budgets import IngestionBudgets
+from workers.marketo.ingestion_errors import ingestion_error
 from workers.marketo.metrics import Metrics
 from workers.marketo.retry import Action, RetryPolicy
 from workers.marketo.transport import Transport
@@ -56,7 +50,6 @@ MAX_BODY_BYTES = 1_000_000
 CORRELATION_ID_MAX = 255
 REQUEST_SOURCE_MAX = 50
 REQUEST_SOURCE = "mkto-bulk"
-MESSAGE_MAX = 500  # Marketo's message, as kept in errors and failure files
 HOLDOFF_429_S = 1.0  # one rate window: every worker of the client id pauses after a 429001
 
 
@@ -106,37 +99,6 @@ class Accepted:
     objects: int
     retries: int
     maybe_repeated: bool  # sent again after an attempt that may have reached Marketo
-
-
-def ingestion_error(
-    status: int, body: Any, request_id: str | None, what: str, *secrets: str
-) -> MarketoError:
-    """Map a non-202 answer (``{"error_code", "message"}``) to the error tree.
-
-    The message is Marketo's, bounded, with any of ``secrets`` (the token sent) taken out.
-    """
-    code, message = f"http-{status}", f"HTTP {status}"
-    if isinstance(body, Mapping) and body.get("error_code") is not None:
-        code = bounded(scrub(str(body["error_code"]), *secrets), 32)
-        message = bounded(scrub(str(body.get("message") or message), *secrets), MESSAGE_MAX)
-    text = f"{what}: {message} ({code})"
-    if code == "401013":
-        return TokenInvalid(code, text, request_id)
-    if code == "403010":
-        return MarketoAuthError(code, text, request_id)
-    if code == "4030801":
-        return IngestionNotEntitled(
-            code, f"{text}: the instance is not entitled to the Data Ingestion API", request_id
-        )
-    if code == "4290801":
-        return DailyQuotaExhausted(code, text, request_id)
-    if code == "429001" or status == 429:
-        return RateLimited(code, text, request_id)
-    if status >= 500:
-        return MarketoTransientError(code, text, request_id)
-    if status == 400:
-        return IngestionRefused(code, text, request_id)
-    return MarketoPermanentError(code, text, request_id)
 
 
 class IngestionClient:
