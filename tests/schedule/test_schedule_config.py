@@ -186,3 +186,12 @@ def test_an_entry_survives_the_trip_through_beat_unchanged() -> None:
     nightly = entry(date_offset_days=-1, ready_marker="_SUCCESS", mapping={"E": "email"})
     again = parse_entry(nightly.as_table(), default_wait_s=1)
     assert again == nightly
+
+
+def test_a_nightly_load_can_go_through_the_data_ingestion_api(tmp_path: Path) -> None:
+    run = entry(api="ingestion").run_for(utc("2026-12-01T08:00:00"))
+    assert run.payload["api"] == "ingestion"
+    path = write(tmp_path, '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{ds}/"\n'
+                           'object = "leads"\napi = "fast"\n')  # fmt: skip
+    with pytest.raises(ScheduleFileError, match=r'api: "fast" is not an import API'):
+        load_schedule_file(path, 3600)
