@@ -95,3 +95,59 @@ def test_an_instance_without_the_entitlement_fails_the_load_with_marketos_answer
     assert chunk["message"].startswith("Marketo 4030801: POST /persons: Unauthorized (4030801)")
     assert "the instance is not entitled to the Data Ingestion API" in chunk["message"]
     assert drain(sandbox) == 0
+
+
+def test_custom_objects_by_ingestion_are_typed_by_their_describe(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    rows = [f"V{n},Ford,T,{1900 + n % 100},2026-0{1 + n % 9}-1{n % 10}\n" for n in range(400)]
+    rows[123] = "V123,Ford,T,nineteen,2026-01-01\n"  # year is an integer field
+    rows[321] = "V321,Ford,T,1925,2026-02-30\n"  # no such date
+    body = "vin,make,model,year,purchaseDate\n" + "".join(rows)
+    source = put_dataset(s3_client, bucket, "in/cars.csv", body)
+    pipeline.start_worker("a")
+    load_id = pipeline.start_load(source=source, object="customobjects", apiName="car_c",
+                                  api="ingestion")  # fmt: skip
+    load = pipeline.wait_until_finished(load_id)
+
+    assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    assert_rows_accounted(report)
+    assert (report["totals"]["rows_processed"], report["totals"]["rows_failed"]) == (398, 2)
+    reasons = []
+    for chunk in report["chunks"]:
+        if chunk["failures_file"]:
+            fbucket, fkey = chunk["failures_file"].removeprefix("s3://").split("/", 1)
+            text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+            reasons += [line.rsplit(",", 1)[-1] for line in text.splitlines()[1:]]
+    assert sorted(reasons) == [
+        '"field purchaseDate: ""2026-02-30"" is not a date (YYYY-MM-DD)"',
+        '"field year: ""nineteen"" is not an integer"',
+    ]
+    drain(sandbox)
+    [car] = records(sandbox, "car_c", vin="V7")
+    assert car["year"] == 1907 and car["purchaseDate"] == "2026-08-17"
+
+
+def test_program_members_by_ingestion_join_the_program_by_lead_id(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    leads = put_dataset(s3_client, bucket, "in/l.csv", HEADER + "".join(lead_rows(30)))
+    pipeline.start_worker("a")
+    first = pipeline.start_load(source=leads, object="leads", api="ingestion")
+    assert pipeline.wait_until_finished(first)["state"] == "succeeded"
+    drain(sandbox)
+    ids = [records(sandbox, "leads", email=f"lead{n}@example.com")[0]["id"] for n in range(30)]
+    body = "leadId\n" + "".join(f"{i}\n" for i in ids) + "not-a-lead-id\n"
+    source = put_dataset(s3_client, bucket, "in/pm.csv", body)
+    load_id = pipeline.start_load(source=source, object="programmembers", programId=1002,
+                                  programMemberStatus="On List", api="ingestion")  # fmt: skip
+    load = pipeline.wait_until_finished(load_id)
+
+    assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    assert_rows_accounted(report)
+    assert (report["totals"]["rows_processed"], report["totals"]["rows_failed"]) == (30, 1)
+    drain(sandbox)
+    members = records(sandbox, "program_members", programId=1002)
+    assert sorted(m["leadId"] for m in members) == sorted(ids)
