@@ -12,7 +12,7 @@ from tests.pipeline_helpers import (
     read_report,
 )
 from tests.sandbox_helpers import admin, configure, drain, ingestion_request, records
-from tests.services import SANDBOX_CLIENT_SECRET, Service
+from tests.services import SANDBOX_CLIENT_SECRET, Service, wait_for
 
 HEADER = "email,firstName,lastName,leadScore\n"
 
@@ -151,3 +151,33 @@ def test_program_members_by_ingestion_join_the_program_by_lead_id(
     drain(sandbox)
     members = records(sandbox, "program_members", programId=1002)
     assert sorted(m["leadId"] for m in members) == sorted(ids)
+
+
+def test_marketos_daily_object_quota_makes_the_load_wait_for_the_reset_and_resume(
+    pipeline_with: Any, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    pipeline = pipeline_with(CHUNK_BYTE_LIMIT="4096", QUOTA_RECHECK_S="1")
+    configure(sandbox, ingestion={"daily_objects": 150})
+    source = put_dataset(s3_client, bucket, "in/l.csv", HEADER + "".join(lead_rows(400)))
+    pipeline.start_worker("a")
+    load_id = pipeline.start_load(source=source, object="leads", api="ingestion")
+
+    def waiting() -> bool:
+        return "waiting for the daily quota to reset at" in pipeline.load(load_id).get(
+            "waiting", ""
+        )
+
+    wait_for(waiting, timeout=60, interval=0.1, what="the load to wait for the daily quota")
+    assert pipeline.load(load_id)["state"] == "loading"
+    # Midnight in Chicago: Marketo's count starts again, and so does ours.
+    configure(sandbox, ingestion={"daily_objects": 10_000})
+    for key in pipeline.redis.scan_iter(match="mkto:*:ingestion:daily:*"):
+        pipeline.redis.delete(key)
+    load = pipeline.wait_until_finished(load_id)
+    assert load["state"] == "succeeded", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    assert_rows_accounted(report)
+    assert report["totals"]["rows_processed"] == 400
+    assert report["totals"]["quota_waits"] >= 1
+    drain(sandbox)
+    assert admin(sandbox, "GET", "/_sandbox/stats")["records"]["leads"] == 400
