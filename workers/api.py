@@ -26,6 +26,7 @@ from workers.errors import (
     TransientError,
 )
 from workers.load_request import RequestPolicy, parse_load_request
+from workers.push.client import push_records as push_records  # pushed records (workers/push/)
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
 from workers.state.ledger import TERMINAL_LOAD_STATES, ChunkState, Ledger, LedgerError, LoadState
