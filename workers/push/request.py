@@ -4,7 +4,7 @@ Only what concerns the push as a whole is checked here (each record is
 checked on its own against the describe, in ``records.py``): an unknown
 object, a parameter that does not fit it, a bad ``api`` or ``maxAgeS``, more
 records than one push may hold. The object's parameters are a load's
-(``listId``, ``programId``, ``apiName``, ...): they are validated by the load
+(its spec's payload fields): they are validated by the load
 request itself, so a push and a load accept exactly the same values.
 """
 
