@@ -150,3 +150,23 @@ def test_a_batch_a_dead_flusher_may_have_sent_is_sent_again_as_the_same_batch_an
     assert _requests(sandbox)[0]["correlation_id"] == f"{queue_id}-{batch[0].id}"
     drain(sandbox)
     assert _lead_count(sandbox) == 1_200
+
+
+def test_the_sweep_hands_overdue_queues_to_a_flusher_unless_one_holds_them(rt: Runtime) -> None:
+    from beat_schedule import beat_schedule
+    from workers.push.flush import sweep
+    from workers.state import keys as redis_keys
+
+    def queue(**payload: Any) -> str:
+        return str(push(rt, RecordingScheduler(), {"object": "leads", **payload})["queue"])
+
+    overdue = queue(records=leads(1), maxAgeS=1)
+    held = queue(lookupField="email", records=leads(1), maxAgeS=1)
+    later = queue(lookupField="id", records=[{"id": 1}], maxAgeS=600)
+    assert len({overdue, held, later}) == 3  # one queue per object, parameters and API
+    rt.redis.set(redis_keys.push_flush_lease(rt.settings.instance, held), "a live flusher")
+    scheduler = RecordingScheduler()
+    assert sweep(rt, scheduler, now=time.time() + 2) == 1
+    assert scheduler.flushes == [(overdue, 0)]
+    entry = beat_schedule(20, push_sweep_s=5)["mkto-bulk-push-sweep"]
+    assert (entry["task"], entry["schedule"]) == ("mkto_bulk.push_sweep", 5)
