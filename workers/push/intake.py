@@ -92,6 +92,8 @@ def push(
             scheduler.flush(queue.id, countdown=max(0.0, appended.flush_at - now))
     if refused:
         queue.count_refused(len(refused))
-        logger.info("push to queue %s: %d records refused, first: %s",
-                    queue.id, len(refused), refused[0].message)  # fmt: skip
+        # Where, not why: a reason may quote a value, and values stay out of the logs.
+        first = refused[0]
+        logger.info("push to queue %s: %d records refused, the first records[%d] (field %s)",
+                    queue.id, len(refused), first.index, first.field or "-")  # fmt: skip
     return PushAnswer(queue.id, len(accepted), refused, depth, api).as_dict()
