@@ -31,8 +31,13 @@ def beat_schedule(
     reconcile_interval_s: float,
     loads: Iterable[ScheduledLoad] = (),
     tick_s: float = 30.0,
+    push_sweep_s: float | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Celery beat entries; the reconciler re-drives whatever a crash left behind."""
+    """Celery beat entries; the reconciler re-drives whatever a crash left behind.
+
+    With ``push_sweep_s``, the push queues' sweep too: a queue whose flush is
+    overdue (its scheduled flush or its flusher was lost) is flushed again.
+    """
     entries: dict[str, dict[str, Any]] = {
         "mkto-bulk-reconcile": {
             "task": "mkto_bulk.reconcile",
@@ -41,6 +46,12 @@ def beat_schedule(
             "options": {"expires": reconcile_interval_s},
         }
     }
+    if push_sweep_s is not None:
+        entries["mkto-bulk-push-sweep"] = {
+            "task": "mkto_bulk.push_sweep",
+            "schedule": push_sweep_s,
+            "options": {"expires": push_sweep_s},
+        }
     for load in loads:
         entries[load.beat_name] = {
             "task": RUN_SCHEDULED_TASK,
@@ -58,5 +69,8 @@ def install(app: Celery, settings: Settings, loads: Iterable[ScheduledLoad] = ()
     beat imports before it starts its scheduler, so ``workers`` never imports this package.
     """
     app.conf.beat_schedule = beat_schedule(
-        settings.reconcile_interval_s, loads, tick_s=settings.schedule_tick_s
+        settings.reconcile_interval_s,
+        loads,
+        tick_s=settings.schedule_tick_s,
+        push_sweep_s=settings.push_sweep_interval_s,
     )

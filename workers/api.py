@@ -27,6 +27,7 @@ from workers.errors import (
 )
 from workers.load_request import RequestPolicy, parse_load_request
 from workers.load_status import LoadStatus, summarize
+from workers.push.client import push_records as push_records  # pushed records (workers/push/)
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
 from workers.state.ledger import (

@@ -40,6 +40,8 @@ RESULT_RETRY_MAX_SLEEP_MS = 2000
 
 ROUTES = {
     "mkto_bulk.start_load": {"queue": ENTRY_QUEUE},
+    "mkto_bulk.push_records": {"queue": ENTRY_QUEUE},  # quick: checks records, appends them
+    "mkto_bulk.push_flush": {"queue": MARKETO_QUEUE},
     RUN_SCHEDULED_TASK: {"queue": ENTRY_QUEUE},  # quick: checks a source, starts a load
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
@@ -100,7 +102,7 @@ app = Celery(
     "mkto_bulk",
     broker=_settings.redis_url,
     backend=_settings.redis_url,
-    include=["tasks.load"],
+    include=["tasks.load", "tasks.push"],
 )
 app.conf.update(
     task_serializer="json",

@@ -38,3 +38,10 @@ IMPORT_API = "bulk"
 # Chunks of Data Ingestion loads being sent at once per instance (each a run of requests).
 INGESTION_CHUNKS_IN_FLIGHT = 4
 INGESTION_CHUNKS_IN_FLIGHT_MAX = 64
+
+# Pushed records (mkto_bulk.push_records, workers/push/).
+PUSH_MAX_AGE_S = 60.0  # a queue flushes when its oldest record is this old (a push may say less)
+PUSH_MAX_RECORDS = 10_000  # records in one push; a longer push is refused as a whole
+PUSH_SWEEP_INTERVAL_S = 5.0  # beat's safety sweep over the queues' flush times
+PUSH_FLUSH_LEASE_S = 30.0  # one flusher per queue; a killed one's records wait this long
+PUSH_NOT_ENTITLED_RECHECK_S = 3600.0  # how long a 403 4030801 sends queues to bulk import

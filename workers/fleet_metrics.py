@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
 from workers.marketo.metrics import CODE_PREFIX, Metrics
 from workers.pipeline.quota_wait import REASON_DAILY_QUOTA
+from workers.push.status import queue_statuses
 from workers.settings import Settings
 from workers.state.accounting import COUNTS_MISMATCH_METRIC
 from workers.state.admission import Admission
@@ -59,6 +60,7 @@ class FleetCollector(Collector):
         yield from self._loads()
         yield from self._admission()
         yield from self._marketo()
+        yield from self._push_queues()
 
     def _loads(self) -> Iterator[Metric]:
         load_ids = Ledger(self.redis).recent_loads(LOADS_SCANNED)
@@ -161,3 +163,29 @@ class FleetCollector(Collector):
             if name.startswith(CODE_PREFIX):
                 codes.add_metric([self.instance, name[len(CODE_PREFIX) :]], value)
         yield codes
+
+    def _push_queues(self) -> Iterator[Metric]:
+        """Each push queue: what waits in it, and what its flushes sent and failed."""
+        queues = queue_statuses(self.redis, self.instance)
+        labels = ["instance", "queue", "object", "api"]
+        families: list[tuple[type[GaugeMetricFamily | CounterMetricFamily], str, str, str]] = [
+            (GaugeMetricFamily, "depth", "records waiting in the push queue", "depth"),
+            (GaugeMetricFamily, "oldest_age_seconds", "age of the queue's oldest waiting record",
+             "oldest_age_s"),
+            (CounterMetricFamily, "flushes", "batches the queue sent (requests or loads)",
+             "flushes"),
+            (CounterMetricFamily, "records_sent", "records accepted by Marketo or handed to a load",
+             "sent"),
+            (CounterMetricFamily, "records_failed",
+             "records whose request Marketo refused (in S3 with its code and message)", "failed"),
+            (CounterMetricFamily, "records_refused", "records refused when pushed (never queued)",
+             "refused"),
+            (CounterMetricFamily, "records_repeated",
+             "records sent again after a flusher died while sending them", "repeated"),
+        ]  # fmt: skip
+        for family, name, help_text, attribute in families:
+            metric = family(f"mkto_bulk_push_queue_{name}", help_text, labels=labels)
+            for queue in queues:
+                values = [self.instance, queue.queue, queue.object, queue.api]
+                metric.add_metric(values, getattr(queue, attribute))
+            yield metric

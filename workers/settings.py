@@ -268,6 +268,34 @@ class Settings(BaseSettings):
         description="Beat's lock in Redis; a standby beat takes over within 4/3 of it",
     )
 
+    # Pushed records (mkto_bulk.push_records): queues flushed by age or size.
+    push_max_age_s: float = Field(
+        default=defaults.PUSH_MAX_AGE_S,
+        ge=1,
+        le=3600,
+        description=(
+            "How old a queue's oldest pushed record may get before the queue is flushed "
+            "(a push's maxAgeS may ask for less)"
+        ),
+    )
+    push_sweep_interval_s: float = Field(
+        default=defaults.PUSH_SWEEP_INTERVAL_S,
+        gt=0,
+        le=60,
+        description=(
+            "How often beat sweeps the push queues for a flush that is due (a safety net "
+            "behind each queue's own scheduled flush)"
+        ),
+    )
+    push_flush_lease_s: float = Field(
+        default=defaults.PUSH_FLUSH_LEASE_S,
+        ge=5,
+        le=600,
+        description=(
+            "A queue's flush lease: a killed flusher's records are claimed again after it lapses"
+        ),
+    )
+
     # Object storage.
     # Set for MinIO or a local endpoint; unset on AWS.
     s3_endpoint_url: str | None = Field(

@@ -19,6 +19,7 @@ FILE_FORMATS = ("csv", "tsv", "ssv")
 COMMANDS: dict[str, str] = {
     "load": "workers.cli.load:load",
     "metrics": "workers.cli.metrics:metrics",
+    "push": "workers.cli.push:push",
     "quota": "workers.cli.quota:quota",
     "sandbox": "workers.cli.sandbox:sandbox",
     "schedule": "workers.cli.schedule:schedule",

@@ -12,6 +12,7 @@ from workers.cli import columns
 
 if TYPE_CHECKING:
     from workers.api import LoadStatus
+    from workers.push.status import QueueStatus
 
 
 def _when(timestamp: float | None) -> str:
@@ -97,18 +98,73 @@ def details(status: LoadStatus) -> list[str]:
     return lines
 
 
-@click.command(short_help="Show a load, or the recent loads.")
+def _age(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
+def queue_table(queues: list[QueueStatus]) -> list[str]:
+    """The push queues: what waits in each, and what each has sent and failed."""
+    header = ("QUEUE", "OBJECT", "API", "DEPTH", "OLDEST", "FLUSHES", "SENT", "FAILED",
+              "REFUSED", "PARAMETERS")  # fmt: skip
+    rows = [header] + [
+        (
+            q.queue,
+            q.object,
+            q.api,
+            f"{q.depth:,}",
+            _age(q.oldest_age_s) if q.depth else "-",
+            f"{q.flushes:,}",
+            f"{q.sent:,}",
+            f"{q.failed:,}",
+            f"{q.refused:,}",
+            json.dumps(q.parameters, sort_keys=True) if q.parameters else "-",
+        )
+        for q in queues
+    ]
+    return columns(rows)
+
+
+def _queues() -> list[QueueStatus]:
+    import redis
+
+    from workers.errors import TransientError
+    from workers.push.status import queue_statuses
+    from workers.settings import load_settings
+
+    settings = load_settings()
+    try:
+        return queue_statuses(redis.Redis.from_url(settings.redis_url), settings.instance)
+    except redis.RedisError as error:
+        raise TransientError(f"cannot read the push queues (REDIS_URL): {error}") from None
+
+
+@click.command(short_help="Show a load, or the recent loads and the push queues.")
 @click.argument("load_id", required=False)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many recent loads to list.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def status(load_id: str | None, limit: int, as_json: bool) -> None:
+@click.option(
+    "--queues",
+    "only_queues",
+    is_flag=True,
+    help="Show only the push queues (depth, oldest record, flushes, sent, failed).",
+)
+def status(load_id: str | None, limit: int, as_json: bool, only_queues: bool) -> None:
     """Show LOAD_ID in detail (state, counts, error, report location), or,
-    without LOAD_ID, the most recent loads, newest first."""
+    without LOAD_ID, the most recent loads, newest first, then the push queues."""
     from workers.api import load_status, recent_loads
     from workers.errors import MktoBulkError
 
     try:
+        if only_queues:
+            queues = _queues()
+            if as_json:
+                click.echo(json.dumps([q.as_dict() for q in queues], indent=2))
+            elif not queues:
+                click.echo("no push queues yet")
+            else:
+                click.echo("\n".join(queue_table(queues)))
+            return
         if load_id:
             one = load_status(load_id)
             if as_json:
@@ -117,11 +173,13 @@ def status(load_id: str | None, limit: int, as_json: bool) -> None:
                 click.echo("\n".join(details(one)))
             return
         loads = recent_loads(limit)
+        queues = [] if as_json else _queues()
     except MktoBulkError as error:
         raise click.ClickException(str(error)) from None
-    if as_json:
+    if as_json:  # the loads only, as ever: --queues --json gives the queues
         click.echo(json.dumps([s.as_dict() for s in loads], indent=2))
-    elif not loads:
-        click.echo("no loads yet")
-    else:
-        click.echo("\n".join(table(loads)))
+        return
+    click.echo("\n".join(table(loads)) if loads else "no loads yet")
+    if queues:
+        click.echo("\npush queues:")
+        click.echo("\n".join(queue_table(queues)))

@@ -153,6 +153,16 @@ class ObjectSpec(ABC, Generic[T]):
         """Why a load of this type cannot go through the Data Ingestion API as asked."""
         return None
 
+    def pushed_record_problem(
+        self, record: Mapping[str, object], api: str
+    ) -> tuple[str, str] | None:
+        """``(field, reason)`` when a pushed record cannot go through ``api`` as this type.
+
+        Field names and types are checked against the describe by the queue; this
+        is for what only the type knows (a field one API needs). None: it can.
+        """
+        return None
+
     def check_parameters(self, marketo: Lookups, target: T) -> None:
         """Raise ParameterError for a value Marketo lacks, before anything is split.
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 PROGRAM_ID = id_field("programId", "program_id", required=True)
 STATUS = text_field("programMemberStatus", "program_member_status", required=True)
 MEMBERS_DESCRIBE = "/rest/v1/programs/members/describe.json"
+LEAD_ID = "leadId"  # how the Data Ingestion API names a member
 
 
 class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
@@ -74,6 +75,14 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
         """``programId`` names a program and ``programMemberStatus`` a status of its channel."""
         both = f"{PROGRAM_ID.alias}/{STATUS.alias}"
         marketo.unless_denied(both, lambda: _check_program(marketo, target))
+
+    def pushed_record_problem(
+        self, record: Mapping[str, object], api: str
+    ) -> tuple[str, str] | None:
+        """The Data Ingestion API takes members by ``leadId`` only."""
+        if api == "ingestion" and record.get(LEAD_ID) is None:
+            return LEAD_ID, "is required: the Data Ingestion API takes program members by leadId"
+        return None
 
     def ingestion_shape(self, target: ProgramMemberImport) -> IngestionShape:
         """Members of the one program, by ``leadId`` (the file must have that column)."""

@@ -189,3 +189,41 @@ def schedule_run(name: str) -> str:
 
 REDBEAT_PREFIX = f"{PREFIX}redbeat:"
 """The prefix under which celery-redbeat keeps beat's lock and schedule."""
+
+
+# Queues of pushed records (workers/push/) -------------------------------------
+
+
+def push_prefix(instance: str) -> str:
+    """The prefix of an instance's push queue keys; the braces keep them in one cluster slot."""
+    return f"{PREFIX}push:{{{instance}}}"
+
+
+def push_queues(instance: str) -> str:
+    """Set: the ids of the instance's push queues (what status and the metrics list)."""
+    return f"{push_prefix(instance)}:queues"
+
+
+def push_due(instance: str) -> str:
+    """Sorted set: queue ids scored by when each must flush next (epoch seconds)."""
+    return f"{push_prefix(instance)}:due"
+
+
+def push_stream(instance: str, queue_id: str) -> str:
+    """Stream (consumer group ``flush``): a queue's records not yet sent or failed."""
+    return f"{push_prefix(instance)}:queue:{queue_id}:records"
+
+
+def push_queue(instance: str, queue_id: str) -> str:
+    """Hash: a queue's object and parameters, counters, and the batch being flushed."""
+    return f"{push_prefix(instance)}:queue:{queue_id}"
+
+
+def push_flush_lease(instance: str, queue_id: str) -> str:
+    """String with a TTL: the owner token of the one flusher of a queue."""
+    return f"{push_queue(instance, queue_id)}:flushing"
+
+
+def push_not_entitled(instance: str) -> str:
+    """String with a TTL: Marketo's 403 4030801 answer, remembered; queues go to bulk import."""
+    return f"{push_prefix(instance)}:ingestion_not_entitled"
