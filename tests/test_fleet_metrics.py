@@ -14,6 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services import free_port, wait_for
+from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
 from workers.marketo.metrics import Metrics
 from workers.state.admission import Admission
 from workers.state.ledger import Ledger, LoadState
@@ -52,6 +53,12 @@ def fleet(redis_url: str) -> redis.Redis:
     for index in range(3):
         admission.enqueue(f"moving:{index}")
     admission.grant()
+    lane = Admission(client, f"{INSTANCE}:ingestion", max_outstanding=4)  # ingestion's own line
+    lane.enqueue("ingesting:0")
+    lane.grant()
+    IngestionBudgets(
+        client, instance=INSTANCE, client_id="mkto-bulk", limits=IngestionLimits()
+    ).try_acquire(1000)
     metrics = Metrics(client, INSTANCE)
     metrics.add({"calls": 40, "retries": 3})
     metrics.code("1016")
@@ -78,6 +85,13 @@ def test_metrics_once_shows_stuck_loads_jobs_held_quota_share_and_1016s(
     assert samples[("mkto_bulk_import_jobs_outstanding", instance)] == 2
     assert samples[("mkto_bulk_chunks_waiting", instance)] == 1
     assert samples[("mkto_bulk_marketo_daily_share", instance)] == 8000
+    lanes = {k[1]: v for k, v in samples.items() if k[0] == "mkto_bulk_lane_chunks_in_flight"}
+    assert lanes == {
+        (("api", "bulk"), ("instance", INSTANCE)): 2,
+        (("api", "ingestion"), ("instance", INSTANCE)): 1,
+    }
+    assert samples[("mkto_bulk_ingestion_daily_objects", instance)] == 1000
+    assert samples[("mkto_bulk_ingestion_daily_share", instance)] == 5_000_000
     assert samples[("mkto_bulk_marketo_calls_total", instance)] == 40
     codes = (("code", "1016"), ("instance", INSTANCE))
     assert samples[("mkto_bulk_marketo_error_codes_total", codes)] == 2

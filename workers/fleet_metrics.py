@@ -17,11 +17,14 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from workers.importers import IMPORTERS
 from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
+from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
 from workers.marketo.metrics import CODE_PREFIX, Metrics
 from workers.pipeline.quota_wait import REASON_DAILY_QUOTA
 from workers.push.status import queue_statuses
 from workers.settings import Settings
+from workers.state import keys as redis_keys
 from workers.state.accounting import COUNTS_MISMATCH_METRIC
 from workers.state.admission import Admission
 from workers.state.ledger import TERMINAL_LOAD_STATES, Ledger, LoadState
@@ -55,11 +58,26 @@ class FleetCollector(Collector):
         )
         self.budgets = Budgets(client, self.instance, limits)
         self.metrics = Metrics(client, self.instance)
+        self.lanes = {
+            api: Admission(
+                client,
+                redis_keys.admission_lane(self.instance, api),
+                *importer.lane(settings),  # chunks in flight, and its ceiling
+            )
+            for api, importer in IMPORTERS.items()
+        }
+        self.ingestion_budgets = IngestionBudgets(
+            client,
+            instance=self.instance,
+            client_id=settings.marketo_client_id,
+            limits=IngestionLimits(daily_objects=settings.marketo_ingestion_daily_objects),
+        )
 
     def collect(self) -> Iterator[Metric]:
         yield from self._loads()
         yield from self._admission()
         yield from self._marketo()
+        yield from self._ingestion()
         yield from self._push_queues()
 
     def _loads(self) -> Iterator[Metric]:
@@ -163,6 +181,33 @@ class FleetCollector(Collector):
             if name.startswith(CODE_PREFIX):
                 codes.add_metric([self.instance, name[len(CODE_PREFIX) :]], value)
         yield codes
+
+    def _ingestion(self) -> Iterator[Metric]:
+        """Each import API's line of chunks, and our share of the Data Ingestion API's day."""
+        labels = ["instance", "api"]
+        in_flight = GaugeMetricFamily(
+            "mkto_bulk_lane_chunks_in_flight", "chunks being imported, by import API", labels=labels
+        )
+        waiting = GaugeMetricFamily(
+            "mkto_bulk_lane_chunks_waiting",
+            "chunks waiting their turn, by import API",
+            labels=labels,
+        )
+        for api, lane in self.lanes.items():
+            snapshot = lane.snapshot()
+            in_flight.add_metric([self.instance, api], snapshot.outstanding)
+            waiting.add_metric([self.instance, api], snapshot.waiting)
+        yield in_flight
+        yield waiting
+        for name, help_text, value in (
+            ("ingestion_daily_objects", "Data Ingestion objects sent today (America/Chicago)",
+             self.ingestion_budgets.daily_count()),
+            ("ingestion_daily_share", "our share of the Data Ingestion API's daily objects",
+             self.ingestion_budgets.limits.daily_objects),
+        ):  # fmt: skip
+            gauge = GaugeMetricFamily(f"mkto_bulk_{name}", help_text, labels=["instance"])
+            gauge.add_metric([self.instance], value)
+            yield gauge
 
     def _push_queues(self) -> Iterator[Metric]:
         """Each push queue: what waits in it, and what its flushes sent and failed."""

@@ -17,6 +17,7 @@ from workers.importers import IMPORTERS, Importer, make_importer
 from workers.load_request import LoadRequest
 from workers.marketo import MarketoClient
 from workers.settings import Settings, get_settings
+from workers.state import keys as redis_keys
 from workers.state.admission import Admission
 from workers.state.ledger import Ledger
 from workers.storage import Storage
@@ -47,10 +48,9 @@ class Runtime:
         """The admission lane of an import API: its own line of chunks on this instance."""
         if api not in self._lanes:
             in_flight, ceiling = IMPORTERS[api].lane(self.settings)
-            instance = self.settings.instance
             self._lanes[api] = Admission(
                 self.redis,
-                instance if api == defaults.IMPORT_API else f"{instance}:{api}",
+                redis_keys.admission_lane(self.settings.instance, api),
                 max_outstanding=in_flight,
                 lease_s=self.settings.permit_lease_s,
                 ceiling=ceiling,

@@ -8,6 +8,8 @@ its Redis type. Nothing else under ``workers/`` spells a ``mkto:`` key.
 
 from __future__ import annotations
 
+from workers.defaults import IMPORT_API
+
 PREFIX = "mkto:"
 
 # Loads and chunks (workers/state/ledger.py) ----------------------------------
@@ -58,6 +60,11 @@ def submit_lock(chunk_id: str) -> str:
 
 
 # Permits (workers/state/admission.py) ----------------------------------------
+
+
+def admission_lane(instance: str, api: str) -> str:
+    """What keys an import API's admission lane: bulk import's is the instance's own."""
+    return instance if api == IMPORT_API else f"{instance}:{api}"
 
 
 def admission_prefix(instance: str) -> str:
