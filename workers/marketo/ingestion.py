@@ -75,7 +75,7 @@ class IngestionShape:
     """Where and how one object type is sent: the path and the body around the objects.
 
     ``template`` is the body with :data:`OBJECTS` where the array goes, e.g.
-    ``{"dedupeBy": "dedupeFields", "customObjects": OBJECTS}``.
+    ``{"priority": "normal", "customObjects": OBJECTS}``.
     """
 
     path: str
