@@ -197,7 +197,8 @@ def header_problems(
             if key_field.lower() not in seen:
                 note = f" ({target.key_note})" if target.key_note else ""
                 problems.append(f"missing {target.key_kind} field {key_field!r}{note}")
-        together = [name for name in target.exclusive if name.lower() in seen]
+        present = (name for name in target.exclusive if name.lower() in seen)
+        together = sorted(present, key=lambda name: seen[name.lower()])  # in the file's order
         if len(together) > 1:
             named = " and ".join(repr(name) for name in together)
             note = f" ({target.exclusive_note})" if target.exclusive_note else ""
