@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.objects.spec_names import elsewhere
-from workers.objects import SPECS, ObjectSpec
+from workers.objects import SPEC_MODULES, SPECS, ObjectSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -43,9 +43,8 @@ def test_program_members_are_spelled_only_in_their_module_and_its_registry_entry
         cwd=ROOT, capture_output=True, text=True, timeout=30,
     ).stdout.splitlines()  # fmt: skip
     outside = [line for line in found if not line.startswith("workers/objects/program_members.py:")]
-    assert [line.split(":", 2)[2] for line in outside] == [
-        'SPEC_MODULES = ("leads", "custom_objects", "program_members", "companies", "list_members")'
-    ]
+    modules = ", ".join(f'"{module}"' for module in SPEC_MODULES)
+    assert [line.split(":", 2)[2] for line in outside] == [f"SPEC_MODULES = ({modules})"]
     assert all(line.startswith("workers/objects/__init__.py:") for line in outside)
 
 
@@ -96,9 +95,7 @@ def fourth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_a_fourth_type_s_payload_is_validated_from_its_spec(fourth: dict[str, Any]) -> None:
-    assert fourth["object_types"] == [
-        "leads", "customobjects", "programmembers", "companies", "listmembers", "orders"
-    ]  # fmt: skip
+    assert fourth["object_types"] == [*(spec.name for spec in SPECS), "orders"]
     assert fourth["to_json"] == {"source": "s3://etl-in/orders.csv", "object": "orders",
                                  "format": "csv", "catalogId": 77, "orderCurrency": "EUR",
                                  "mapping": {}}  # fmt: skip
@@ -127,7 +124,7 @@ def test_a_fourth_type_s_import_target_comes_from_its_module(fourth: dict[str, A
 
 
 def test_a_fourth_type_is_a_cli_choice_with_its_options(fourth: dict[str, Any]) -> None:
-    assert "[leads|customobjects|programmembers|companies|listmembers|orders]" in fourth["help"]
+    assert f"[{'|'.join(spec.name for spec in SPECS)}|orders]" in fourth["help"]
     assert "--catalog-id INTEGER Orders: the catalog." in fourth["help"]
     assert "--order-currency TEXT Orders: the currency code." in fourth["help"]
     assert fourth["cli"]["exit"] == 0, fourth["cli"]["output"]
@@ -143,7 +140,4 @@ def test_a_fourth_type_is_named_only_in_its_module_and_registry(fourth: dict[str
     assert {"orders", "ORDERS", "Orders", "OrderImport", "catalogId", "catalog_id"} <= set(
         fourth["orders names"]
     )
-    assert fourth["elsewhere"] == {
-        "leads": [], "customobjects": [], "programmembers": [], "companies": [],
-        "listmembers": [], "orders": [],
-    }  # fmt: skip
+    assert fourth["elsewhere"] == {name: [] for name in [*(s.name for s in SPECS), "orders"]}
