@@ -40,6 +40,7 @@ def test_companies_load_by_ingestion_with_every_row_accounted_for(
     planted = [
         "C-bad-1,Not A Count,many,10\n",  # not an integer: fails alone, before sending
         "C-bad-2,Not Money,5,lots\n",  # not a number
+        ",No Key,5,1\n",  # no externalCompanyId: fails alone (Marketo would refuse its request)
         'C-bad-3,Ac"me,5,1\n',  # broken quoting: rejected by the split
         "\n",  # a blank line: skipped
     ]
@@ -56,13 +57,16 @@ def test_companies_load_by_ingestion_with_every_row_accounted_for(
     report = read_report(s3_client, load["report_uri"])
     assert_rows_accounted(report)
     totals = report["totals"]
-    assert (totals["rows_read"], totals["rows_rejected"], totals["rows_skipped"]) == (1204, 1, 1)
-    assert (totals["rows_processed"], totals["rows_failed"]) == (1200, 2)
+    assert (totals["rows_read"], totals["rows_rejected"], totals["rows_skipped"]) == (1205, 1, 1)
+    assert (totals["rows_processed"], totals["rows_failed"]) == (1200, 3)
     text = failures_text(s3_client, report)
     assert (
         'C-bad-1,Not A Count,many,10,"field numberOfEmployees: ""many"" is not an integer"' in text
     )
     assert 'C-bad-2,Not Money,5,lots,"field annualRevenue: ""lots"" is not a number"' in text
+    assert (
+        ",No Key,5,1,field externalCompanyId: is empty; Marketo matches each object on it" in text
+    )
     drain(sandbox)
     assert admin(sandbox, "GET", "/_sandbox/records/companies")["count"] == 1200
     [company] = records(sandbox, "companies", externalCompanyId="C-7")

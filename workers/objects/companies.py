@@ -101,7 +101,7 @@ class Companies(ObjectSpec["CompanyImport"]):
         from workers.marketo.ingestion import OBJECTS, IngestionShape
 
         body = {ACTION.alias: target.action, DEDUPE_BY.alias: target.dedupe_by, "input": OBJECTS}
-        return IngestionShape("/companies", body)
+        return IngestionShape("/companies", body, required=(KEY_OF[target.dedupe_by],))
 
 
 @dataclass(frozen=True)

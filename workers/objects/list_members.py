@@ -79,7 +79,7 @@ class ListMembers(ObjectSpec["ListMemberImport"]):
         from workers.marketo.ingestion import OBJECTS, IngestionShape
 
         body = {LIST_ID.alias: target.list_id, "input": OBJECTS}
-        return IngestionShape(PATHS[target.list_action], body)
+        return IngestionShape(PATHS[target.list_action], body, required=(LEAD_ID,))
 
 
 @dataclass(frozen=True)
