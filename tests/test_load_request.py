@@ -6,7 +6,10 @@ import pytest
 
 from workers.errors import InputError
 from workers.load_request import ObjectType, parse_load_request
+from workers.objects.companies import CompanyImport
 from workers.objects.leads import LIST_ID
+from workers.objects.list_members import ListMemberImport
+from workers.targets import import_target
 
 
 def test_a_lead_load_accepts_marketos_parameter_names() -> None:
@@ -101,4 +104,67 @@ def test_an_api_that_cannot_take_the_load_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(InputError) as caught:
         parse_load_request({"source": "s3://etl/leads.csv", **payload})
+    assert str(caught.value) == f"invalid load request: {message}"
+
+
+INGESTION = {"source": "s3://etl/c.csv", "api": "ingestion"}
+
+
+def test_companies_take_marketos_action_and_dedupe_by_and_default_to_create_or_update() -> None:
+    plain = import_target(parse_load_request({**INGESTION, "object": "companies"}))
+    assert plain == CompanyImport(action="createOrUpdate", dedupe_by="dedupeFields")
+    by_id = parse_load_request(
+        {**INGESTION, "object": "companies", "action": "updateOnly", "dedupeBy": "IDFIELD"}
+    )
+    assert import_target(by_id) == CompanyImport(action="updateOnly", dedupe_by="idField")
+    assert by_id.to_json()["dedupeBy"] == "IDFIELD"  # the payload as given; Marketo's spelling sent
+
+
+def test_list_members_take_the_list_and_add_by_default() -> None:
+    request = parse_load_request({**INGESTION, "object": "listmembers", "listId": 501})
+    assert request.to_json()["listId"] == 501
+    assert import_target(request) == ListMemberImport(list_id=501, list_action="add")
+    remove = {**INGESTION, "object": "listmembers", "listId": 501, "listAction": "remove"}
+    assert import_target(parse_load_request(remove)) == ListMemberImport(501, "remove")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"object": "companies", "api": None},
+         'api: Marketo has no bulk import of companies; set "api": "ingestion" to load them '
+         "through its Data Ingestion API"),
+        ({"object": "listmembers", "listId": 501, "api": "bulk"},
+         'api: Marketo has no bulk import of listmembers; set "api": "ingestion" to load them '
+         "through its Data Ingestion API"),
+        ({"object": "companies", "action": "createonly"},
+         'action: must be createOnly, updateOnly or createOrUpdate (case-sensitive), '
+         'not "createonly"'),
+        ({"object": "companies", "dedupeBy": "email"},
+         'dedupeBy: must be dedupeFields or idField (in any case), not "email"'),
+        ({"object": "companies", "dedupeBy": "idField"},
+         "dedupeBy: idField only applies with action updateOnly (Marketo creates companies "
+         "only by externalCompanyId), not createOrUpdate"),
+        ({"object": "companies", "action": "createOnly", "dedupeBy": "idfield"},
+         "dedupeBy: idField only applies with action updateOnly (Marketo creates companies "
+         "only by externalCompanyId), not createOnly"),
+        ({"object": "companies", "action": 3}, "action: Input should be a valid string"),
+        ({"object": "listmembers"}, "listId: required when object is listmembers"),
+        ({"object": "listmembers", "listId": "501"}, "listId: Input should be a valid integer"),
+        ({"object": "listmembers", "listId": 501, "listAction": "delete"},
+         'listAction: must be add or remove (case-sensitive), not "delete"'),
+        ({"object": "listmembers", "listId": 501, "action": "updateOnly"},
+         "action: only applies when object is companies"),
+        ({"object": "leads", "listAction": "add"},
+         "listAction: only applies when object is listmembers"),
+        ({"object": "customobjects", "apiName": "car_c", "listId": 5},
+         "listId: only applies when object is leads or listmembers"),
+    ],
+)  # fmt: skip
+def test_a_bad_company_or_list_member_payload_is_refused_naming_the_field(
+    payload: dict[str, object], message: str
+) -> None:
+    merged = {key: value for key, value in {**INGESTION, **payload}.items() if value is not None}
+    with pytest.raises(InputError) as caught:
+        parse_load_request(merged)
     assert str(caught.value) == f"invalid load request: {message}"

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from workers import defaults
 from workers.errors import InputError
 from workers.objects import REGISTRY, SPECS, ObjectType
 from workers.objects.base import MAX_ID, PayloadField, V
@@ -257,9 +258,13 @@ class LoadRequest(_How, _ObjectFields):
         values = vars(self)
         spec = REGISTRY[self.object]
         problem = spec.missing(values)
-        refused = [m for other in SPECS if other is not spec for m in other.refused(values)]
-        if problem or refused:
-            raise ValueError(problem or refused[0])
+        # A field the load's own type declares too (shared by types) is not another type's.
+        own = {field.attr for field in spec.fields}
+        others = {name: value for name, value in values.items() if name not in own}
+        refused = [m for other in SPECS if other is not spec for m in other.refused(others)]
+        problem = problem or (refused[0] if refused else None) or spec.invalid(values)
+        if problem:
+            raise ValueError(problem)
         refusal = _api_refusal(self)
         if refusal:
             raise ValueError(refusal)
@@ -276,14 +281,13 @@ class LoadRequest(_How, _ObjectFields):
 
 
 def _api_refusal(request: LoadRequest) -> str | None:
-    """Why the load's import API cannot take it (an unknown API, or the object's parameters)."""
-    if request.api is None:
-        return None
+    """Why the load's import API (bulk import when none is named) cannot take it: an
+    unknown API, an object type the API does not import, or the object's parameters."""
     from workers.importers import IMPORTERS  # the importers pull in the Marketo client
 
-    if request.api not in IMPORTERS:
+    if request.api is not None and request.api not in IMPORTERS:
         return f"api: {shown(request.api)} is not an import API (one of {', '.join(IMPORTERS)})"
-    return IMPORTERS[request.api].refusal(request)
+    return IMPORTERS[request.api or defaults.IMPORT_API].refusal(request)
 
 
 def _string_problems(name: str, value: str, limit: int | None) -> list[str]:

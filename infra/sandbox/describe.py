@@ -106,3 +106,26 @@ def program_members(schema: Schema) -> list[dict[str, Any]]:
 def program_members_v1(schema: Schema) -> list[dict[str, Any]]:
     """``GET /rest/v1/program/members/describe.json``: ``ProgramMemberAttribute``."""
     return [{"name": "API Program Member", "fields": [_field2(f) for f in schema.member_fields]}]
+
+
+def companies(schema: Schema) -> list[dict[str, Any]]:
+    """``GET /rest/v1/companies/describe.json``: one ``ObjectMetaData``, matched on
+    ``externalCompanyId`` (its dedupe field) or ``id``."""
+    return [
+        {
+            "name": "Company",
+            "apiName": "company",
+            "displayName": "Company",
+            "pluralName": "Companies",
+            "description": "Company object",
+            "createdAt": _DEFINED_AT,
+            "updatedAt": _DEFINED_AT,
+            "idField": "id",
+            "dedupeFields": ["externalCompanyId"],
+            "searchableFields": [["externalCompanyId"], ["id"], ["company"]],
+            "relationships": [],
+            "status": "approved",
+            "version": "approved",
+            "fields": [_field2(f) for f in schema.company_fields],
+        }
+    ]

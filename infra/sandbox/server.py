@@ -64,6 +64,8 @@ ROUTES = [
      "describe_pm"),
     ("GET", "/rest/v1/program/members/describe.json", "/rest/v1/program/members/describe.json",
      "describe_pm_v1"),
+    ("GET", "/rest/v1/companies/describe.json", "/rest/v1/companies/describe.json",
+     "describe_companies"),
     ("GET", "/rest/v1/lists/{listId}.json", "/rest/v1/lists/<int:list_id>.json", "get_list"),
     ("GET", "/rest/v1/leads/partitions.json", "/rest/v1/leads/partitions.json", "get_partitions"),
     ("GET", "/rest/asset/v1/program/{id}.json", "/rest/asset/v1/program/<int:program_id>.json",
@@ -75,6 +77,11 @@ ROUTES = [
 _TEMPLATES = {name: f"{method} {template}" for method, template, _, name in ROUTES}
 _IMPORTS = {"import_leads", "import_co", "import_pm"}
 _KINDS = {"lead": "leads", "co": "customobject", "pm": "program_members"}
+# The describe calls answered from the schema alone (a custom object's needs its name).
+_DESCRIBES = {"describe_leads": describe.leads, "describe_leads2": describe.leads2,
+              "describe_pm": describe.program_members,
+              "describe_pm_v1": describe.program_members_v1,
+              "describe_companies": describe.companies}  # fmt: skip
 
 
 class SandboxApp:
@@ -272,14 +279,8 @@ class SandboxApp:
         schema = state.schema
         if endpoint.startswith("get_"):
             return self._lookup(request, endpoint, args)
-        if endpoint == "describe_leads":
-            return ok(describe.leads(schema))
-        if endpoint == "describe_leads2":
-            return ok(describe.leads2(schema))
-        if endpoint == "describe_pm":
-            return ok(describe.program_members(schema))
-        if endpoint == "describe_pm_v1":
-            return ok(describe.program_members_v1(schema))
+        if endpoint in _DESCRIBES:
+            return ok(_DESCRIBES[endpoint](schema))
         definition = schema.custom_objects.get(args.get("api_name", ""))
         if endpoint == "describe_co" and definition is not None:
             return ok(describe.custom_object(definition))

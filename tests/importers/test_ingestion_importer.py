@@ -16,6 +16,7 @@ from workers.errors import IngestionNotEntitled, MarketoTransportError
 from workers.importers import Job, ResultFile
 from workers.importers.ingestion import IngestionImporter
 from workers.marketo import Upload
+from workers.objects.companies import CompanyImport
 from workers.objects.leads import LeadImport
 from workers.objects.program_members import ProgramMemberImport
 
@@ -107,3 +108,16 @@ def test_an_instance_without_the_entitlement_fails_the_chunk_plainly(
     with pytest.raises(IngestionNotEntitled, match="not entitled"):
         importer.submit(LeadImport(), Upload.from_bytes(leads_file(2), key="x"))
     assert drain(sandbox) == 0
+
+
+def test_a_row_without_the_key_marketo_matches_on_fails_alone_before_sending(
+    sandbox: Service, importer: IngestionImporter
+) -> None:
+    data = b"ExternalCompanyId,company\nC-1,Acme\n,No Key\nC-2,Globex\n"  # any case, as Marketo
+    status = importer.submit(CompanyImport(), Upload.from_bytes(data, key="companies"))
+    assert (status.records_processed, status.rows_failed) == (2, 1)
+    _, *rows = failures(importer, status.job_id, 3)
+    assert rows == [["", "No Key", "field externalCompanyId: is empty; Marketo matches each "
+                     "object on it"]]  # fmt: skip
+    drain(sandbox)
+    assert admin(sandbox, "GET", "/_sandbox/records/companies")["count"] == 2

@@ -71,7 +71,10 @@ def main() -> None:
             "too long": refusal({"object": "orders", "catalogId": 77, "orderCurrency": "EURO"}),
             "a string id": refusal({"object": "orders", "catalogId": "77"}),
             "on leads": refusal({"object": "leads", "catalogId": 77}),
-            "leads' on orders": refusal({"object": "orders", "catalogId": 77, "listId": 3}),
+            "leads' on orders": refusal(
+                {"object": "orders", "catalogId": 77, "lookupField": "email"}
+            ),
+            "a shared field on orders": refusal({"object": "orders", "catalogId": 77, "listId": 3}),
         },
         "target": {
             "class": type(target).__name__,

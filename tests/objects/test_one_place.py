@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.objects.spec_names import elsewhere
-from workers.objects import SPECS, ObjectSpec
+from workers.objects import SPEC_MODULES, SPECS, ObjectSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -43,18 +43,31 @@ def test_program_members_are_spelled_only_in_their_module_and_its_registry_entry
         cwd=ROOT, capture_output=True, text=True, timeout=30,
     ).stdout.splitlines()  # fmt: skip
     outside = [line for line in found if not line.startswith("workers/objects/program_members.py:")]
-    assert [line.split(":", 2)[2] for line in outside] == [
-        'SPEC_MODULES = ("leads", "custom_objects", "program_members")'
-    ]
+    modules = ", ".join(f'"{module}"' for module in SPEC_MODULES)
+    assert [line.split(":", 2)[2] for line in outside] == [f"SPEC_MODULES = ({modules})"]
     assert all(line.startswith("workers/objects/__init__.py:") for line in outside)
 
 
 def test_fields_and_names_are_unique_across_types() -> None:
+    """A name belongs to one field; a field two types share is the same field in both
+    (alias, attribute, type, limit and choices; each type says whether it requires it),
+    set by one command-line flag."""
+    fields = [field for spec in SPECS for field in spec.fields]
     for what in ("alias", "attr"):
-        names = [getattr(field, what) for spec in SPECS for field in spec.fields]
-        assert len(names) == len(set(names)), what
-    flags = [option.flag for spec in SPECS for option in spec.cli_options]
-    assert len(flags) == len(set(flags))
+        by_name: dict[str, set[tuple[object, ...]]] = {}
+        for field in fields:
+            same = (field.alias, field.attr, field.type, field.max_length, field.choices)
+            by_name.setdefault(getattr(field, what), set()).add(same)
+        assert all(len(kinds) == 1 for kinds in by_name.values()), what
+    for spec in SPECS:
+        assert len({field.attr for field in spec.fields}) == len(spec.fields), spec.name
+    flags: dict[str, set[str]] = {}
+    for spec in SPECS:
+        for option in spec.cli_options:
+            flags.setdefault(option.flag, set()).add(option.field.alias)
+        assert len({option.flag for option in spec.cli_options}) == len(spec.cli_options)
+    assert all(len(aliases) == 1 for aliases in flags.values())
+    assert len({alias for aliases in flags.values() for alias in aliases}) == len(flags)
     assert len({spec.member for spec in SPECS}) == len(SPECS)
 
 
@@ -82,7 +95,7 @@ def fourth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_a_fourth_type_s_payload_is_validated_from_its_spec(fourth: dict[str, Any]) -> None:
-    assert fourth["object_types"] == ["leads", "customobjects", "programmembers", "orders"]
+    assert fourth["object_types"] == [*(spec.name for spec in SPECS), "orders"]
     assert fourth["to_json"] == {"source": "s3://etl-in/orders.csv", "object": "orders",
                                  "format": "csv", "catalogId": 77, "orderCurrency": "EUR",
                                  "mapping": {}}  # fmt: skip
@@ -93,7 +106,9 @@ def test_a_fourth_type_s_payload_is_validated_from_its_spec(fourth: dict[str, An
         "too long": prefix + "orderCurrency: is 4 characters long (at most 3)",
         "a string id": prefix + "catalogId: Input should be a valid integer",
         "on leads": prefix + "catalogId: only applies when object is orders",
-        "leads' on orders": prefix + "listId: only applies when object is leads",
+        "leads' on orders": prefix + "lookupField: only applies when object is leads",
+        "a shared field on orders": prefix
+        + "listId: only applies when object is leads or listmembers",
     }
 
 
@@ -109,7 +124,7 @@ def test_a_fourth_type_s_import_target_comes_from_its_module(fourth: dict[str, A
 
 
 def test_a_fourth_type_is_a_cli_choice_with_its_options(fourth: dict[str, Any]) -> None:
-    assert "[leads|customobjects|programmembers|orders]" in fourth["help"]
+    assert f"[{'|'.join(spec.name for spec in SPECS)}|orders]" in fourth["help"]
     assert "--catalog-id INTEGER Orders: the catalog." in fourth["help"]
     assert "--order-currency TEXT Orders: the currency code." in fourth["help"]
     assert fourth["cli"]["exit"] == 0, fourth["cli"]["output"]
@@ -125,6 +140,4 @@ def test_a_fourth_type_is_named_only_in_its_module_and_registry(fourth: dict[str
     assert {"orders", "ORDERS", "Orders", "OrderImport", "catalogId", "catalog_id"} <= set(
         fourth["orders names"]
     )
-    assert fourth["elsewhere"] == {
-        "leads": [], "customobjects": [], "programmembers": [], "orders": []
-    }  # fmt: skip
+    assert fourth["elsewhere"] == {name: [] for name in [*(s.name for s in SPECS), "orders"]}

@@ -106,6 +106,24 @@ def test_custom_object_describe(sandbox: Service) -> None:
     assert order["dedupeFields"] == ["orderId", "lineNumber"]
 
 
+def test_company_describe(sandbox: Service) -> None:
+    [company] = result(Caller(sandbox), "/rest/v1/companies/describe.json")
+    shape = SWAGGER["ObjectMetaData"] | REQUIRED["ObjectMetaData"]
+    assert REQUIRED["ObjectMetaData"] <= set(company) - {"name"} <= shape
+    assert company["idField"] == "id"
+    assert company["dedupeFields"] == ["externalCompanyId"]
+    assert ["externalCompanyId"] in company["searchableFields"]
+    by_name = {f["name"]: f for f in company["fields"]}
+    assert {"id", "externalCompanyId", "company", "numberOfEmployees", "annualRevenue"} <= set(
+        by_name
+    )
+    assert by_name["id"]["dataType"] == "integer" and by_name["id"]["updateable"] is False
+    assert by_name["numberOfEmployees"]["dataType"] == "integer"
+    assert by_name["externalCompanyId"]["length"] == 100
+    for field in company["fields"]:
+        assert set(field) <= SWAGGER["ObjectField"]
+
+
 def test_program_member_describe(sandbox: Service) -> None:
     caller = Caller(sandbox)
     [member] = result(caller, "/rest/v1/programs/members/describe.json")

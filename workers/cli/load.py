@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from workers.cli import FILE_FORMATS
-from workers.objects import SPECS
+from workers.objects import SPECS, CliOption
 
 if TYPE_CHECKING:
     from workers.api import LoadStatus
@@ -29,21 +29,32 @@ class InvalidRequest(click.ClickException):
     exit_code = EXIT_INVALID
 
 
+def _options() -> dict[str, list[CliOption]]:
+    """The object types' options by flag, in registry order: types sharing a field share
+    its option (one flag, each type's help)."""
+    by_flag: dict[str, list[CliOption]] = {}
+    for spec in SPECS:
+        for option in spec.cli_options:
+            by_flag.setdefault(option.flag, []).append(option)
+    return by_flag
+
+
 def object_options(command: F) -> F:
     """Each object type's own options (its spec's ``cli_options``), in registry order."""
-    for option in reversed([option for spec in SPECS for option in spec.cli_options]):
-        command = click.option(
-            option.flag, option.field.attr, type=option.field.type, default=None, help=option.help
-        )(command)
+    for flag, options in reversed(_options().items()):
+        field = options[0].field
+        kind: Any = field.type
+        if field.choices:
+            kind = click.Choice(field.choices, case_sensitive=field.case_sensitive)
+        help_text = " ".join(option.help for option in options)
+        command = click.option(flag, field.attr, type=kind, default=None, help=help_text)(command)
     return command
 
 
 def object_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The payload fields the object types' options set, under their payload names."""
     return {
-        option.field.alias: values[option.field.attr]
-        for spec in SPECS
-        for option in spec.cli_options
+        options[0].field.alias: values[options[0].field.attr] for options in _options().values()
     }
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING, Self
 
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
+from workers.objects import REGISTRY
 
 if TYPE_CHECKING:
+    from workers.load_request import LoadRequest
     from workers.marketo import MarketoClient
     from workers.marketo.imports import ImportStatus, ImportTarget
     from workers.marketo.upload import Upload
@@ -28,6 +30,15 @@ class BulkImporter(Importer):
     @classmethod
     def from_client(cls, marketo: MarketoClient) -> Self:
         return cls(marketo)
+
+    @classmethod
+    def refusal(cls, request: LoadRequest) -> str | None:
+        if not REGISTRY[request.object].bulk_import:
+            return (
+                f'api: Marketo has no bulk import of {request.object}; set "api": "ingestion" '
+                "to load them through its Data Ingestion API"
+            )
+        return None
 
     def submit(self, target: ImportTarget, upload: Upload) -> JobStatus:
         # A POST that may have reached Marketo is repeated by the submit step, not

@@ -110,8 +110,8 @@ class IngestionImporter(Importer):
         by_line = dict(rows)
         rejected: list[Rejected] = []
         before, after = shape.wrap()
-        batches = list(pack(_objects(header, rows, types, rejected), len(before) + len(after),
-                            rejected=rejected))  # fmt: skip
+        objects = _objects(header, rows, types, rejected, shape.required)
+        batches = list(pack(objects, len(before) + len(after), rejected=rejected))
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(
             key,
@@ -236,10 +236,15 @@ def _objects(
     rows: list[tuple[int, list[str]]],
     types: dict[str, str | None],
     rejected: list[Rejected],
+    required: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, bytes]]:
     for line, row in rows:
         try:
-            yield line, encode(to_object(header, row, types))
+            data = to_object(header, row, types)
+            given = {name.lower() for name in data}  # field names are case-insensitive
+            for name in (key for key in required if key.lower() not in given):
+                raise ValueError(f"field {name}: is empty; Marketo matches each object on it")
+            yield line, encode(data)
         except ValueError as error:
             rejected.append(Rejected(line, str(error)))
 

@@ -75,11 +75,14 @@ class IngestionShape:
     """Where and how one object type is sent: the path and the body around the objects.
 
     ``template`` is the body with :data:`OBJECTS` where the array goes, e.g.
-    ``{"dedupeBy": "dedupeFields", "customObjects": OBJECTS}``.
+    ``{"priority": "normal", "customObjects": OBJECTS}``. ``required`` names the
+    keys every object must carry: Marketo refuses a whole request in which one
+    object lacks them, so a row without one fails alone, before anything is sent.
     """
 
     path: str
     template: Mapping[str, Any]
+    required: tuple[str, ...] = ()
 
     def wrap(self) -> tuple[bytes, bytes]:
         """The body's bytes before and after the objects' array (brackets included)."""

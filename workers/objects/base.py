@@ -35,11 +35,13 @@ NAME_MAX = 255
 
 @dataclass(frozen=True)
 class PayloadField(Generic[V]):
-    """A payload field only this type takes: ``alias`` is its payload name, ``attr`` its
+    """A payload field of this type's: ``alias`` is its payload name, ``attr`` its
     LoadRequest attribute; ``required`` ones must be given (and not empty) for the type.
 
-    Build one with :func:`id_field` or :func:`text_field`: the payload's
-    validation, its length limits and the ``mkto-bulk load`` option's type follow.
+    Build one with :func:`id_field`, :func:`text_field` or :func:`choice_field`: the
+    payload's validation, its length limits and the ``mkto-bulk load`` option's type
+    follow. Two types may declare the same field (the same alias, attribute and type,
+    each saying whether it requires it): a load of either takes it, other types refuse it.
     """
 
     alias: str
@@ -47,6 +49,27 @@ class PayloadField(Generic[V]):
     type: type[V]
     required: bool = False
     max_length: int | None = None  # a text field's longest value, in characters
+    choices: tuple[str, ...] = ()  # a choice field's values, as Marketo spells them
+    case_sensitive: bool = True  # whether a choice must match its case
+
+    def canonical(self, value: str | None) -> str | None:
+        """A choice field's value as spelled in ``choices`` (None when not one of them)."""
+        if value is None:
+            return None
+        for choice in self.choices:
+            if value == choice or (not self.case_sensitive and value.lower() == choice.lower()):
+                return choice
+        return None
+
+    def choice_problem(self, value: object) -> str | None:
+        """Why ``value`` is not one of a choice field's values, naming the field."""
+        if not self.choices or not isinstance(value, str) or self.canonical(value) is not None:
+            return None
+        from workers.payload_text import shown
+
+        *first, last = self.choices
+        spelled = "case-sensitive" if self.case_sensitive else "in any case"
+        return f"{self.alias}: must be {', '.join(first)} or {last} ({spelled}), not {shown(value)}"
 
 
 def id_field(alias: str, attr: str, *, required: bool = False) -> PayloadField[int]:
@@ -59,6 +82,13 @@ def text_field(
 ) -> PayloadField[str]:
     """A string of at most ``max_length`` characters, sendable on (checked at the door)."""
     return PayloadField(alias, attr, str, required, max_length)
+
+
+def choice_field(
+    alias: str, attr: str, choices: tuple[str, ...], *, case_sensitive: bool = True
+) -> PayloadField[str]:
+    """One of ``choices`` (the type's spec names its default); refused naming the field."""
+    return PayloadField(alias, attr, str, False, NAME_MAX, choices, case_sensitive)
 
 
 @dataclass(frozen=True)
@@ -75,10 +105,14 @@ class Example:
     """A minimal load of this type: its own payload fields and a file Marketo accepts.
 
     The docs' example and what the contract tests (tests/objects/) run every spec through.
+    A type's example may refer to records an earlier type's example created (the
+    contract loads them in registry order): lead ids 1 to 3 are the first example's.
     """
 
     payload: Mapping[str, object]  # the type's fields, by payload name
     file: str  # a CSV file: a header and three records
+    # The file a load through the Data Ingestion API takes, when it is not ``file``.
+    ingestion_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +138,42 @@ class Target:
         return ObjectType(self.object_name)
 
 
+def _declaring(field: PayloadField[Any]) -> str:
+    """The object types that take ``field`` (one, or several sharing it), for a message."""
+    from workers.objects import SPECS
+
+    names = [spec.name for spec in SPECS if any(f.attr == field.attr for f in spec.fields)]
+    return " or ".join(names)
+
+
 def given(value: object) -> bool:
     """Whether a payload value was given (None and "" were not)."""
     return value is not None and value != ""
+
+
+class IngestionOnlyTarget(Target):
+    """The target of a type Marketo imports only through its Data Ingestion API.
+
+    Its bulk paths are never asked for: a load of the type without ``"api": "ingestion"``
+    is refused at the door (``ObjectSpec.bulk_import``).
+    """
+
+    def create_path(self) -> str:
+        raise self._no_bulk_import()
+
+    def status_path(self, batch_id: int) -> str:
+        raise self._no_bulk_import()
+
+    def file_path(self, batch_id: int, which: str) -> str:
+        raise self._no_bulk_import()
+
+    def params(self) -> dict[str, str]:
+        return {"format": self.format}
+
+    def _no_bulk_import(self) -> Exception:
+        from workers.errors import InputError
+
+        return InputError(f"Marketo has no bulk import of {self.object_name}")
 
 
 class ObjectSpec(ABC, Generic[T]):
@@ -117,6 +184,9 @@ class ObjectSpec(ABC, Generic[T]):
     fields: ClassVar[tuple[PayloadField[Any], ...]] = ()
     cli_options: ClassVar[tuple[CliOption, ...]] = ()
     example: ClassVar[Example]
+    # False: Marketo imports the type only through the Data Ingestion API (its target
+    # is an IngestionOnlyTarget), so a load of it must say "api": "ingestion".
+    bulk_import: ClassVar[bool] = True
 
     def missing(self, values: Mapping[str, object]) -> str | None:
         """The first required field not given, as a message; ``values`` by attribute name."""
@@ -126,12 +196,26 @@ class ObjectSpec(ABC, Generic[T]):
         return None
 
     def refused(self, values: Mapping[str, object]) -> list[str]:
-        """Messages for this type's fields given to a load of another type."""
+        """Messages for this type's fields given to a load of a type that does not declare them.
+
+        ``values`` (by attribute name) holds only fields the load's own type does not declare.
+        """
         return [
-            f"{item.alias}: only applies when object is {self.name}"
+            f"{item.alias}: only applies when object is {_declaring(item)}"
             for item in self.fields
             if given(values.get(item.attr))
         ]
+
+    def invalid(self, values: Mapping[str, object]) -> str | None:
+        """Why this type's own values do not go together, as one message naming a field.
+
+        The base checks each choice field's value; a type extends it with its own rules.
+        """
+        for item in self.fields:
+            problem = item.choice_problem(values.get(item.attr))
+            if problem:
+                return problem
+        return None
 
     @abstractmethod
     def import_target(self, request: LoadRequest) -> T:

@@ -47,8 +47,9 @@ class CustomObjects(ObjectSpec["CustomObjectImport"]):
         """Records of the type, deduplicated on its dedupe fields (as a bulk import is)."""
         from workers.marketo.ingestion import OBJECTS, IngestionShape
 
+        # Marketo deduplicates on the type's dedupe fields unless told otherwise.
         path = f"/customobjects/{_segment(target.api_name)}"
-        return IngestionShape(path, {"dedupeBy": "dedupeFields", "customObjects": OBJECTS})
+        return IngestionShape(path, {"customObjects": OBJECTS})
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class ProgramMembers(ObjectSpec["ProgramMemberImport"]):
     example = Example(
         {"programId": 1002, "programMemberStatus": "On List"},
         "email,firstName\nann@example.com,Ann\nbob@example.com,Bob\ncy@example.com,Cy\n",
+        ingestion_file="leadId\n1\n2\n3\n",  # the Data Ingestion API takes lead ids
     )
 
     def refused(self, values: Mapping[str, object]) -> list[str]:

@@ -68,6 +68,9 @@ class TargetFields:
     key_fields: Sequence[str] = ()
     key_kind: str = "lookup"
     key_note: str = ""  # why these keys, when the reason is not plain (said with a missing one)
+    # Columns of which a file may hold only one (e.g. two ways to match a record), and why.
+    exclusive: Sequence[str] = ()
+    exclusive_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,12 @@ def header_problems(
             if key_field.lower() not in seen:
                 note = f" ({target.key_note})" if target.key_note else ""
                 problems.append(f"missing {target.key_kind} field {key_field!r}{note}")
+        present = (name for name in target.exclusive if name.lower() in seen)
+        together = sorted(present, key=lambda name: seen[name.lower()])  # in the file's order
+        if len(together) > 1:
+            named = " and ".join(repr(name) for name in together)
+            note = f" ({target.exclusive_note})" if target.exclusive_note else ""
+            problems.append(f"columns {named} cannot be in the same file; give one{note}")
     return problems
 
 
