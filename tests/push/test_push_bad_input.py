@@ -12,10 +12,15 @@ import pytest
 from tests.push.push_helpers import RecordingScheduler, leads, push_runtime
 from tests.services import Service
 from workers.errors import InputError
+from workers.objects import SPECS
 from workers.pipeline.runtime import Runtime
 from workers.push import api_choice
 from workers.push.intake import push
 from workers.push.queue import PushQueue
+
+# How pydantic lists the object types a push may name (the registry's, in its order).
+_NAMES = [repr(spec.name) for spec in SPECS]
+KNOWN_TYPES = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
 
 
 @pytest.fixture
@@ -78,7 +83,7 @@ def test_strings_a_file_would_hold_are_read_as_their_fields_types(rt: Runtime) -
     ("payload", "message"),
     [
         ({"object": "contacts", "records": [{}]},
-         "invalid push: object: Input should be 'leads', 'customobjects' or 'programmembers'"),
+         f"invalid push: object: Input should be {KNOWN_TYPES}"),
         ({"records": [{}]}, "invalid push: object: is required"),
         ({"object": "leads"}, "invalid push: records: is required (a list of JSON objects)"),
         ({"object": "leads", "records": {"email": "a@b.c"}},
@@ -145,3 +150,15 @@ def test_ingestion_without_a_munchkin_id_is_refused(
     rt = push_runtime(redis_url, sandbox, s3_client, bucket, marketo_munchkin_id=None)
     with pytest.raises(InputError, match=r'api: "ingestion" needs the instance\'s Munchkin id'):
         push(rt, RecordingScheduler(), {"object": "leads", "api": "ingestion", "records": leads(1)})
+
+
+def test_companies_and_list_members_are_pushed_through_the_only_api_that_takes_them(
+    rt: Runtime,
+) -> None:
+    from workers.push.request import parse_push
+
+    pushed = parse_push({"object": "listmembers", "listId": 1001, "records": [{"leadId": 1}]})
+    assert pushed.api == "ingestion"
+    assert parse_push({"object": "companies", "records": [{"externalCompanyId": "c"}]}).api == (
+        "ingestion"
+    )

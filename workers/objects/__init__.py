@@ -14,9 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from workers.objects.base import CliOption, ObjectSpec, PayloadField
 
-# One entry per type: its module in this package. Registry order is the order of
+# One line per type: its module in this package. Registry order is the order of
 # --object's choices and of payload messages.
-SPEC_MODULES = ("leads", "custom_objects", "program_members", "companies", "list_members")
+SPEC_MODULES = (
+    "leads",
+    "custom_objects",
+    "program_members",
+    "companies",
+    "list_members",
+)
 SPECS: tuple[ObjectSpec[Any], ...] = tuple(
     import_module(f"{__name__}.{module}").SPEC for module in SPEC_MODULES
 )

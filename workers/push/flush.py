@@ -74,7 +74,7 @@ class Flusher:
         self.asked = meta.get("api") or None
         self.ctx = QueueContext(
             rt, dispatch, queue_id, meta.get("object", ""), parameters,
-            parameters_request(meta.get("object"), parameters),
+            parameters_request(meta.get("object"), parameters, self.asked),
         )  # fmt: skip
         self.lease = Lease(
             rt.redis,

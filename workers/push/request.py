@@ -71,10 +71,15 @@ def _object_parameters(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k in aliases}
 
 
-def parameters_request(obj: Any, parameters: Mapping[str, Any]) -> LoadRequest:
-    """The object and its parameters, validated as a load's (InputError as a push's)."""
+def parameters_request(
+    obj: Any, parameters: Mapping[str, Any], api: str | None = None
+) -> LoadRequest:
+    """The object and its parameters, validated as a load's through ``api`` (InputError as a
+    push's); None: checked as for bulk import, or for the one API that takes the type."""
+    asked = api or only_api(obj)
+    payload = {"source": PARAMETERS_ONLY, "object": obj, **parameters}
     try:
-        return parse_load_request({"source": PARAMETERS_ONLY, "object": obj, **parameters})
+        return parse_load_request({**payload, "api": asked} if asked else payload)
     except InputError as error:
         raise InputError(PREFIX + str(error).removeprefix("invalid load request: ")) from None
 
@@ -98,18 +103,25 @@ def parse_push(
     problems += _records_problems(payload.get("records"), max_records)
     if problems:
         raise InputError(PREFIX + "; ".join(problems))
-    load = parameters_request(payload["object"], parameters)
+    api = payload.get("api") or only_api(payload["object"])
+    load = parameters_request(payload["object"], parameters, api)
     spec = REGISTRY[load.object]
     own = {f.alias: load.option(f) for f in spec.fields if given(load.option(f))}
     age = payload.get("maxAgeS")
     return PushRequest(
         object=spec.name,
         parameters=own,
-        api=payload.get("api"),
+        api=api,
         max_age_s=float(age) if age is not None else default_max_age_s,
         records=list(payload["records"]),
         load=load,
     )
+
+
+def only_api(obj: Any) -> str | None:
+    """The Data Ingestion API for a type that has no bulk import (the only API that takes it)."""
+    spec = REGISTRY.get(obj) if isinstance(obj, str) else None
+    return APIS[0] if spec is not None and not spec.bulk_import else None
 
 
 def _api_problems(api: Any) -> list[str]:
