@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline clean
+.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
 
 test: install redis-binary lint typecheck docs pytest
 
@@ -48,6 +48,10 @@ bench-split: install redis-binary
 
 bench-pipeline: install redis-binary
 	$(PY) bench/pipeline_bench.py --chunks 100 --workers 3 --time-scale 1
+
+# 300,000 leads by bulk import and by the Data Ingestion API (docs/etl/ingestion.md, "Speed").
+bench-ingestion: install redis-binary
+	$(PY) bench/ingestion_bench.py --time-scale 1 --in-flight 4 8
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -20,28 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-REALISTIC_OVERHEAD_S = 5.0
-REALISTIC_ROWS_PER_S = 2000.0
-MARKETO_POLL_MIN_S = 5.0
-MARKETO_POLL_MAX_S = 30.0
-
-
-def admin(url: str, path: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+from _harness import admin, bulk_pace, poll_env, stack
 
 
 def occupancy(jobs: list[dict[str, Any]], slots: int = 2) -> float:
@@ -68,48 +50,25 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=1.0)
     args = parser.parse_args()
 
-    import boto3
-
-    from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, read_report
-    from tests.services import start_redis, start_s3, start_sandbox
+    from tests.pipeline_helpers import lead_rows, read_report
 
     scale = args.time_scale
-    work = Path(tempfile.mkdtemp(prefix="mkto-pipeline-bench-"))
-    services = [start_redis(work), start_s3(work)]
-    redis_service, s3 = services
-    sandbox = start_sandbox(
-        work,
-        "--import-overhead", str(REALISTIC_OVERHEAD_S / scale),
-        "--import-rows-per-s", str(REALISTIC_ROWS_PER_S * scale),
-    )  # fmt: skip
-    services.append(sandbox)
-    pipeline: Pipeline | None = None
-    try:
-        s3_client = boto3.client(
-            "s3", endpoint_url=s3.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
-        s3_client.create_bucket(Bucket="bench")
+    with stack(*bulk_pace(scale), prefix="mkto-pipeline-bench-") as services:
+        sandbox = services.sandbox
         header = "email,firstName,lastName,leadScore\n"
         rows = args.chunks * args.rows_per_chunk
         body = header + "".join(lead_rows(rows))
         row_bytes = (len(body) - len(header)) / rows
         limit = int(len(header) + row_bytes * args.rows_per_chunk * 1.004)
-        s3_client.put_object(Bucket="bench", Key="in/leads.csv", Body=body.encode())
-        env = pipeline_env(
-            redis_service.url, s3, sandbox, "bench",
-            CHUNK_BYTE_LIMIT=str(limit),
-            POLL_MIN_S=str(MARKETO_POLL_MIN_S / scale),
-            POLL_MAX_S=str(MARKETO_POLL_MAX_S / scale),
-        )  # fmt: skip
-        pipeline = Pipeline(env, redis_service.url, "bench", work)
-        for n in range(args.workers):
-            pipeline.start_worker(f"bench{n}", concurrency=2)
+        source = services.put("in/leads.csv", body.encode())
+        pipeline = services.start_workers(
+            args.workers, concurrency=2, CHUNK_BYTE_LIMIT=str(limit), **poll_env(scale)
+        )
         began = time.time()
-        load_id = pipeline.start_load(source="s3://bench/in/leads.csv", object="leads")
+        load_id = pipeline.start_load(source=source, object="leads")
         load = pipeline.wait_until_finished(load_id, timeout=3600)
         elapsed = time.time() - began
-        report = read_report(s3_client, load["report_uri"])
+        report = read_report(services.s3_client, load["report_uri"])
         jobs = [j for j in admin(sandbox.url, "/_sandbox/jobs") if j["finished_at"]]
         stats = admin(sandbox.url, "/_sandbox/stats")
         by_endpoint: dict[str, int] = stats["calls_by_endpoint"]
@@ -142,11 +101,6 @@ def main() -> None:
             f"API calls per chunk {result['api_calls_per_chunk']} (target <= 4), "
             f"last job -> report {result['last_job_to_report_s']} s"
         )
-    finally:
-        if pipeline is not None:
-            pipeline.stop()
-        for service in reversed(services):
-            service.stop()
 
 
 if __name__ == "__main__":

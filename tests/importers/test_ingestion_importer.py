@@ -93,6 +93,9 @@ def test_a_repeated_submit_sends_only_the_requests_not_answered(
     with pytest.raises(MarketoTransportError) as raised:
         importer.submit(LeadImport(), upload)  # the second request's answer is lost
     assert raised.value.maybe_sent
+    job_id = admin(sandbox, "GET", "/_sandbox/ingestion/requests")["requests"][-1]["correlation_id"]
+    interrupted = importer.status(LeadImport(), Job(job_id, 2_500))
+    assert interrupted.state.value == "Importing"  # not every request is answered yet
     status = importer.submit(LeadImport(), upload)  # the submit step repeats it
     assert (status.records_processed, status.rows_failed) == (2_500, 0)
     sent = requests_of(sandbox, status.job_id)

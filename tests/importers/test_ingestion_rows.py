@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.importers.ingestion_rows import Batch, Rejected, encode, json_value, pack, to_object
+from workers.importers.ingestion_rows import (
+    Batch,
+    ObjectBuilder,
+    Rejected,
+    encode,
+    json_value,
+    pack,
+    to_object,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +62,32 @@ def test_a_row_leaves_empty_cells_out_and_names_the_bad_field() -> None:
         to_object(header, ["a@x.com", "high", ""], types)
     with pytest.raises(ValueError, match="record has 2 fields, the header has 3"):
         to_object(header, ["a@x.com", "1"], types)
+
+
+def test_one_builder_converts_every_row_of_a_file_alike() -> None:
+    types = {"email": "email", "score": "integer", "revenue": "currency", "born": "date"}
+    builder = ObjectBuilder(["email", "score", "revenue", "born"], types)
+    rows = [["a@x.com", "7", "1.5", "1990-01-02"], ["b@x.com", "", "2", ""]]
+    assert [builder.build(row) for row in rows] == [
+        {"email": "a@x.com", "score": 7, "revenue": 1.5, "born": "1990-01-02"},
+        {"email": "b@x.com", "revenue": 2.0},
+    ]
+    with pytest.raises(ValueError, match=r'^field born: "1990-02-30" is not a date'):
+        builder.build(["c@x.com", "1", "1", "1990-02-30"])
+
+
+_VALUES = st.one_of(
+    st.text(), st.integers(-(2**63), 2**63 - 1), st.booleans(), st.floats(allow_nan=False,
+    allow_infinity=False)
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.text(), _VALUES, max_size=8))
+def test_an_object_is_encoded_as_compact_utf8_json(data: dict[str, object]) -> None:
+    expected = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert encode(data) == expected  # type: ignore[arg-type]
+    assert json.loads(encode(data)) == data  # type: ignore[arg-type]
 
 
 def test_packing_respects_the_object_count_and_the_byte_limit() -> None:

@@ -2,9 +2,9 @@
 
 ``submit`` does the whole job: it reads the chunk file (under 10 MB), turns
 each row into an object typed by the describe, packs the objects into
-requests of at most 1,000 objects and 1 MB, and sends them one after the
-other through :class:`~workers.marketo.ingestion.IngestionClient` (its limits
-are shared by every worker in Redis). What is known then is final, so the
+requests of at most 1,000 objects and 1 MB, and sends each one as soon as it
+is packed through :class:`~workers.marketo.ingestion.IngestionClient` (its
+limits are shared by every worker in Redis). What is known then is final, so the
 status is Complete at once and ``status`` answers from Redis without a call.
 
 Each request's outcome is kept in Redis under the job's key as it happens
@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Self
 from workers import defaults
 from workers.errors import IngestionRefused, InputError
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
-from workers.importers.ingestion_rows import Rejected, encode, pack, to_object
+from workers.importers.ingestion_rows import ObjectBuilder, Rejected, encode, pack
 from workers.marketo.imports import ImportState
 from workers.marketo.ingestion import (
     IngestionClient,
@@ -110,25 +110,22 @@ class IngestionImporter(Importer):
         by_line = dict(rows)
         rejected: list[Rejected] = []
         before, after = shape.wrap()
-        objects = _objects(header, rows, types, rejected, shape.required)
-        batches = list(pack(objects, len(before) + len(after), rejected=rejected))
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(
-            key,
-            mapping={
-                "header": json.dumps(header),
-                "delimiter": delimiter,
-                "rows": len(rows),
-                "requests": len(batches),
-                "rejected": json.dumps([[r.line, r.reason, by_line[r.line]] for r in rejected]),
-            },
-        )
+        pipe.hset(key, mapping={"header": json.dumps(header), "delimiter": delimiter,
+                                "rows": len(rows)})  # fmt: skip
         pipe.expire(key, JOB_TTL_S)
-        pipe.execute()
-        sent = 0
+        pipe.hkeys(key)
+        answered = {_text(name) for name in pipe.execute()[-1]}
+        # Each request goes as soon as it is packed: the first leaves after its own
+        # 1,000 rows are converted, not the whole chunk's. Packing is deterministic,
+        # so a repeat after a crash makes the same requests and skips those answered.
+        objects = _objects(rows, ObjectBuilder(header, types), rejected, shape.required)
+        batches = pack(objects, len(before) + len(after), rejected=rejected)
+        sent = requests = 0
         for number, batch in enumerate(batches):
+            requests = number + 1
             field = f"request:{number}"
-            if self.redis.hexists(key, field):
+            if field in answered:
                 continue  # answered before a crash or a retry of this chunk
             sent += 1
             request = IngestionRequest(shape.path, batch.body(before, after), len(batch.objects))
@@ -150,6 +147,14 @@ class IngestionImporter(Importer):
                 continue
             answer = {"accepted": accepted.objects, "request_id": accepted.request_id}
             self.redis.hset(key, field, json.dumps(answer))
+        # Known only now that every row is converted; until then the job is not done.
+        self.redis.hset(
+            key,
+            mapping={
+                "requests": requests,
+                "rejected": json.dumps([[r.line, r.reason, by_line[r.line]] for r in rejected]),
+            },
+        )
         return dataclasses.replace(self._status(job_id), calls=sent)
 
     def status(self, target: ImportTarget, job: Job) -> JobStatus:
@@ -199,7 +204,7 @@ class IngestionImporter(Importer):
                 request_ids.append(str(outcome["request_id"]))
         rejected = len(json.loads(record.get("rejected", "[]")))
         answered = sum(1 for name in record if name.startswith("request:"))
-        done = answered >= int(record.get("requests", 0))
+        done = "requests" in record and answered >= int(record["requests"])
         shown = ", ".join(request_ids)
         return JobStatus(
             job_id=job_id,
@@ -232,15 +237,14 @@ def _read(upload: Upload, delimiter: str) -> tuple[list[str], list[tuple[int, li
 
 
 def _objects(
-    header: list[str],
     rows: list[tuple[int, list[str]]],
-    types: dict[str, str | None],
+    builder: ObjectBuilder,
     rejected: list[Rejected],
     required: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, bytes]]:
     for line, row in rows:
         try:
-            data = to_object(header, row, types)
+            data = builder.build(row)
             given = {name.lower() for name in data}  # field names are case-insensitive
             for name in (key for key in required if key.lower() not in given):
                 raise ValueError(f"field {name}: is empty; Marketo matches each object on it")

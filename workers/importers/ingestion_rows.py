@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -36,58 +36,101 @@ class Rejected:
     reason: str
 
 
+def _integer(text: str) -> JsonValue:
+    value = text.strip()
+    if not _INTEGER.match(value):
+        raise ValueError(f"{_shown(text)} is not an integer")
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"{_shown(text)} is out of range for an integer")
+    return number
+
+
+def _number(text: str) -> JsonValue:
+    try:
+        real = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{_shown(text)} is not a number") from None
+    if not math.isfinite(real):
+        raise ValueError(f"{_shown(text)} is not a finite number")
+    return real
+
+
+def _boolean(text: str) -> JsonValue:
+    value = text.strip().lower()
+    if value not in _BOOLEANS:
+        raise ValueError(f"{_shown(text)} is not a boolean (true/false, 1/0, yes/no)")
+    return _BOOLEANS[value]
+
+
+def _date(text: str) -> JsonValue:
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{_shown(text)} is not a date (YYYY-MM-DD)") from None
+
+
+def _datetime(text: str) -> JsonValue:
+    value = text.strip()
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{_shown(text)} is not an ISO 8601 date and time") from None
+    return value
+
+
+Convert = Callable[[str], JsonValue]
+_CONVERTERS: dict[str, Convert] = {
+    **dict.fromkeys(INTEGER_TYPES, _integer),
+    **dict.fromkeys(FLOAT_TYPES, _number),
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+}
+
+
+def converter(data_type: str | None) -> Convert | None:
+    """The function turning a cell into a value of ``data_type``; None for text (as written)."""
+    return _CONVERTERS.get((data_type or "string").lower())
+
+
 def json_value(text: str, data_type: str | None) -> JsonValue:
     """``text`` as a JSON value of ``data_type``; ValueError says why it is not one."""
-    kind = (data_type or "string").lower()
-    value = text.strip()
-    if kind in INTEGER_TYPES:
-        if not _INTEGER.match(value):
-            raise ValueError(f"{_shown(text)} is not an integer")
-        number = int(value)
-        if not -(2**63) <= number < 2**63:
-            raise ValueError(f"{_shown(text)} is out of range for an integer")
-        return number
-    if kind in FLOAT_TYPES:
-        try:
-            real = float(value)
-        except ValueError:
-            raise ValueError(f"{_shown(text)} is not a number") from None
-        if not math.isfinite(real):
-            raise ValueError(f"{_shown(text)} is not a finite number")
-        return real
-    if kind == "boolean":
-        if value.lower() not in _BOOLEANS:
-            raise ValueError(f"{_shown(text)} is not a boolean (true/false, 1/0, yes/no)")
-        return _BOOLEANS[value.lower()]
-    if kind == "date":
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            raise ValueError(f"{_shown(text)} is not a date (YYYY-MM-DD)") from None
-    if kind == "datetime":
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{_shown(text)} is not an ISO 8601 date and time") from None
-        return value
-    return text
+    convert = converter(data_type)
+    return text if convert is None else convert(text)
+
+
+class ObjectBuilder:
+    """Rows of one file as objects; each column's converter is looked up once, not per cell
+    (a chunk holds up to a few hundred thousand cells of the same few types)."""
+
+    def __init__(self, header: Sequence[str], types: Mapping[str, str | None]) -> None:
+        self.width = len(header)
+        self.columns = [(name, converter(types.get(name))) for name in header]
+
+    def build(self, row: Sequence[str]) -> dict[str, JsonValue]:
+        """One row as an object: typed values, empty cells left out; ValueError names the field."""
+        if len(row) != self.width:
+            raise ValueError(f"record has {len(row)} fields, the header has {self.width}")
+        data: dict[str, JsonValue] = {}
+        for (name, convert), cell in zip(self.columns, row, strict=True):
+            if cell == "":
+                continue
+            if convert is None:
+                data[name] = cell
+                continue
+            try:
+                data[name] = convert(cell)
+            except ValueError as error:
+                raise ValueError(f"field {name}: {error}") from None
+        return data
 
 
 def to_object(
     header: Sequence[str], row: Sequence[str], types: Mapping[str, str | None]
 ) -> dict[str, JsonValue]:
     """One row as an object: typed values, empty cells left out; ValueError names the field."""
-    if len(row) != len(header):
-        raise ValueError(f"record has {len(row)} fields, the header has {len(header)}")
-    data: dict[str, JsonValue] = {}
-    for name, cell in zip(header, row, strict=True):
-        if cell == "":
-            continue
-        try:
-            data[name] = json_value(cell, types.get(name))
-        except ValueError as error:
-            raise ValueError(f"field {name}: {error}") from None
-    return data
+    return ObjectBuilder(header, types).build(row)
 
 
 @dataclass(frozen=True)
@@ -101,8 +144,12 @@ class Batch:
         return before + b",".join(self.objects) + after
 
 
+# One encoder for every object: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(data: Mapping[str, JsonValue]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(data).encode("utf-8")
 
 
 def pack(
