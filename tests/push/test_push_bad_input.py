@@ -162,3 +162,25 @@ def test_companies_and_list_members_are_pushed_through_the_only_api_that_takes_t
     assert parse_push({"object": "companies", "records": [{"externalCompanyId": "c"}]}).api == (
         "ingestion"
     )
+
+
+def test_a_pushed_company_has_one_of_marketos_two_keys_and_a_list_member_a_lead_id(
+    rt: Runtime,
+) -> None:
+    companies = {"object": "companies", "records": [
+        {"externalCompanyId": "C-1", "company": "Acme"},
+        {"externalCompanyId": "C-2", "id": 7, "company": "Both"},
+        {"company": "Neither"},
+    ]}  # fmt: skip
+    answer = push(rt, RecordingScheduler(), companies)
+    assert answer["accepted"] == 1
+    assert _messages(answer) == [
+        "records[1]: field id: a company has id or externalCompanyId, not both (Marketo matches "
+        "it on one: externalCompanyId, or id with dedupeBy idField)",
+        "records[2]: field externalCompanyId: is required (or id, with dedupeBy idField): "
+        "Marketo matches each company on it",
+    ]
+    members = {"object": "listmembers", "listId": 1001, "records": [{"leadId": 1}, {}]}
+    answer = push(rt, RecordingScheduler(), members)
+    assert answer["accepted"] == 1
+    assert _messages(answer)[0].startswith("records[1]: ")

@@ -37,6 +37,15 @@ UPDATE_ONLY = "updateOnly"
 # The file's key column for each dedupeBy.
 KEY_OF = {DEFAULT_DEDUPE_BY: "externalCompanyId", BY_ID: "id"}
 DESCRIBE = "/rest/v1/companies/describe.json"
+BOTH_KEYS = (
+    "id",
+    "a company has id or externalCompanyId, not both (Marketo matches it on one: "
+    "externalCompanyId, or id with dedupeBy idField)",
+)
+NO_KEY = (
+    "externalCompanyId",
+    "is required (or id, with dedupeBy idField): Marketo matches each company on it",
+)
 
 
 class Companies(ObjectSpec["CompanyImport"]):
@@ -95,6 +104,18 @@ class Companies(ObjectSpec["CompanyImport"]):
         return TargetFields(
             "companies", sorted(description.field_names), [key], "dedupe", note, both, why
         )
+
+    def pushed_record_problem(
+        self, record: Mapping[str, object], api: str
+    ) -> tuple[str, str] | None:
+        """A pushed company carries exactly one of Marketo's two keys."""
+        given = {name.lower() for name, value in record.items() if value is not None}
+        keys = [key for key in KEY_OF.values() if key.lower() in given]
+        if len(keys) == 2:
+            return BOTH_KEYS
+        if not keys:
+            return NO_KEY
+        return None
 
     def ingestion_shape(self, target: CompanyImport) -> IngestionShape:
         """Companies with the load's action, matched as its dedupeBy says."""

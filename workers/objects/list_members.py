@@ -8,6 +8,7 @@ takes (to add the persons it imports to a list): one name for one thing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,14 @@ class ListMembers(ObjectSpec["ListMemberImport"]):
     def check_parameters(self, marketo: Lookups, target: ListMemberImport) -> None:
         """``listId`` names a static list."""
         marketo.unless_denied(LIST_ID.alias, lambda: _check_list(marketo, target.list_id))
+
+    def pushed_record_problem(
+        self, record: Mapping[str, object], api: str
+    ) -> tuple[str, str] | None:
+        """A pushed member is a lead id: Marketo adds or removes leads by it alone."""
+        if record.get(LEAD_ID) is None:
+            return LEAD_ID, "is required: a static list's members are Marketo lead ids"
+        return None
 
     def ingestion_shape(self, target: ListMemberImport) -> IngestionShape:
         """The lead ids, added to the list or removed from it."""
