@@ -129,7 +129,7 @@ app.conf.update(
     # beat_schedule (the reconciler sweep, the scheduled loads) is set by
     # ``beat_schedule.install``, called by the included task modules before beat's
     # scheduler starts: the app does not depend on the beat_schedule package.
-    beat_scheduler="redbeat.RedBeatScheduler",
+    beat_scheduler="workers.schedule.beat_scheduler:ResilientRedBeatScheduler",
     beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,
     redbeat_redis_url=_settings.redis_url,
     redbeat_key_prefix=REDBEAT_KEY_PREFIX,

@@ -90,6 +90,8 @@ def test_workers_survive_repeated_redis_restarts_and_the_load_finishes_exactly(
 
         load = pipeline.wait_until_finished(load_id, timeout=120)
         assert not _exited(pipeline), pipeline.logs()[-4000:]
+        # Beat rode out every restart: the reconciler sweep it sends never stopped.
+        assert [beat.poll() for beat in pipeline.beats] == [None], pipeline.logs()[-4000:]
         assert "Unrecoverable error" not in pipeline.logs()
         assert load["state"] == "succeeded", pipeline.logs()[-3000:]
         report = read_report(s3_client, load["report_uri"])

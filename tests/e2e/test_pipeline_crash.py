@@ -210,8 +210,10 @@ def test_a_redis_restart_mid_load_loses_no_row(
 
         restart(redis)
 
-        # Nobody restarts the worker: it reconnects by itself (workers/kombu_patch.py).
+        # Nobody restarts the worker (it reconnects by itself, workers/kombu_patch.py) or
+        # beat (a tick that cannot reach Redis is tried again, workers/schedule/beat_scheduler.py).
         load = pipeline.wait_until_finished(load_id, timeout=90)
+        assert [beat.poll() for beat in pipeline.beats] == [None]
         assert all(p.poll() is None for p in pipeline.workers), pipeline.logs()[-3000:]
         assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
         report = read_report(s3_client, load["report_uri"])

@@ -155,3 +155,34 @@ def test_a_worker_ignores_the_schedule_file_that_only_beat_reads(
     pipeline.env["SCHEDULE_FILE"] = str(tmp_path / "not-mounted-here.toml")
     pipeline.start_worker("w1")
     pipeline.wait_ready()
+
+
+def test_beat_rides_out_redis_being_down_for_a_while_and_keeps_sending(
+    tmp_path: Path, pipeline_with: Any
+) -> None:
+    """Redis gone for longer than a tick (a restart, a failover): beat skips the ticks it
+    cannot make and goes on, so the reconciler sweep never stops for good."""
+    from tests.pipeline_helpers import Pipeline as Made
+    from tests.redis_restart import start_again, stop_redis
+    from tests.services import start_redis
+
+    redis = start_redis(tmp_path, appendonly=True)
+    made: Made = pipeline_with(REDIS_URL=redis.url)
+    try:
+        beat = made.start_beat(**FAST_BEAT)
+        reconciles = "Sending due task mkto-bulk-reconcile"
+        wait_for(lambda: reconciles in beat_log(made, "beat"), timeout=60,
+                 what="beat to send a sweep")  # fmt: skip
+        argv = [str(arg) for arg in redis.process.args]  # type: ignore[union-attr]
+        stop_redis(redis)
+        wait_for(lambda: "beat: Redis unreachable" in beat_log(made, "beat"), timeout=30,
+                 what="beat to meet Redis gone")  # fmt: skip
+        assert beat.poll() is None
+        sent = beat_log(made, "beat").count(reconciles)
+        start_again(redis, argv)
+        wait_for(lambda: beat_log(made, "beat").count(reconciles) >= sent + 3, timeout=60,
+                 what="beat to send sweeps again")  # fmt: skip
+        assert beat.poll() is None
+    finally:
+        made.stop()
+        redis.stop()
