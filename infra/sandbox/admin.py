@@ -40,8 +40,7 @@ class AdminApi:
             if route == ("GET", "jobs"):
                 return json_response(self.jobs())
             if route == ("GET", "occupancy"):
-                with self.state.lock:
-                    now = self.state.settle()
+                with self.state.settled() as now:
                     return json_response(self.state.queue.occupancy(now, self.state.settings))
             if route == ("GET", "records") and len(parts) == 2:
                 return json_response(self.records(parts[1], dict(request.args)))
@@ -74,13 +73,11 @@ class AdminApi:
         return json_response({"error": f"no admin route {request.method} {request.path}"}, 404)
 
     def jobs(self) -> list[dict[str, Any]]:
-        with self.state.lock:
-            now = self.state.settle()
+        with self.state.settled() as now:
             return [job.summary(now) for _, job in sorted(self.state.queue.jobs.items())]
 
     def records(self, name: str, filters: dict[str, str]) -> dict[str, Any]:
-        with self.state.lock:
-            self.state.settle()
+        with self.state.settled():
             records = self.state.store.all_records(name)
             if records is None:
                 raise AdminError(404, f"unknown object '{name}'")

@@ -189,8 +189,7 @@ def _job(state: SandboxState, batch_id: int, kind: str, api_name: str | None = N
 def batch_status(
     state: SandboxState, batch_id: int, kind: str, api_name: str | None = None
 ) -> Response:
-    with state.lock:
-        now = state.settle()
+    with state.settled() as now:
         return ok([status_result(_job(state, batch_id, kind, api_name), now)])
 
 
@@ -198,8 +197,7 @@ def batch_file(
     state: SandboxState, batch_id: int, kind: str, which: str, api_name: str | None = None
 ) -> Response:
     """The failures/warnings file, or HTTP 404 when the job has none (per the docs)."""
-    with state.lock:
-        state.settle()
+    with state.settled():
         body = render_file(_job(state, batch_id, kind, api_name), which)
     if body is None:
         return Response(b"", status=404, content_type=CSV_CONTENT_TYPE)

@@ -139,7 +139,10 @@ class Store:
             self.leads[existing] = lead
         lead = self.leads[existing]
         old_email = lead.get("email")
-        lead.update((k, v) for k, v in values.items() if k != "id")
+        if "id" in values:
+            lead.update((k, v) for k, v in values.items() if k != "id")
+        else:
+            lead.update(values)
         lead["updatedAt"] = stamp
         email = lead.get("email")
         old_key = str(old_email).lower()

@@ -11,8 +11,10 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from infra.sandbox.config import FieldDef
 
@@ -140,3 +142,64 @@ def check_row(
             result.warnings.append(warning)
         result.values[definition.name] = value
     return result
+
+
+@lru_cache(maxsize=1024)
+def text_converter(definition: FieldDef) -> Callable[[str], tuple[object, str, str]]:
+    """``convert`` for one field, with its type's branch and messages chosen once (the Data
+    Ingestion apply converts up to 1,000 objects of the same fields per request)."""
+    kind = definition.data_type
+    invalid: tuple[object, str, str] = (
+        None, f"Invalid data type in field {definition.display_name}", ""
+    )  # fmt: skip
+    if kind in _TYPED:
+        parse = _PARSERS[kind]
+
+        def typed(raw: str) -> tuple[object, str, str]:
+            try:
+                value = parse(raw.strip())
+            except ValueError:
+                return invalid
+            return invalid if value is _INVALID else (value, "", "")
+
+        return typed
+    limit = definition.length if kind in _SIZED else None
+    truncated = f"Value for field {definition.display_name} truncated to {limit}"
+    email = kind == "email"
+
+    def text(raw: str) -> tuple[object, str, str]:
+        warning = "Invalid email address" if email and raw and not _EMAIL.fullmatch(raw) else ""
+        if limit is None or len(raw) <= limit:
+            return raw, "", warning
+        return raw[:limit], "", f"{warning}; {truncated}" if warning else truncated
+
+    return text
+
+
+_INVALID = object()  # a parsed value the type does not allow (out of range, not finite)
+
+
+def _integer(text: str) -> object:
+    if not _INTEGER.fullmatch(text):
+        return _INVALID
+    value = int(text)
+    return value if -(2**31) <= value < 2**31 else _INVALID
+
+
+def _float(text: str) -> object:
+    value = float(text)
+    return value if math.isfinite(value) else _INVALID
+
+
+def _boolean(text: str) -> object:
+    return _BOOLEANS.get(text.lower(), _INVALID)
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "integer": _integer,
+    "float": _float,
+    "currency": _float,
+    "boolean": _boolean,
+    "date": lambda text: date.fromisoformat(text).isoformat(),
+    "datetime": lambda text: datetime.fromisoformat(text).isoformat(),
+}

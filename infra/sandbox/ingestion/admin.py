@@ -27,8 +27,7 @@ def handle(state: Any, method: str, parts: list[str], args: dict[str, str]) -> R
                                            f"{', '.join(FILTERS)}"}, 400)  # fmt: skip
         return json_response(requests(state, args))
     if route == ("GET", "requests") and len(parts) == 2:
-        with state.lock:
-            state.settle()
+        with state.settled():
             found = state.ingestion.requests.get(parts[1])
             if found is None:
                 return json_response({"error": f"no ingestion request '{parts[1]}'"}, 404)
@@ -46,8 +45,7 @@ def handle(state: Any, method: str, parts: list[str], args: dict[str, str]) -> R
 
 def requests(state: Any, args: dict[str, str]) -> dict[str, Any]:
     """Summaries in the order received, filtered by ``?status=&resource=&correlation_id=...``."""
-    with state.lock:
-        state.settle()
+    with state.settled():
         found = [r.summary() for r in state.ingestion.requests.values()]
     for name, wanted in args.items():
         found = [s for s in found if str(s[name]) == wanted]
@@ -55,8 +53,7 @@ def requests(state: Any, args: dict[str, str]) -> dict[str, Any]:
 
 
 def stats(state: Any) -> dict[str, Any]:
-    with state.lock:
-        now = state.settle()
+    with state.settled() as now:
         log = state.ingestion
         settings = state.settings
         by_status: dict[str, int] = dict.fromkeys(("pending", "applied", "rejected", "dropped"), 0)

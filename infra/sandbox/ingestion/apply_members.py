@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.sandbox.config import Schema
 from infra.sandbox.ingestion.apply_records import Outcome
-from infra.sandbox.ingestion.objects import check_object, field_map
+from infra.sandbox.ingestion.objects import rules_for
 from infra.sandbox.ingestion.shapes import Batch, Item
 from infra.sandbox.records import LEAD_NOT_FOUND, Store
 
@@ -32,7 +32,7 @@ def _program_problem(item: Item, store: Store, schema: Schema, *, sync: bool) ->
 
 def program_members(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outcome]:
     """Sync: set each lead's status in its program, with any member fields given."""
-    fields = field_map(f for f in schema.member_fields if f.updateable)
+    rules = rules_for(tuple(f for f in schema.member_fields if f.updateable), (), "")
     outcomes: list[Outcome] = []
     for item in batch.items:
         problem = _program_problem(item, store, schema, sync=True)
@@ -40,7 +40,7 @@ def program_members(batch: Batch, store: Store, schema: Schema, now: float) -> l
             outcomes.append((problem, []))
             continue
         extra = {k: v for k, v in item.values.items() if k != "leadId"}
-        checked = check_object(extra, fields, [], "")
+        checked = rules.check(extra)
         if checked.reason:
             outcomes.append((checked.reason, []))
             continue

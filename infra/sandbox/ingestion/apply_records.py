@@ -1,8 +1,9 @@
 """Applying persons, custom objects and companies to the record store, object by object.
 
-Each object gets the bulk import's row rules (objects.check_object) and the
-same upserts (records.Store); the outcome is ("", warnings) or (reason, []).
-Indexes of existing records are built once per request, as a bulk job does.
+Each object gets the bulk import's row rules (objects.check_object, compiled once
+per request as objects.rules_for) and the same upserts (records.Store); the
+outcome is ("", warnings) or (reason, []). Indexes of existing records are built
+once per request, as a bulk job does.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.sandbox.config import FieldDef, Schema
-from infra.sandbox.ingestion.objects import check_object, field_map
+from infra.sandbox.ingestion.objects import field_map, rules_for
 from infra.sandbox.ingestion.shapes import Batch, key_ci
 from infra.sandbox.records import LEAD_NOT_FOUND, MULTIPLE_LEADS, Record, Store
 
@@ -34,6 +35,7 @@ def persons(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outc
     fields = field_map(schema.lead_fields)
     dedupe: list[str] = batch.options["dedupe"]
     defs = [fields[name.lower()] for name in dedupe]
+    rules = rules_for(schema.lead_fields, tuple(dedupe), LOOKUP_MISSING)
     index: dict[tuple[str, ...], list[int]] | None = None
     if dedupe != ["email"] and "id" not in dedupe:
         index = {}
@@ -41,13 +43,20 @@ def persons(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outc
             if all(lead.get(name) not in (None, "") for name in dedupe):
                 key = tuple(_text(d, lead[d.name]) for d in defs)
                 index.setdefault(key, []).append(lead_id)
+    by_email = index is None and "id" not in dedupe  # the email index is the lookup
+    partition = batch.options["partition"]
     outcomes: list[Outcome] = []
     for item in batch.items:
-        checked = check_object(item.values, fields, dedupe, LOOKUP_MISSING)
+        checked = rules.check(item.values)
         if checked.reason:
             outcomes.append((checked.reason, []))
             continue
         values = checked.values
+        if by_email:
+            existing = store.email_index.get(_text(defs[0], values[defs[0].name]))
+            store.write_lead(existing, values, partition, None, now)
+            outcomes.append(("", checked.warnings))
+            continue
         key = tuple(_text(d, values[d.name]) for d in defs)
         if "id" in dedupe:
             lead_id = int(str(values["id"]))
@@ -56,16 +65,14 @@ def persons(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outc
             if not candidates:
                 outcomes.append((LEAD_NOT_FOUND, []))
                 continue
-        elif index is None:
-            found = store.email_index.get(key[0])
-            candidates = [found] if found is not None else []
         else:
+            assert index is not None
             candidates = index.get(key, [])
         if len(candidates) > 1:
             outcomes.append((MULTIPLE_LEADS, []))
             continue
         existing = candidates[0] if candidates else None
-        lead_id = store.write_lead(existing, values, batch.options["partition"], None, now)
+        lead_id = store.write_lead(existing, values, partition, None, now)
         if existing is None and index is not None:
             index.setdefault(key, []).append(lead_id)
         outcomes.append(("", checked.warnings))
@@ -82,15 +89,16 @@ def _same(record: Record, defs: list[FieldDef], key: tuple[str, ...]) -> bool:
 def custom_objects(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outcome]:
     api_name: str = batch.options["api_name"]
     definition = schema.custom_objects[api_name]
-    fields = field_map(definition.fields)
     dedupe = list(definition.dedupe_fields)
     table = store.custom.setdefault(api_name, {})
     by_guid = batch.options["dedupe_by"] == "marketoGUID"
     guids = {str(r["marketoGUID"]): k for k, r in table.items()} if by_guid else {}
+    rules = rules_for(definition.fields, tuple(dedupe), DEDUPE_MISSING)
+    any_rules = rules_for(definition.fields, (), "")
     outcomes: list[Outcome] = []
     for item in batch.items:
         if not by_guid:
-            checked = check_object(item.values, fields, dedupe, DEDUPE_MISSING)
+            checked = rules.check(item.values)
             if not checked.reason:
                 store.upsert_custom(api_name, checked.values, now)
             outcomes.append((checked.reason, [] if checked.reason else checked.warnings))
@@ -101,7 +109,7 @@ def custom_objects(batch: Batch, store: Store, schema: Schema, now: float) -> li
         if not isinstance(guid, str) or not guid.strip():
             outcomes.append((GUID_MISSING, []))
             continue
-        checked = check_object(values, fields, [], "")
+        checked = any_rules.check(values)
         if checked.reason:
             outcomes.append((checked.reason, []))
             continue
@@ -121,15 +129,15 @@ def custom_objects(batch: Batch, store: Store, schema: Schema, now: float) -> li
 
 
 def companies(batch: Batch, store: Store, schema: Schema, now: float) -> list[Outcome]:
-    fields = field_map(schema.company_fields)
     action: str = batch.options["action"]
     by_id = batch.options["dedupe_by"] == "idField"
     key = "id" if by_id else "externalCompanyId"
+    rules = rules_for(schema.company_fields, (key,), LOOKUP_MISSING)
     external = {str(r["externalCompanyId"]): cid for cid, r in store.companies.items()
                 if r.get("externalCompanyId") not in (None, "")}  # fmt: skip
     outcomes: list[Outcome] = []
     for item in batch.items:
-        checked = check_object(item.values, fields, [key], LOOKUP_MISSING)
+        checked = rules.check(item.values)
         if checked.reason:
             outcomes.append((checked.reason, []))
             continue

@@ -125,17 +125,11 @@ class IngestionLog:
                 break
             self.requests.popitem(last=False)
 
-    def due(self, now: float) -> list[IngestionRequest]:
-        """Pending requests whose apply time has come, in order; they leave the heap."""
-        ready: list[IngestionRequest] = []
-        while self._pending and self._pending[0][0] <= now:
-            _, _, request_id = heapq.heappop(self._pending)
-            ready.append(self.requests[request_id])
-        return ready
-
-    def drain(self) -> list[IngestionRequest]:
-        """Every pending request, whatever its apply time (admin ``drain``)."""
-        return self.due(float("inf"))
+    def next_due(self, until: float) -> IngestionRequest | None:
+        """The first pending request due by ``until`` (it leaves the heap), or None."""
+        if self._pending and self._pending[0][0] <= until:
+            return self.requests[heapq.heappop(self._pending)[2]]
+        return None
 
     def pending_count(self) -> int:
         return len(self._pending)
