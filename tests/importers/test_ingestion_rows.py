@@ -139,3 +139,39 @@ def test_every_object_lands_in_one_batch_or_is_rejected(
         assert len(batch.objects) <= max_objects
         assert len(body) <= max_bytes
         assert len(json.loads(body)["persons"]) == len(batch.objects)
+
+
+_TYPES = ["string", "integer", "float", "currency", "boolean", "date", "datetime", None]
+_CELLS = st.one_of(
+    st.text(max_size=12), st.sampled_from(["", "1", "-7", "3.5", "1e308", "true", "no",
+    "2026-02-28", "2026-02-30", "2026-02-28T10:00:00", "x", " 9 ", "\u2028", "\"q\""])
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    columns=st.lists(st.tuples(st.text(min_size=1, max_size=6), st.sampled_from(_TYPES)),
+                     min_size=1, max_size=6, unique_by=lambda c: c[0]),
+    cells=st.lists(_CELLS, min_size=6, max_size=6),
+    required=st.booleans(),
+)  # fmt: skip
+def test_an_encoded_row_is_byte_for_byte_the_built_object_encoded(
+    columns: list[tuple[str, str | None]], cells: list[str], required: bool
+) -> None:
+    """The chunk's fast path writes the JSON itself; it must say exactly what json would, and
+    refuse exactly what building the object refuses, with the same message."""
+    header = [name for name, _ in columns]
+    row = cells[: len(header)]
+    keys = header[:1] if required else []
+    builder = ObjectBuilder(header, dict(columns), keys)
+    try:
+        expected: bytes | str = encode(builder.build(row))
+        if keys and row[0] == "":
+            expected = f"field {keys[0]}: is empty; Marketo matches each object on it"
+    except ValueError as error:
+        expected = str(error)
+    try:
+        found: bytes | str = builder.encoded(row)
+    except ValueError as error:
+        found = str(error)
+    assert found == expected

@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Self
 from workers import defaults
 from workers.errors import IngestionRefused, InputError
 from workers.importers.base import Importer, Job, JobStatus, ResultFile
-from workers.importers.ingestion_rows import ObjectBuilder, Rejected, encode, pack
+from workers.importers.ingestion_rows import ObjectBuilder, Rejected, pack
 from workers.marketo.imports import ImportState
 from workers.marketo.ingestion import (
     IngestionClient,
@@ -119,7 +119,7 @@ class IngestionImporter(Importer):
         # Each request goes as soon as it is packed: the first leaves after its own
         # 1,000 rows are converted, not the whole chunk's. Packing is deterministic,
         # so a repeat after a crash makes the same requests and skips those answered.
-        objects = _objects(rows, ObjectBuilder(header, types), rejected, shape.required)
+        objects = _objects(rows, ObjectBuilder(header, types, shape.required), rejected)
         batches = pack(objects, len(before) + len(after), rejected=rejected)
         sent = requests = 0
         for number, batch in enumerate(batches):
@@ -237,18 +237,11 @@ def _read(upload: Upload, delimiter: str) -> tuple[list[str], list[tuple[int, li
 
 
 def _objects(
-    rows: list[tuple[int, list[str]]],
-    builder: ObjectBuilder,
-    rejected: list[Rejected],
-    required: tuple[str, ...] = (),
+    rows: list[tuple[int, list[str]]], builder: ObjectBuilder, rejected: list[Rejected]
 ) -> Iterator[tuple[int, bytes]]:
     for line, row in rows:
         try:
-            data = builder.build(row)
-            given = {name.lower() for name in data}  # field names are case-insensitive
-            for name in (key for key in required if key.lower() not in given):
-                raise ValueError(f"field {name}: is empty; Marketo matches each object on it")
-            yield line, encode(data)
+            yield line, builder.encoded(row)
         except ValueError as error:
             rejected.append(Rejected(line, str(error)))
 

@@ -104,9 +104,46 @@ class ObjectBuilder:
     """Rows of one file as objects; each column's converter is looked up once, not per cell
     (a chunk holds up to a few hundred thousand cells of the same few types)."""
 
-    def __init__(self, header: Sequence[str], types: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        header: Sequence[str],
+        types: Mapping[str, str | None],
+        required: Sequence[str] = (),
+    ) -> None:
         self.width = len(header)
         self.columns = [(name, converter(types.get(name))) for name in header]
+        # What ``encoded`` writes before each value: the field's JSON name and a colon.
+        self._keys = [_json_text(name) + ":" for name in header]
+        # Fields every object must carry (Marketo matches it on them); names are
+        # case-insensitive, so a key is found in any column spelling it so.
+        lowered = [name.lower() for name in header]
+        self._required = [
+            (name, [i for i, column in enumerate(lowered) if column == name.lower()])
+            for name in required
+        ]
+
+    def encoded(self, row: Sequence[str]) -> bytes:
+        """``encode(build(row))``, byte for byte, written directly (the hot loop of a chunk).
+
+        Also checks the required fields; ValueError names the field either way.
+        """
+        if len(row) != self.width:
+            raise ValueError(f"record has {len(row)} fields, the header has {self.width}")
+        parts = []
+        for key, (name, convert), cell in zip(self._keys, self.columns, row, strict=True):
+            if cell == "":
+                continue
+            if convert is None:
+                parts.append(key + _json_text(cell))
+                continue
+            try:
+                parts.append(key + _json_scalar(convert(cell)))
+            except ValueError as error:
+                raise ValueError(f"field {name}: {error}") from None
+        for name, positions in self._required:  # after the cells, as Marketo would say
+            if all(row[i] == "" for i in positions):
+                raise ValueError(f"field {name}: is empty; Marketo matches each object on it")
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
 
     def build(self, row: Sequence[str]) -> dict[str, JsonValue]:
         """One row as an object: typed values, empty cells left out; ValueError names the field."""
@@ -150,6 +187,20 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def encode(data: Mapping[str, JsonValue]) -> bytes:
     return _ENCODER.encode(data).encode("utf-8")
+
+
+# The encoder's own pieces (C where available), so ``ObjectBuilder.encoded`` matches it.
+_json_text: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_scalar(value: JsonValue) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _json_text(value)
+    return repr(value)  # int and finite float: what json writes
 
 
 def pack(
