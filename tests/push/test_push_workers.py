@@ -194,14 +194,16 @@ def test_the_command_line_and_the_python_function_push_and_name_what_they_refuse
     workers.start_worker("a")
     workers.wait_ready()
     data = tmp_path / "signups.jsonl"
-    data.write_text(
-        '{"email": "cli0@example.com"}\n\n{"email": \n["x"]\n{"email": "cli1@example.com"}\n'
+    data.write_bytes(
+        b'{"email": "cli0@example.com"}\n\n{"email": \n["x"]\n{"email": "cli1@example.com"}\n'
+        b'\xff\xfe{"email": "latin@example.com"}\n'
     )
     done = _cli(workers, "push", str(data), "--object", "leads", "--max-age", "1")
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("2 records queued in queue ")
     assert done.stderr.splitlines() == [
         f"{data} line 3: not JSON (Expecting value: line 1 column 11 (char 10))",
+        f"{data} line 6: not UTF-8 text (byte 0xff at position 1)",
         f"{data} line 4: is a list, not a JSON object",
     ]
     _wait_for_leads(sandbox, 2, timeout=30, pipeline=workers)

@@ -14,11 +14,20 @@ from workers.objects import SPECS
 EXIT_REFUSED = 1  # some records were refused (the others were queued)
 
 
-def read_lines(handle: IO[str], name: str) -> tuple[list[tuple[int, Any]], list[str]]:
-    """(line number, record) of each non-blank line, and a message for each line not JSON."""
+def read_lines(handle: IO[bytes], name: str) -> tuple[list[tuple[int, Any]], list[str]]:
+    """(line number, record) of each non-blank line, and a message for each line that is not
+    UTF-8 JSON (a bad line costs itself only: the others are still read)."""
     records: list[tuple[int, Any]] = []
     problems: list[str] = []
-    for number, line in enumerate(handle, start=1):
+    for number, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(
+                f"{name} line {number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                f"position {error.start + 1})"
+            )
+            continue
         if not line.strip():
             continue
         try:
@@ -36,7 +45,7 @@ def _at_line(message: str, name: str, lines: list[int]) -> str:
 
 
 @click.command(short_help="Push records (JSON Lines) to a queue flushed by age or size.")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option(
     "--object",
     "object_type",
@@ -61,7 +70,7 @@ def _at_line(message: str, name: str, lines: list[int]) -> str:
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait per push."
 )
 def push(
-    file: IO[str],
+    file: IO[bytes],
     object_type: str,
     api: str | None,
     max_age: float | None,
