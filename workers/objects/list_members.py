@@ -78,7 +78,7 @@ class ListMembers(ObjectSpec["ListMemberImport"]):
     def pushed_record_problem(
         self, record: Mapping[str, object], api: str
     ) -> tuple[str, str] | None:
-        """A pushed member is a lead id: Marketo adds or removes leads by it alone."""
+        """A pushed member is a Marketo lead id: a static list takes or drops members by it."""
         if record.get(LEAD_ID) is None:
             return LEAD_ID, "is required: a static list's members are Marketo lead ids"
         return None
