@@ -23,8 +23,9 @@ from workers.load_request import LoadRequest, parse_load_request
 from workers.objects import REGISTRY, SPECS, ObjectSpec
 from workers.objects.base import given
 from workers.payload_text import shown
+from workers.push.api_choice import BULK, INGESTION
 
-APIS = ("ingestion", "bulk")
+APIS = (INGESTION, BULK)
 MAX_AGE_RANGE_S = (1.0, 3600.0)  # Marketo's medium latency: seconds to an hour
 ENVELOPE = ("object", "records", "api", "maxAgeS")
 # A push has no source: the load request that validates its parameters is given this one.
@@ -121,7 +122,7 @@ def parse_push(
 def only_api(obj: Any) -> str | None:
     """The Data Ingestion API for a type that has no bulk import (the only API that takes it)."""
     spec = REGISTRY.get(obj) if isinstance(obj, str) else None
-    return APIS[0] if spec is not None and not spec.bulk_import else None
+    return INGESTION if spec is not None and not spec.bulk_import else None
 
 
 def _api_problems(api: Any) -> list[str]:
