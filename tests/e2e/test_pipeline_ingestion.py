@@ -53,6 +53,7 @@ def test_an_ingestion_load_sends_typed_rows_and_accounts_for_every_one(
     assert lead["leadScore"] == 27 and lead["lastName"] == "Last, 7"
     ingestion = admin(sandbox, "GET", "/_sandbox/ingestion/stats")
     assert ingestion["requests"]["applied"] == totals["chunks"]
+    assert totals["api_calls"] == totals["chunks"], "one call per request, none to read status"
     assert report["api"] == "ingestion" and "Observability Data Stream" in report["api_note"]
     request_id = report["chunks"][0]["message"].split(": ", 1)[1].split(", ")[0]
     assert ingestion_request(sandbox, request_id)["status"] == "applied"

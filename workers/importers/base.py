@@ -89,6 +89,8 @@ class Importer(ABC):
     # Whether a job waits in Marketo's import queue (its duration then teaches the steps
     # how fast Marketo imports, for poll timing); a request-based API's does not.
     queued_in_marketo: ClassVar[bool] = True
+    # Marketo calls one result file costs (an API that keeps the rows itself: none).
+    result_file_calls: ClassVar[int] = 1
     # Said in the load report when this API's counts are not Marketo's row outcomes.
     report_note: ClassVar[str | None] = None
 

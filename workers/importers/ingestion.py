@@ -62,6 +62,7 @@ class IngestionImporter(Importer):
 
     name = "ingestion"
     queued_in_marketo = False
+    result_file_calls = 0  # the failures file is made from our own record in Redis
     report_note = (
         "rows_processed counts rows Marketo's Data Ingestion API accepted (HTTP 202); what "
         "Marketo then did with each one is reported only on its Observability Data Stream, "

@@ -63,7 +63,7 @@ def _collect(
             continue
         uri = load.staged(f"{which}/chunk-{index:05d}.csv")
         with tempfile.TemporaryFile() as spool:
-            calls += 1
+            calls += importer.result_file_calls
             if importer.result_file(target, job, which, spool) is not None:
                 spool.seek(0)
                 rt.storage.upload_fileobj(spool, uri)
