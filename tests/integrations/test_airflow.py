@@ -1,0 +1,300 @@
+"""The Airflow operator, trigger and sensor in a real Airflow, against real workers.
+
+Airflow runs in its own virtualenv (``airflow_venv.py``, built by ``make test``
+before pytest), with a sqlite database in a temporary AIRFLOW_HOME. The module
+starts real mkto-bulk workers on the test Redis, S3 endpoint and sandbox (whose
+imports take a second or two, so that every wait really waits), then runs the
+DAGs of ``airflow_env/dags/`` with ``dag.test()`` in one Airflow process (its
+start is the slow part) whose environment has no Marketo, AWS or S3 settings:
+only an Airflow connection to the broker, as a Redis ACL user whose password
+must not show anywhere Airflow keeps things (logs, XComs, rendered fields,
+stored triggers). Each test then checks one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import pytest
+import redis
+
+from tests.integrations import airflow_venv
+from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, pipeline_env, put_dataset
+from tests.sandbox_helpers import admin
+from tests.services import SANDBOX_CLIENT_SECRET, Service
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+HERE = Path(__file__).parent / "airflow_env"
+HEADER = "email,firstName,lastName,leadScore\n"
+ACL_USER = "airflow-dags"
+PASSWORD = "Af-s3cret/p@ss:w0rd%7"  # characters a URL must quote
+SECRETS = (PASSWORD, quote(PASSWORD, safe=""), SANDBOX_CLIENT_SECRET)
+IMPORT_OVERHEAD_S = 1.5  # each sandbox import job takes at least this long
+
+
+@dataclass
+class Airflow:
+    """What the one Airflow process left: each run's states and XComs, and all it printed."""
+
+    result: dict[str, Any]
+    output: str  # the process's stdout and stderr
+    logs: str  # every file under AIRFLOW_HOME/logs
+    sources: dict[str, str]  # the datasets, by name
+
+    def run(self, name: str) -> dict[str, Any]:
+        return dict(self.result["runs"][name])
+
+    def state(self, name: str, task_id: str) -> str:
+        return str(self.run(name)["states"][task_id])
+
+    def xcom(self, name: str, task_id: str, key: str = "return_value") -> Any:
+        return self.run(name)["xcom"].get(task_id, {}).get(key)
+
+    def printed(self, name: str) -> str:
+        """What the process printed during one run (the runner marks where each begins)."""
+        text = self.output.split(f"=== run {name}: ", 1)[1]
+        return text.split("\n=== run ", 1)[0]
+
+
+def _provider_metadata(site: Path) -> None:
+    """What ``pip install mkto-bulk`` writes for Airflow to find the provider: the
+    distribution's name and version and the entry points pyproject.toml declares."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    info = site / f"mkto_bulk-{project['version']}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    lines = []
+    for group, entries in project["entry-points"].items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{name} = {target}" for name, target in entries.items())
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+def _airflow_env(home: Path, broker: str) -> dict[str, str]:
+    """The Airflow process's environment: none of the workers' settings, one connection."""
+    venv = airflow_venv.ensure()
+    dags = home / "dags"
+    dags.mkdir()
+    (dags / "mkto_bulk_dags.py").write_text((HERE / "dags" / "mkto_bulk_dags.py").read_text())
+    _provider_metadata(home / "site")
+    drop = ("MARKETO_", "AWS_", "S3_", "REDIS_", "STAGING_", "AIRFLOW")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    host_port, db = broker.removeprefix("redis://").rsplit("/", 1)
+    connection = {
+        "conn_type": "redis",
+        "host": host_port.rsplit(":", 1)[0],
+        "port": int(host_port.rsplit(":", 1)[1]),
+        "login": ACL_USER,
+        "password": PASSWORD,
+        "extra": {"db": int(db or 0)},
+    }
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW_CONN_MKTO_BULK_DEFAULT=json.dumps(connection),
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(home / "site")]),
+        PYTHON=str(airflow_venv.python(venv)),
+    )
+    return env
+
+
+def _when(printed: str, mark: str) -> float:
+    """When the first log line holding ``mark`` was written (its ISO timestamp), in seconds."""
+    line = next(line for line in printed.splitlines() if mark in line)
+    return datetime.fromisoformat(line.split(" ", 1)[0].replace("Z", "+00:00")).timestamp()
+
+
+def _leads(s3: Any, bucket: str, count: int, start: int, *, bad: bool = False) -> str:
+    rows = list(lead_rows(count, start=start))
+    if bad:
+        rows.insert(count // 2, "typo@example.com,Bad,Score,not-a-number\n")  # Marketo fails it
+    return put_dataset(s3, bucket, f"in/{uuid.uuid4().hex}.csv", HEADER + "".join(rows))
+
+
+@pytest.fixture(scope="module")
+def airflow(
+    redis_service: Service,
+    s3_service: Service,
+    sandbox_service: Service,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Airflow]:
+    broker = redis_service.url
+    client = redis.Redis.from_url(broker)
+    client.flushall()
+    client.execute_command(
+        "ACL", "SETUSER", ACL_USER, "reset", "on", f">{PASSWORD}", "~*", "&*", "+@all"
+    )
+    admin(sandbox_service, "POST", "/_sandbox/reset", {})
+    admin(sandbox_service, "PATCH", "/_sandbox/config", {"import_overhead_s": IMPORT_OVERHEAD_S})
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_service.url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    logdir = tmp_path_factory.mktemp("airflow-workers")
+    env = pipeline_env(broker, s3_service, sandbox_service, bucket, CHUNK_BYTE_LIMIT="4096")
+    pipeline = Pipeline(env, broker, bucket, logdir)
+    home = tmp_path_factory.mktemp("airflow-home")
+    airflow_env = _airflow_env(home, broker)
+    sources = {
+        "plain": _leads(s3, bucket, 120, 0),
+        "deferred": _leads(s3, bucket, 60, 1000),
+        "first": _leads(s3, bucket, 40, 2000),
+        "second": _leads(s3, bucket, 30, 3000),
+        "refused": _leads(s3, bucket, 50, 4000, bad=True),
+    }
+    key = uuid.uuid4().hex
+    runs = [
+        ("plain", "mkto_load", {"source": sources["plain"], "key": f"plain:{key}"}),
+        ("deferred", "mkto_load_deferred", {"source": sources["deferred"], "key": f"d:{key}"}),
+        ("sensor", "mkto_sensor", {"source": sources["first"], "other": sources["second"]}),
+        ("missing", "mkto_sensor_missing", {}),
+        ("strict", "mkto_load_strict", {"source": sources["refused"], "key": f"s:{key}"}),
+        ("bad_payload", "mkto_load", {"source": "s3://Not_A_Bucket/x.csv", "key": f"b:{key}"}),
+    ]
+    try:
+        pipeline.start_worker("a")
+        pipeline.start_worker("b")
+        migrate = subprocess.run(
+            [airflow_env["PYTHON"], "-m", "airflow", "db", "migrate"],
+            env=airflow_env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+        pipeline.wait_ready()
+        out = home / "result.json"
+        listed = [{"name": n, "dag_id": d, "conf": c} for n, d, c in runs]
+        done = subprocess.run(
+            [airflow_env["PYTHON"], str(HERE / "run_dag.py"), json.dumps(listed), str(out)],
+            env=airflow_env, capture_output=True, text=True, timeout=700, check=False,
+        )  # fmt: skip
+        output = done.stdout + done.stderr
+        assert done.returncode == 0 and out.exists(), output[-8000:]
+        logs = "\n".join(
+            p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file()
+        )
+        yield Airflow(json.loads(out.read_text()), output, logs, sources)
+    finally:
+        pipeline.stop()
+        client.execute_command("ACL", "DELUSER", ACL_USER)
+        admin(sandbox_service, "POST", "/_sandbox/reset", {})
+
+
+def test_nothing_airflow_keeps_holds_a_secret_and_it_needs_no_marketo_settings(
+    airflow: Airflow,
+) -> None:
+    kept = json.dumps([airflow.result["runs"], airflow.result["triggers"]])
+    assert "redis://airflow-dags:***@127.0.0.1:" in airflow.output, "the broker is logged masked"
+    for secret in SECRETS:
+        assert secret not in airflow.output, f"{secret!r} in the Airflow process's output"
+        assert secret not in airflow.logs, f"{secret!r} in Airflow's log files"
+        assert secret not in kept, f"{secret!r} in XComs, rendered fields or triggers"
+    assert airflow.result["foreign_settings"] == [], "the Airflow side saw Marketo/AWS/S3 settings"
+    assert airflow.result["modules"] == [], "the Airflow side imported S3 or the workers' tasks"
+    assert airflow.result["provider"] == {
+        "registered": True,
+        "version": "0.1.0",
+        "hook": "workers.integrations.airflow.hook.MktoBulkHook",
+    }
+
+
+def test_the_operator_loads_into_marketo_and_pushes_the_report_to_xcom(airflow: Airflow) -> None:
+    assert airflow.state("plain", "load") == "success", airflow.printed("plain")[-6000:]
+    report = airflow.xcom("plain", "load")
+    assert report["state"] == "succeeded"
+    assert (report["rows_read"], report["rows_processed"], report["rows_failed"]) == (120, 120, 0)
+    assert report["chunks"]["done"] == report["chunks_total"] > 1, "several chunks, all done"
+    assert report["report_uri"] == f"{report['staging_uri']}/report.json"
+    assert airflow.xcom("plain", "load", "load_id") == report["load_id"]
+    rendered = airflow.run("plain")["rendered"]["load"]
+    assert rendered["source"] == airflow.sources["plain"], "the source rendered from the params"
+    assert rendered["parameters"] == {"lookupField": "email"}
+    printed = airflow.printed("plain")
+    assert f"load_id={report['load_id']} started" in printed
+    assert f"load {report['load_id']} succeeded: 120 rows processed" in printed
+
+
+def test_the_deferrable_operator_waits_in_a_trigger_and_ends_the_same(airflow: Airflow) -> None:
+    printed = airflow.printed("deferred")
+    assert airflow.state("deferred", "load") == "success", printed[-6000:]
+    assert "Pausing task as DEFERRED" in printed and "running trigger in line" in printed
+    report = airflow.xcom("deferred", "load")
+    assert (report["state"], report["rows_processed"]) == ("succeeded", 60)
+    began, ended = (
+        _when(printed, mark) for mark in ("running trigger in line", "Trigger completed")
+    )
+    assert ended - began >= IMPORT_OVERHEAD_S * 0.8, "the wait for the load was in the trigger"
+    first = next(line for line in printed.splitlines() if "MktoBulkLoadTrigger]" in line)
+    assert f"load_id={report['load_id']} 00:00 [" in first, "the trigger logs the progress line"
+    assert any(f"] {state}: " in first for state in ("pending", "splitting", "loading"))
+    stored = [t for t in airflow.result["triggers"] if report["load_id"] in t["kwargs"]]
+    assert [t["classpath"] for t in stored] == [
+        "workers.integrations.airflow.triggers.MktoBulkLoadTrigger"
+    ]
+    assert "'mkto_bulk_conn_id': 'mkto_bulk_default'" in stored[0]["kwargs"], "an id, no URL"
+    assert "redis://" not in stored[0]["kwargs"]
+
+
+def test_the_sensor_follows_a_load_started_elsewhere_polling_or_deferred(
+    airflow: Airflow,
+) -> None:
+    printed = airflow.printed("sensor")
+    for task_id, start, rows in (
+        ("wait", "start_first", 40),
+        ("wait_deferred", "start_second", 30),
+    ):
+        assert airflow.state("sensor", task_id) == "success", printed[-6000:]
+        load_id = airflow.xcom("sensor", start)
+        report = airflow.xcom("sensor", task_id)
+        assert (report["load_id"], report["state"], report["rows_processed"]) == (
+            load_id, "succeeded", rows,
+        )  # fmt: skip
+    assert "running trigger in line" in printed, "the deferrable sensor was deferred"
+
+
+def test_the_sensor_fails_for_a_load_id_that_never_appears(airflow: Airflow) -> None:
+    assert airflow.state("missing", "wait") == "failed"
+    assert (
+        "no load no-such-load in the ledger (redis://airflow-dags:***@127.0.0.1:"
+        in airflow.printed("missing")
+    )
+    assert "after 2 s (a load appears once a worker takes its start)" in airflow.printed("missing")
+
+
+def test_fail_on_row_errors_fails_the_task_when_marketo_refuses_rows(airflow: Airflow) -> None:
+    assert airflow.state("strict", "load") == "failed"
+    assert airflow.run("strict")["dag_state"] == "failed"
+    report = airflow.xcom("strict", "load")
+    assert report["state"] == "succeeded_with_row_errors", "the report is kept for the failure"
+    assert (report["rows_processed"], report["rows_failed"]) == (50, 1)
+    printed = airflow.printed("strict")
+    assert (
+        f"load {report['load_id']} succeeded_with_row_errors: 50 rows processed, "
+        "1 row refused by Marketo, 0 rows rejected before submission"
+    ) in printed
+    assert "fail_on_row_errors is set" in printed
+
+
+def test_a_bad_payload_fails_the_task_at_once_naming_the_field(airflow: Airflow) -> None:
+    assert airflow.state("bad_payload", "load") == "failed"
+    assert airflow.xcom("bad_payload", "load", "load_id") is None, "nothing was started"
+    assert (
+        'invalid load request: source: "Not_A_Bucket" is not a valid bucket name'
+        in airflow.printed("bad_payload")
+    )
