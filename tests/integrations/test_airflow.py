@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tomllib
 import uuid
@@ -84,6 +85,14 @@ def _provider_metadata(site: Path) -> None:
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
 
 
+def _docs_examples(folder: Path) -> None:
+    """The Python examples of docs/etl/airflow.md, one file each (the runner runs them)."""
+    folder.mkdir()
+    text = (ROOT / "docs" / "etl" / "airflow.md").read_text()
+    for number, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.DOTALL)):
+        (folder / f"example_{number}.py").write_text(block)
+
+
 def _airflow_env(home: Path, broker: str) -> dict[str, str]:
     """The Airflow process's environment: none of the workers' settings, one connection."""
     venv = airflow_venv.ensure()
@@ -91,6 +100,7 @@ def _airflow_env(home: Path, broker: str) -> dict[str, str]:
     dags.mkdir()
     (dags / "mkto_bulk_dags.py").write_text((HERE / "dags" / "mkto_bulk_dags.py").read_text())
     _provider_metadata(home / "site")
+    _docs_examples(home / "docs_examples")
     drop = ("MARKETO_", "AWS_", "S3_", "REDIS_", "STAGING_", "AIRFLOW")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     host_port, db = broker.removeprefix("redis://").rsplit("/", 1)
@@ -110,6 +120,7 @@ def _airflow_env(home: Path, broker: str) -> dict[str, str]:
         AIRFLOW_CONN_MKTO_BULK_DEFAULT=json.dumps(connection),
         PYTHONPATH=os.pathsep.join([str(ROOT), str(home / "site")]),
         PYTHON=str(airflow_venv.python(venv)),
+        MKTO_BULK_DOCS_EXAMPLES=str(home / "docs_examples"),
     )
     return env
 
@@ -211,6 +222,13 @@ def test_nothing_airflow_keeps_holds_a_secret_and_it_needs_no_marketo_settings(
         "registered": True,
         "version": "0.1.0",
         "hook": "workers.integrations.airflow.hook.MktoBulkHook",
+    }
+
+
+def test_the_examples_of_the_docs_page_run_in_airflow(airflow: Airflow) -> None:
+    assert airflow.result["docs_examples"] == {
+        "example_0": ["leads_to_marketo: load_leads"],
+        "example_1": [],  # the sensor alone: it is made without error
     }
 
 

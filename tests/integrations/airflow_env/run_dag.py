@@ -5,7 +5,8 @@
 list of ``{"name", "dag_id", "conf"}``, run one after the other in this one
 process (Airflow's start is the slow part). For each run the JSON holds each
 task's state, every XCom, the rendered template fields; and once: the triggers
-Airflow stored, the providers manager's view of mkto-bulk, and whether this
+Airflow stored, the providers manager's view of mkto-bulk, the DAGs that the
+examples of the docs (in ``$MKTO_BULK_DOCS_EXAMPLES``) define, and whether this
 process saw any Marketo, AWS or S3 setting (it must not need one).
 """
 
@@ -64,6 +65,22 @@ def _triggers() -> list[dict[str, str]]:
         ]
 
 
+def _docs_examples(folder: Path) -> dict[str, list[str]]:
+    """Run each example of docs/etl/airflow.md: per example, the DAGs it defines and their tasks."""
+    from airflow.sdk import DAG
+
+    defined: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        namespace: dict[str, Any] = {"__name__": path.stem}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        defined[path.stem] = sorted(
+            f"{v.dag_id}: {', '.join(sorted(v.task_ids))}"
+            for v in namespace.values()
+            if isinstance(v, DAG)
+        )
+    return defined
+
+
 def _provider() -> dict[str, Any]:
     from airflow.providers_manager import ProvidersManager
 
@@ -97,6 +114,7 @@ def main() -> None:
             m for m in ("boto3", "botocore", "tasks", "workers.celery_app") if m in sys.modules
         ),
         "provider": _provider(),
+        "docs_examples": _docs_examples(Path(os.environ["MKTO_BULK_DOCS_EXAMPLES"])),
     }
     out.write_text(json.dumps(result, default=str, indent=1))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
@@ -23,9 +23,13 @@ from workers.integrations.airflow.loads import BROKER_DOWN, Outage, read_status
 from workers.integrations.airflow.operators import conclude, event_status
 from workers.integrations.airflow.triggers import MktoBulkLoadTrigger
 
+if TYPE_CHECKING:
+    from airflow.sdk import XComArg
+
 
 class MktoBulkLoadSensor(BaseSensorOperator):
-    """Wait until the mkto-bulk load ``load_id`` (templated) is final.
+    """Wait until the mkto-bulk load ``load_id`` is final (templated, or an upstream task's
+    output such as a ``@task`` that started the load).
 
     ``missing_timeout``: a load id the ledger still does not know after this many
     seconds fails the sensor (a load appears once a worker takes its start); in
@@ -38,7 +42,7 @@ class MktoBulkLoadSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        load_id: str,
+        load_id: str | XComArg,  # an upstream task's output resolves to its id at run time
         mkto_bulk_conn_id: str = defaults.AIRFLOW_CONN_ID,
         fail_on_row_errors: bool = False,
         deferrable: bool = False,
@@ -59,30 +63,31 @@ class MktoBulkLoadSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         hook = MktoBulkHook(self.mkto_bulk_conn_id)
+        load_id = str(self.load_id)  # rendered by now
         now = time.monotonic()
         if self._first_poke is None:
             self._first_poke = now
         try:
-            status = read_status(hook.get_conn(), self.load_id)
+            status = read_status(hook.get_conn(), load_id)
             self._outage.reached()
         except BROKER_DOWN as error:
             try:
-                self._outage.unreachable(self.load_id, error, hook.address.shown())
+                self._outage.unreachable(load_id, error, hook.address.shown())
             except MktoBulkError as gave_up:
                 raise AirflowException(str(gave_up)) from None
             return PokeReturnValue(is_done=False)
         except (redis.RedisError, MktoBulkError) as error:
-            raise AirflowException(f"cannot read load {self.load_id}: {error}") from None
+            raise AirflowException(f"cannot read load {load_id}: {error}") from None
         if status is None:
             if now - self._first_poke >= self.missing_timeout:
                 raise AirflowException(
-                    f"no load {self.load_id} in the ledger ({hook.address.shown()}) after "
+                    f"no load {load_id} in the ledger ({hook.address.shown()}) after "
                     f"{self.missing_timeout:g} s (a load appears once a worker takes its start)"
                 )
-            self.log.info("load_id=%s not in the ledger yet", self.load_id)
+            self.log.info("load_id=%s not in the ledger yet", load_id)
             return PokeReturnValue(is_done=False)
         if not status.terminal:
-            self.log.info("load_id=%s %s", self.load_id, status.state)
+            self.log.info("load_id=%s %s", load_id, status.state)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(
             is_done=True, xcom_value=conclude(self, context, status, self.fail_on_row_errors)
@@ -96,7 +101,7 @@ class MktoBulkLoadSensor(BaseSensorOperator):
             return first.xcom_value
         self.defer(
             trigger=MktoBulkLoadTrigger(
-                load_id=self.load_id,
+                load_id=str(self.load_id),
                 mkto_bulk_conn_id=self.mkto_bulk_conn_id,
                 poll_interval=self.poke_interval,
                 missing_timeout=self.missing_timeout,
