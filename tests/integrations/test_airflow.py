@@ -41,7 +41,8 @@ HERE = Path(__file__).parent / "airflow_env"
 HEADER = "email,firstName,lastName,leadScore\n"
 ACL_USER = "airflow-dags"
 PASSWORD = "Af-s3cret/p@ss:w0rd%7"  # characters a URL must quote
-SECRETS = (PASSWORD, quote(PASSWORD, safe=""), SANDBOX_CLIENT_SECRET)
+WRONG = "Wr0ng-p@ss/word"  # the password of a second connection, which Redis refuses
+SECRETS = (PASSWORD, quote(PASSWORD, safe=""), WRONG, quote(WRONG, safe=""), SANDBOX_CLIENT_SECRET)
 IMPORT_OVERHEAD_S = 1.5  # each sandbox import job takes at least this long
 
 
@@ -118,6 +119,7 @@ def _airflow_env(home: Path, broker: str) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
         AIRFLOW_CONN_MKTO_BULK_DEFAULT=json.dumps(connection),
+        AIRFLOW_CONN_MKTO_BULK_WRONG=json.dumps({**connection, "password": WRONG}),
         PYTHONPATH=os.pathsep.join([str(ROOT), str(home / "site")]),
         PYTHON=str(airflow_venv.python(venv)),
         MKTO_BULK_DOCS_EXAMPLES=str(home / "docs_examples"),
@@ -179,6 +181,7 @@ def airflow(
         ("missing", "mkto_sensor_missing", {}),
         ("strict", "mkto_load_strict", {"source": sources["refused"], "key": f"s:{key}"}),
         ("bad_payload", "mkto_load", {"source": "s3://Not_A_Bucket/x.csv", "key": f"b:{key}"}),
+        ("wrong_password", "mkto_load_wrong_password", {"source": sources["plain"], "key": "w"}),
     ]
     try:
         pipeline.start_worker("a")
@@ -316,3 +319,14 @@ def test_a_bad_payload_fails_the_task_at_once_naming_the_field(airflow: Airflow)
         'invalid load request: source: "Not_A_Bucket" is not a valid bucket name'
         in airflow.printed("bad_payload")
     )
+
+
+def test_a_password_redis_refuses_fails_the_task_saying_so_and_starts_nothing(
+    airflow: Airflow,
+) -> None:
+    assert airflow.state("wrong_password", "load") == "failed"
+    assert airflow.xcom("wrong_password", "load", "load_id") is None
+    assert "cannot reach the broker (redis://airflow-dags:***@127.0.0.1:" in airflow.printed(
+        "wrong_password"
+    )
+    assert "AuthenticationError" in airflow.printed("wrong_password")

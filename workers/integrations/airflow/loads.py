@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +154,7 @@ class Outage:
     """How long the broker has been unreachable during one wait; past ``limit`` seconds the
     wait ends with :class:`TransientError` (a task retry, or the next poke, may try again)."""
 
-    def __init__(self, limit: float, clock: Any = time.monotonic) -> None:
+    def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self._clock = clock
         self._since: float | None = None

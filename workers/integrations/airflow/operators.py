@@ -128,7 +128,24 @@ class MktoBulkLoadOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MktoBulkHook(self.mkto_bulk_conn_id)
         try:
-            started = start(hook.celery(), self.payload(), timeout=self.start_timeout)
+            payload = self.payload()
+        except InputError as error:
+            raise AirflowFailException(str(error)) from None
+        try:
+            client = hook.get_conn()
+        except MktoBulkError as error:  # the connection names no broker
+            raise AirflowException(str(error)) from None
+        try:
+            # Fail fast and plainly: Celery's own connection retries take long and say less.
+            client.ping()
+        except redis.RedisError as error:
+            raise AirflowException(
+                f"cannot reach the broker ({hook.address.shown()}): {type(error).__name__}: {error}"
+            ) from None
+        finally:
+            client.close()
+        try:
+            started = start(hook.celery(), payload, timeout=self.start_timeout)
         except InputError as error:
             raise AirflowFailException(str(error)) from None  # the same payload fails again
         except MktoBulkError as error:
@@ -160,6 +177,12 @@ class MktoBulkLoadOperator(BaseOperator):
 
     def _wait(self, hook: MktoBulkHook, load_id: str) -> LoadStatus:
         client = hook.get_conn()
+        try:
+            return self._follow(hook, client, load_id)
+        finally:
+            client.close()
+
+    def _follow(self, hook: MktoBulkHook, client: redis.Redis, load_id: str) -> LoadStatus:
         began = time.monotonic()
         outage = Outage(self.broker_outage)
         last = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -60,15 +61,22 @@ class MktoBulkLoadSensor(BaseSensorOperator):
         self.broker_outage = broker_outage
         self._first_poke: float | None = None
         self._outage = Outage(broker_outage)
+        self._client: redis.Redis | None = None  # one client for all pokes of a run
+
+    @cached_property
+    def _hook(self) -> MktoBulkHook:
+        return MktoBulkHook(self.mkto_bulk_conn_id)
 
     def poke(self, context: Context) -> PokeReturnValue:
-        hook = MktoBulkHook(self.mkto_bulk_conn_id)
+        hook = self._hook
         load_id = str(self.load_id)  # rendered by now
         now = time.monotonic()
         if self._first_poke is None:
             self._first_poke = now
+        if self._client is None:
+            self._client = hook.get_conn()
         try:
-            status = read_status(hook.get_conn(), load_id)
+            status = read_status(self._client, load_id)
             self._outage.reached()
         except BROKER_DOWN as error:
             try:

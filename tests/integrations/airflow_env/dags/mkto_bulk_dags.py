@@ -41,6 +41,9 @@ with _dag("mkto_load_deferred") as mkto_load_deferred:
 with _dag("mkto_load_strict") as mkto_load_strict:
     _load(fail_on_row_errors=True)
 
+with _dag("mkto_load_wrong_password") as mkto_load_wrong_password:
+    _load(mkto_bulk_conn_id="mkto_bulk_wrong")
+
 
 @task
 def start_elsewhere(source: str) -> str:
