@@ -14,123 +14,32 @@ stored triggers). Each test then checks one run.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import tomllib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import boto3
 import pytest
 import redis
 
-from tests.integrations import airflow_venv
-from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, pipeline_env, put_dataset
+from tests.integrations.airflow_helpers import (
+    ACL_USER,
+    HERE,
+    PASSWORD,
+    SECRETS,
+    Airflow,
+    airflow_env,
+    when,
+)
+from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, put_dataset
 from tests.sandbox_helpers import admin
-from tests.services import SANDBOX_CLIENT_SECRET, Service
+from tests.services import Service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-HERE = Path(__file__).parent / "airflow_env"
 HEADER = "email,firstName,lastName,leadScore\n"
-ACL_USER = "airflow-dags"
-PASSWORD = "Af-s3cret/p@ss:w0rd%7"  # characters a URL must quote
-WRONG = "Wr0ng-p@ss/word"  # the password of a second connection, which Redis refuses
-SECRETS = (PASSWORD, quote(PASSWORD, safe=""), WRONG, quote(WRONG, safe=""), SANDBOX_CLIENT_SECRET)
 IMPORT_OVERHEAD_S = 1.5  # each sandbox import job takes at least this long
-
-
-@dataclass
-class Airflow:
-    """What the one Airflow process left: each run's states and XComs, and all it printed."""
-
-    result: dict[str, Any]
-    output: str  # the process's stdout and stderr
-    logs: str  # every file under AIRFLOW_HOME/logs
-    sources: dict[str, str]  # the datasets, by name
-
-    def run(self, name: str) -> dict[str, Any]:
-        return dict(self.result["runs"][name])
-
-    def state(self, name: str, task_id: str) -> str:
-        return str(self.run(name)["states"][task_id])
-
-    def xcom(self, name: str, task_id: str, key: str = "return_value") -> Any:
-        return self.run(name)["xcom"].get(task_id, {}).get(key)
-
-    def printed(self, name: str) -> str:
-        """What the process printed during one run (the runner marks where each begins)."""
-        text = self.output.split(f"=== run {name}: ", 1)[1]
-        return text.split("\n=== run ", 1)[0]
-
-
-def _provider_metadata(site: Path) -> None:
-    """What ``pip install mkto-bulk`` writes for Airflow to find the provider: the
-    distribution's name and version and the entry points pyproject.toml declares."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    info = site / f"mkto_bulk-{project['version']}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
-    )
-    lines = []
-    for group, entries in project["entry-points"].items():
-        lines.append(f"[{group}]")
-        lines.extend(f"{name} = {target}" for name, target in entries.items())
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-
-
-def _docs_examples(folder: Path) -> None:
-    """The Python examples of docs/etl/airflow.md, one file each (the runner runs them)."""
-    folder.mkdir()
-    text = (ROOT / "docs" / "etl" / "airflow.md").read_text()
-    for number, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.DOTALL)):
-        (folder / f"example_{number}.py").write_text(block)
-
-
-def _airflow_env(home: Path, broker: str) -> dict[str, str]:
-    """The Airflow process's environment: none of the workers' settings, one connection."""
-    venv = airflow_venv.ensure()
-    dags = home / "dags"
-    dags.mkdir()
-    (dags / "mkto_bulk_dags.py").write_text((HERE / "dags" / "mkto_bulk_dags.py").read_text())
-    _provider_metadata(home / "site")
-    _docs_examples(home / "docs_examples")
-    drop = ("MARKETO_", "AWS_", "S3_", "REDIS_", "STAGING_", "AIRFLOW")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    host_port, db = broker.removeprefix("redis://").rsplit("/", 1)
-    connection = {
-        "conn_type": "redis",
-        "host": host_port.rsplit(":", 1)[0],
-        "port": int(host_port.rsplit(":", 1)[1]),
-        "login": ACL_USER,
-        "password": PASSWORD,
-        "extra": {"db": int(db or 0)},
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        AIRFLOW_CONN_MKTO_BULK_DEFAULT=json.dumps(connection),
-        AIRFLOW_CONN_MKTO_BULK_WRONG=json.dumps({**connection, "password": WRONG}),
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(home / "site")]),
-        PYTHON=str(airflow_venv.python(venv)),
-        MKTO_BULK_DOCS_EXAMPLES=str(home / "docs_examples"),
-    )
-    return env
-
-
-def _when(printed: str, mark: str) -> float:
-    """When the first log line holding ``mark`` was written (its ISO timestamp), in seconds."""
-    line = next(line for line in printed.splitlines() if mark in line)
-    return datetime.fromisoformat(line.split(" ", 1)[0].replace("Z", "+00:00")).timestamp()
 
 
 def _leads(s3: Any, bucket: str, count: int, start: int, *, bad: bool = False) -> str:
@@ -165,7 +74,7 @@ def airflow(
     env = pipeline_env(broker, s3_service, sandbox_service, bucket, CHUNK_BYTE_LIMIT="4096")
     pipeline = Pipeline(env, broker, bucket, logdir)
     home = tmp_path_factory.mktemp("airflow-home")
-    airflow_env = _airflow_env(home, broker)
+    environment = airflow_env(home, broker)
     sources = {
         "plain": _leads(s3, bucket, 120, 0),
         "deferred": _leads(s3, bucket, 60, 1000),
@@ -187,16 +96,16 @@ def airflow(
         pipeline.start_worker("a")
         pipeline.start_worker("b")
         migrate = subprocess.run(
-            [airflow_env["PYTHON"], "-m", "airflow", "db", "migrate"],
-            env=airflow_env, capture_output=True, text=True, timeout=300, check=False,
+            [environment["PYTHON"], "-m", "airflow", "db", "migrate"],
+            env=environment, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
         pipeline.wait_ready()
         out = home / "result.json"
         listed = [{"name": n, "dag_id": d, "conf": c} for n, d, c in runs]
         done = subprocess.run(
-            [airflow_env["PYTHON"], str(HERE / "run_dag.py"), json.dumps(listed), str(out)],
-            env=airflow_env, capture_output=True, text=True, timeout=700, check=False,
+            [environment["PYTHON"], str(HERE / "run_dag.py"), json.dumps(listed), str(out)],
+            env=environment, capture_output=True, text=True, timeout=700, check=False,
         )  # fmt: skip
         output = done.stdout + done.stderr
         assert done.returncode == 0 and out.exists(), output[-8000:]
@@ -258,7 +167,7 @@ def test_the_deferrable_operator_waits_in_a_trigger_and_ends_the_same(airflow: A
     report = airflow.xcom("deferred", "load")
     assert (report["state"], report["rows_processed"]) == ("succeeded", 60)
     began, ended = (
-        _when(printed, mark) for mark in ("running trigger in line", "Trigger completed")
+        when(printed, mark) for mark in ("running trigger in line", "Trigger completed")
     )
     assert ended - began >= IMPORT_OVERHEAD_S * 0.8, "the wait for the load was in the trigger"
     first = next(line for line in printed.splitlines() if "MktoBulkLoadTrigger]" in line)
