@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck typecheck-airflow airflow-venv docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
+.PHONY: test lint typecheck typecheck-integrations integration-venvs docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
 
-test: install redis-binary lint typecheck typecheck-airflow docs pytest
+test: install redis-binary lint typecheck typecheck-integrations docs pytest
 
 $(STAMP): pyproject.toml setup.py workers/split/_textscan.c workers/split/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,26 +29,29 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# Airflow (workers/integrations/airflow/, tests/integrations/) runs in its own virtualenv, built once
-# outside the checkout under ~/.cache/mkto-bulk/ (keyed by the hash of its pinned requirements,
-# tests/integrations/airflow_env/requirements.txt) and reused by every later run and clone.
-AIRFLOW_VENV = $(shell $(PY) -m tests.integrations.airflow_venv)
+# The schedulers' integrations (workers/integrations/: Airflow, Dagster) are tested in their own
+# virtualenvs, built once outside the checkout under ~/.cache/mkto-bulk/ (keyed by the hash of
+# their pinned requirements, tests/integrations/<name>_env/requirements.txt) and reused by every
+# later run and clone.
+INTEGRATIONS := airflow dagster
 
-airflow-venv: install
-	@$(PY) -m tests.integrations.airflow_venv
+integration-venvs: install
+	@for name in $(INTEGRATIONS); do $(PY) -m tests.integrations.venvs $$name || exit 1; done
 
-# The Airflow integration checked against Airflow's own types (the main run sees airflow as Any);
-# its cache lives with the venv, so a fresh clone pays seconds, not the cold run.
-typecheck-airflow: airflow-venv
-	$(VENV)/bin/mypy --python-executable $(AIRFLOW_VENV)/bin/python \
-	  --cache-dir $(AIRFLOW_VENV)/.mypy_cache workers/integrations/airflow tests/integrations/airflow_env
+# Each integration checked against its scheduler's own types (the main run sees them as Any);
+# the cache lives with the venv, so a fresh clone pays seconds, not the cold run.
+typecheck-integrations: integration-venvs
+	@for name in $(INTEGRATIONS); do venv=$$($(PY) -m tests.integrations.venvs $$name) && \
+	  echo "mypy ($$name venv)" && $(VENV)/bin/mypy --python-executable $$venv/bin/python \
+	  --cache-dir $$venv/.mypy_cache workers/integrations/$$name tests/integrations/$${name}_env \
+	  || exit 1; done
 
 # The documentation site (docs/, mkdocs.yml) into site/; strict: a broken link, an unknown anchor
 # or a page missing from the nav fails the build.
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
-pytest: install redis-binary airflow-venv
+pytest: install redis-binary integration-venvs
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The main job end to end on this machine (docs/quick-start.md); DEMO_ARGS="--fast --no-linger" etc.

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from tests.integrations import airflow_venv
+from tests.integrations import venvs
+from tests.integrations.helpers import (
+    ACL_USER,
+    PASSWORD,
+    WRONG,
+    Workers,
+    docs_examples,
+    scheduler_env,
+)
 from tests.pipeline_helpers import ROOT
-from tests.services import SANDBOX_CLIENT_SECRET
 
 HERE = Path(__file__).parent / "airflow_env"
-ACL_USER = "airflow-dags"
-PASSWORD = "Af-s3cret/p@ss:w0rd%7"  # characters a URL must quote
-WRONG = "Wr0ng-p@ss/word"  # the password of a second connection, which Redis refuses
-SECRETS = (PASSWORD, quote(PASSWORD, safe=""), WRONG, quote(WRONG, safe=""), SANDBOX_CLIENT_SECRET)
 
 
 @dataclass
@@ -67,33 +68,23 @@ def provider_metadata(site: Path) -> None:
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
 
 
-def docs_examples(folder: Path) -> None:
-    """The Python examples of docs/etl/airflow.md, one file each (the runner runs them)."""
-    folder.mkdir()
-    text = (ROOT / "docs" / "etl" / "airflow.md").read_text()
-    for number, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.DOTALL)):
-        (folder / f"example_{number}.py").write_text(block)
-
-
-def airflow_env(home: Path, broker: str) -> dict[str, str]:
-    """The Airflow process's environment: none of the workers' settings, one connection."""
-    venv = airflow_venv.ensure()
+def airflow_env(home: Path, workers: Workers) -> dict[str, str]:
+    """The Airflow process's environment: none of the workers' settings, two connections."""
+    venv = venvs.ensure("airflow")
     dags = home / "dags"
     dags.mkdir()
     (dags / "mkto_bulk_dags.py").write_text((HERE / "dags" / "mkto_bulk_dags.py").read_text())
     provider_metadata(home / "site")
-    docs_examples(home / "docs_examples")
-    drop = ("MARKETO_", "AWS_", "S3_", "REDIS_", "STAGING_", "AIRFLOW")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    host_port, db = broker.removeprefix("redis://").rsplit("/", 1)
+    docs_examples(ROOT / "docs" / "etl" / "airflow.md", home / "docs_examples")
     connection = {
         "conn_type": "redis",
-        "host": host_port.rsplit(":", 1)[0],
-        "port": int(host_port.rsplit(":", 1)[1]),
+        "host": workers.host,
+        "port": workers.port,
         "login": ACL_USER,
         "password": PASSWORD,
-        "extra": {"db": int(db or 0)},
+        "extra": {"db": workers.db},
     }
+    env = {k: v for k, v in scheduler_env().items() if not k.startswith("AIRFLOW")}
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(dags),
@@ -102,7 +93,7 @@ def airflow_env(home: Path, broker: str) -> dict[str, str]:
         AIRFLOW_CONN_MKTO_BULK_DEFAULT=json.dumps(connection),
         AIRFLOW_CONN_MKTO_BULK_WRONG=json.dumps({**connection, "password": WRONG}),
         PYTHONPATH=os.pathsep.join([str(ROOT), str(home / "site")]),
-        PYTHON=str(airflow_venv.python(venv)),
+        PYTHON=str(venvs.python(venv)),
         MKTO_BULK_DOCS_EXAMPLES=str(home / "docs_examples"),
     )
     return env

@@ -1,6 +1,6 @@
 """The Airflow operator, trigger and sensor in a real Airflow, against real workers.
 
-Airflow runs in its own virtualenv (``airflow_venv.py``, built by ``make test``
+Airflow runs in its own virtualenv (``venvs.py``, built by ``make test``
 before pytest), with a sqlite database in a temporary AIRFLOW_HOME. The module
 starts real mkto-bulk workers on the test Redis, S3 endpoint and sandbox (whose
 imports take a second or two, so that every wait really waits), then runs the
@@ -17,36 +17,16 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
-import redis
 
-from tests.integrations.airflow_helpers import (
-    ACL_USER,
-    HERE,
-    PASSWORD,
-    SECRETS,
-    Airflow,
-    airflow_env,
-    when,
-)
-from tests.pipeline_helpers import Pipeline, lead_rows, pipeline_env, put_dataset
-from tests.sandbox_helpers import admin
+from tests.integrations.airflow_helpers import HERE, Airflow, airflow_env, when
+from tests.integrations.helpers import ACL_USER, IMPORT_OVERHEAD_S, SECRETS, scheduler_workers
 from tests.services import Service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-HEADER = "email,firstName,lastName,leadScore\n"
-IMPORT_OVERHEAD_S = 1.5  # each sandbox import job takes at least this long
-
-
-def _leads(s3: Any, bucket: str, count: int, start: int, *, bad: bool = False) -> str:
-    rows = list(lead_rows(count, start=start))
-    if bad:
-        rows.insert(count // 2, "typo@example.com,Bad,Score,not-a-number\n")  # Marketo fails it
-    return put_dataset(s3, bucket, f"in/{uuid.uuid4().hex}.csv", HEADER + "".join(rows))
+BROKER_SHOWN = f"redis://{ACL_USER}:***@127.0.0.1:"  # how logs and messages name the broker
 
 
 @pytest.fixture(scope="module")
@@ -56,51 +36,37 @@ def airflow(
     sandbox_service: Service,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Airflow]:
-    broker = redis_service.url
-    client = redis.Redis.from_url(broker)
-    client.flushall()
-    client.execute_command(
-        "ACL", "SETUSER", ACL_USER, "reset", "on", f">{PASSWORD}", "~*", "&*", "+@all"
-    )
-    admin(sandbox_service, "POST", "/_sandbox/reset", {})
-    admin(sandbox_service, "PATCH", "/_sandbox/config", {"import_overhead_s": IMPORT_OVERHEAD_S})
-    s3 = boto3.client(
-        "s3", endpoint_url=s3_service.url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
-    bucket = f"test-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
     logdir = tmp_path_factory.mktemp("airflow-workers")
-    env = pipeline_env(broker, s3_service, sandbox_service, bucket, CHUNK_BYTE_LIMIT="4096")
-    pipeline = Pipeline(env, broker, bucket, logdir)
-    home = tmp_path_factory.mktemp("airflow-home")
-    environment = airflow_env(home, broker)
-    sources = {
-        "plain": _leads(s3, bucket, 120, 0),
-        "deferred": _leads(s3, bucket, 60, 1000),
-        "first": _leads(s3, bucket, 40, 2000),
-        "second": _leads(s3, bucket, 30, 3000),
-        "refused": _leads(s3, bucket, 50, 4000, bad=True),
-    }
-    key = uuid.uuid4().hex
-    runs = [
-        ("plain", "mkto_load", {"source": sources["plain"], "key": f"plain:{key}"}),
-        ("deferred", "mkto_load_deferred", {"source": sources["deferred"], "key": f"d:{key}"}),
-        ("sensor", "mkto_sensor", {"source": sources["first"], "other": sources["second"]}),
-        ("missing", "mkto_sensor_missing", {}),
-        ("strict", "mkto_load_strict", {"source": sources["refused"], "key": f"s:{key}"}),
-        ("bad_payload", "mkto_load", {"source": "s3://Not_A_Bucket/x.csv", "key": f"b:{key}"}),
-        ("wrong_password", "mkto_load_wrong_password", {"source": sources["plain"], "key": "w"}),
-    ]
-    try:
-        pipeline.start_worker("a")
-        pipeline.start_worker("b")
+    with scheduler_workers(redis_service, s3_service, sandbox_service, logdir) as workers:
+        home = tmp_path_factory.mktemp("airflow-home")
+        environment = airflow_env(home, workers)
+        sources = {
+            "plain": workers.leads(120, 0),
+            "deferred": workers.leads(60, 1000),
+            "first": workers.leads(40, 2000),
+            "second": workers.leads(30, 3000),
+            "refused": workers.leads(50, 4000, bad=True),
+        }
+        key = uuid.uuid4().hex
+        runs = [
+            ("plain", "mkto_load", {"source": sources["plain"], "key": f"p:{key}"}),
+            ("deferred", "mkto_load_deferred", {"source": sources["deferred"], "key": f"d:{key}"}),
+            ("sensor", "mkto_sensor", {"source": sources["first"], "other": sources["second"]}),
+            ("missing", "mkto_sensor_missing", {}),
+            ("strict", "mkto_load_strict", {"source": sources["refused"], "key": f"s:{key}"}),
+            ("bad_payload", "mkto_load", {"source": "s3://Not_A_Bucket/x.csv", "key": f"b:{key}"}),
+            (
+                "wrong_password",
+                "mkto_load_wrong_password",
+                {"source": sources["plain"], "key": "w"},
+            ),
+        ]
         migrate = subprocess.run(
             [environment["PYTHON"], "-m", "airflow", "db", "migrate"],
             env=environment, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
-        pipeline.wait_ready()
+        workers.pipeline.wait_ready()
         out = home / "result.json"
         listed = [{"name": n, "dag_id": d, "conf": c} for n, d, c in runs]
         done = subprocess.run(
@@ -113,17 +79,13 @@ def airflow(
             p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file()
         )
         yield Airflow(json.loads(out.read_text()), output, logs, sources)
-    finally:
-        pipeline.stop()
-        client.execute_command("ACL", "DELUSER", ACL_USER)
-        admin(sandbox_service, "POST", "/_sandbox/reset", {})
 
 
 def test_nothing_airflow_keeps_holds_a_secret_and_it_needs_no_marketo_settings(
     airflow: Airflow,
 ) -> None:
     kept = json.dumps([airflow.result["runs"], airflow.result["triggers"]])
-    assert "redis://airflow-dags:***@127.0.0.1:" in airflow.output, "the broker is logged masked"
+    assert BROKER_SHOWN in airflow.output, "the broker is logged masked"
     for secret in SECRETS:
         assert secret not in airflow.output, f"{secret!r} in the Airflow process's output"
         assert secret not in airflow.logs, f"{secret!r} in Airflow's log files"
@@ -200,10 +162,7 @@ def test_the_sensor_follows_a_load_started_elsewhere_polling_or_deferred(
 
 def test_the_sensor_fails_for_a_load_id_that_never_appears(airflow: Airflow) -> None:
     assert airflow.state("missing", "wait") == "failed"
-    assert (
-        "no load no-such-load in the ledger (redis://airflow-dags:***@127.0.0.1:"
-        in airflow.printed("missing")
-    )
+    assert f"no load no-such-load in the ledger ({BROKER_SHOWN}" in airflow.printed("missing")
     assert "after 2 s (a load appears once a worker takes its start)" in airflow.printed("missing")
 
 
@@ -235,7 +194,5 @@ def test_a_password_redis_refuses_fails_the_task_saying_so_and_starts_nothing(
 ) -> None:
     assert airflow.state("wrong_password", "load") == "failed"
     assert airflow.xcom("wrong_password", "load", "load_id") is None
-    assert "cannot reach the broker (redis://airflow-dags:***@127.0.0.1:" in airflow.printed(
-        "wrong_password"
-    )
+    assert f"cannot reach the broker ({BROKER_SHOWN}" in airflow.printed("wrong_password")
     assert "AuthenticationError" in airflow.printed("wrong_password")

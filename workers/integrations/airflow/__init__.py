@@ -7,10 +7,12 @@ starts a load by sending ``mkto_bulk.start_load`` by name, exactly as an ETL's
 Marketo's credentials or S3's.
 
 Only the modules ``hook``, ``operators``, ``triggers`` and ``sensors`` import
-Airflow; ``broker``, ``loads`` and ``payload`` do not, so the main test suite
-runs them without Airflow installed. The classes are importable from here
-(``from workers.integrations.airflow import MktoBulkLoadOperator``), loaded on
-first use so that ``get_provider_info`` (the provider's entry point) stays light.
+Airflow; ``payload`` and what they share with the other integrations
+(``workers.integrations.broker``, ``workers.integrations.loads``) do not, so
+the main test suite runs them without Airflow installed. The classes are
+importable from here (``from workers.integrations.airflow import
+MktoBulkLoadOperator``), loaded on first use so that ``get_provider_info`` (the
+provider's entry point) stays light.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import redis
 from airflow.sdk import BaseHook
 
 from workers import defaults
-from workers.integrations.airflow.broker import BrokerAddress, broker_address
+from workers.integrations.broker import BrokerAddress, broker_address
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def _address(conn: Any, extra: dict[str, Any]) -> BrokerAddress:
     return broker_address(
-        conn.conn_id,
+        f"Airflow connection {conn.conn_id!r}",
         conn_type=conn.conn_type,
         host=conn.host,
         port=conn.port,

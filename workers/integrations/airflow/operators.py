@@ -12,7 +12,6 @@ pushed also when the task fails because of how the load ended.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -22,19 +21,11 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from workers import defaults
-from workers.cli.load import progress_line
 from workers.errors import InputError, MktoBulkError
 from workers.integrations.airflow.hook import MktoBulkHook
-from workers.integrations.airflow.loads import (
-    BROKER_DOWN,
-    Outage,
-    read_status,
-    start,
-    status_from_dict,
-    verdict,
-)
 from workers.integrations.airflow.payload import COMMON_ARGUMENTS, build_payload
 from workers.integrations.airflow.triggers import MktoBulkLoadTrigger
+from workers.integrations.loads import follow, start, status_from_dict, verdict
 from workers.load_status import LoadStatus
 
 
@@ -94,10 +85,10 @@ class MktoBulkLoadOperator(BaseOperator):
         mkto_bulk_conn_id: str = defaults.AIRFLOW_CONN_ID,
         deferrable: bool = False,
         fail_on_row_errors: bool = False,
-        poll_interval: float = defaults.AIRFLOW_POLL_INTERVAL_S,
-        start_timeout: float = defaults.AIRFLOW_START_TIMEOUT_S,
+        poll_interval: float = defaults.INTEGRATION_POLL_INTERVAL_S,
+        start_timeout: float = defaults.INTEGRATION_START_TIMEOUT_S,
         wait_timeout: float | None = None,
-        broker_outage: float = defaults.AIRFLOW_BROKER_OUTAGE_S,
+        broker_outage: float = defaults.INTEGRATION_BROKER_OUTAGE_S,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -178,36 +169,16 @@ class MktoBulkLoadOperator(BaseOperator):
     def _wait(self, hook: MktoBulkHook, load_id: str) -> LoadStatus:
         client = hook.get_conn()
         try:
-            return self._follow(hook, client, load_id)
+            return follow(
+                client,
+                load_id,
+                where=hook.address.shown(),
+                poll_interval=self.poll_interval,
+                timeout=self.wait_timeout,
+                broker_outage=self.broker_outage,
+                log=self.log,
+            )
+        except MktoBulkError as error:
+            raise AirflowException(str(error)) from None
         finally:
             client.close()
-
-    def _follow(self, hook: MktoBulkHook, client: redis.Redis, load_id: str) -> LoadStatus:
-        began = time.monotonic()
-        outage = Outage(self.broker_outage)
-        last = ""
-        while True:
-            try:
-                status = read_status(client, load_id)
-                outage.reached()
-            except BROKER_DOWN as error:
-                try:
-                    outage.unreachable(load_id, error, hook.address.shown())
-                except MktoBulkError as gave_up:
-                    raise AirflowException(str(gave_up)) from None
-                status = None
-            except (redis.RedisError, MktoBulkError) as error:
-                raise AirflowException(f"cannot read load {load_id}: {error}") from None
-            if status is not None and status.terminal:
-                return status
-            waited = time.monotonic() - began
-            line = progress_line(status, waited)
-            if line.split(" ", 1)[1:] != last.split(" ", 1)[1:]:
-                self.log.info("load_id=%s %s", load_id, line)
-                last = line
-            if self.wait_timeout is not None and waited >= self.wait_timeout:
-                raise AirflowException(
-                    f"load {load_id} is not finished after {self.wait_timeout:g} s; it goes on "
-                    f"(state: {status.state if status else 'unknown'})"
-                )
-            time.sleep(self.poll_interval)

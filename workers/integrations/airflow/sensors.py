@@ -20,9 +20,9 @@ from airflow.sdk.exceptions import AirflowException
 from workers import defaults
 from workers.errors import MktoBulkError
 from workers.integrations.airflow.hook import MktoBulkHook
-from workers.integrations.airflow.loads import BROKER_DOWN, Outage, read_status
 from workers.integrations.airflow.operators import conclude, event_status
 from workers.integrations.airflow.triggers import MktoBulkLoadTrigger
+from workers.integrations.loads import BROKER_DOWN, Outage, read_status
 
 if TYPE_CHECKING:
     from airflow.sdk import XComArg
@@ -47,9 +47,9 @@ class MktoBulkLoadSensor(BaseSensorOperator):
         mkto_bulk_conn_id: str = defaults.AIRFLOW_CONN_ID,
         fail_on_row_errors: bool = False,
         deferrable: bool = False,
-        missing_timeout: float = defaults.AIRFLOW_MISSING_LOAD_S,
-        broker_outage: float = defaults.AIRFLOW_BROKER_OUTAGE_S,
-        poke_interval: float = defaults.AIRFLOW_POLL_INTERVAL_S,
+        missing_timeout: float = defaults.INTEGRATION_MISSING_LOAD_S,
+        broker_outage: float = defaults.INTEGRATION_BROKER_OUTAGE_S,
+        poke_interval: float = defaults.INTEGRATION_POLL_INTERVAL_S,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)

@@ -25,7 +25,7 @@ from workers import defaults
 from workers.cli.load import progress_line
 from workers.errors import MktoBulkError
 from workers.integrations.airflow.hook import MktoBulkHook
-from workers.integrations.airflow.loads import BROKER_DOWN, Outage, aread_status
+from workers.integrations.loads import BROKER_DOWN, Outage, aread_status
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ class MktoBulkLoadTrigger(BaseTrigger):
         self,
         load_id: str,
         mkto_bulk_conn_id: str = defaults.AIRFLOW_CONN_ID,
-        poll_interval: float = defaults.AIRFLOW_POLL_INTERVAL_S,
+        poll_interval: float = defaults.INTEGRATION_POLL_INTERVAL_S,
         missing_timeout: float | None = None,
-        broker_outage: float = defaults.AIRFLOW_BROKER_OUTAGE_S,
+        broker_outage: float = defaults.INTEGRATION_BROKER_OUTAGE_S,
     ) -> None:
         super().__init__()
         self.load_id = load_id

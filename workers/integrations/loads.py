@@ -1,15 +1,17 @@
-"""What the Airflow side does with a load, without Airflow: start it, read it, judge its end.
+"""What a scheduler does with a load, without the scheduler: start it, read it, judge its end.
 
-- :func:`start` checks the payload here (a bad one fails the Airflow task at once,
+- :func:`start` checks the payload here (a bad one fails the scheduler's task at once,
   naming the field, and nothing is sent), sends ``mkto_bulk.start_load`` by name
   and waits for a worker's answer, so that a retried task with an idempotency key
   gets back the load its first try started, and a payload the workers' own policy
   refuses fails the task with their message.
 - :func:`read_status` and :func:`aread_status` read the load's record from the
   ledger (one MULTI/EXEC, as ``Ledger.snapshot``), the second with an asyncio
-  Redis client for the trigger, which must not block the triggerer's loop.
+  Redis client for Airflow's trigger, which must not block the triggerer's loop.
 - :func:`verdict` says whether a finished load passes the task.
-- :class:`Outage` lets a wait ride out a broker restart, for a while.
+- :func:`follow` waits for a load's end in the caller (a task that is not deferred),
+  logging a progress line whenever it changes; :class:`Outage` lets a wait ride
+  out a broker restart, for a while.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
 from workers.api import START_TASK
+from workers.cli.load import progress_line
 from workers.errors import InputError, LedgerError, LoadWaitTimeout, MktoBulkError, TransientError
 from workers.load_request import parse_load_request
 from workers.load_status import OK_STATES, ChunkTally, LoadStatus, summarize
@@ -40,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 # Errors of a broker that may come back (a restart, a failover); anything else ends the wait.
 BROKER_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
+class InfoLog(Protocol):
+    """What :func:`follow` logs through: a module logger, Airflow's task log, Dagster's."""
+
+    def info(self, msg: str, /, *args: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -176,3 +185,47 @@ class Outage:
             "load_id=%s broker=%s unreachable for %.0f s (gives up after %.0f s): %s",
             load_id, where, down, self.limit, error,
         )  # fmt: skip
+
+
+def follow(
+    client: redis.Redis,
+    load_id: str,
+    *,
+    where: str,
+    poll_interval: float,
+    timeout: float | None,
+    broker_outage: float,
+    log: InfoLog = logger,
+) -> LoadStatus:
+    """Read the load every ``poll_interval`` seconds until it is final, and return it.
+
+    :class:`LoadWaitTimeout` after ``timeout`` seconds (the load goes on), and
+    :class:`TransientError` once the broker (``where``, as logs show it) has been
+    unreachable for ``broker_outage`` seconds; :class:`MktoBulkError` if the
+    record cannot be read.
+    """
+    began = time.monotonic()
+    outage = Outage(broker_outage)
+    last = ""
+    while True:
+        try:
+            status = read_status(client, load_id)
+            outage.reached()
+        except BROKER_DOWN as error:
+            outage.unreachable(load_id, error, where)
+            status = None
+        except redis.RedisError as error:
+            raise MktoBulkError(f"cannot read load {load_id} ({where}): {error}") from None
+        if status is not None and status.terminal:
+            return status
+        waited = time.monotonic() - began
+        line = progress_line(status, waited)
+        if line.split(" ", 1)[1:] != last.split(" ", 1)[1:]:  # the clock aside, it changed
+            log.info("load_id=%s %s", load_id, line)
+            last = line
+        if timeout is not None and waited >= timeout:
+            raise LoadWaitTimeout(
+                f"load {load_id} is not finished after {timeout:g} s; it goes on "
+                f"(state: {status.state if status else 'unknown'})"
+            )
+        time.sleep(poll_interval)

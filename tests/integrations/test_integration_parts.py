@@ -1,7 +1,8 @@
-"""The Airflow integration's parts that need no Airflow: the broker URL, the payload, the reads.
+"""The integrations' parts that need no scheduler: the broker URL, the payload, the reads.
 
-These run in the main virtualenv, where Airflow is not installed; the operator,
-trigger and sensor themselves are tested in a real Airflow (``test_airflow.py``).
+These run in the main virtualenv, where neither Airflow nor Dagster is installed;
+the operator, trigger and sensor themselves are tested in a real Airflow
+(``test_airflow.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from kombu.utils.url import url_to_parts
 from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, put_dataset
 from workers.errors import InputError, SettingsError
 from workers.integrations.airflow import get_provider_info
-from workers.integrations.airflow.broker import broker_address
-from workers.integrations.airflow.loads import aread_status, read_status, status_from_dict, verdict
 from workers.integrations.airflow.payload import (
     COMMON_ARGUMENTS,
     build_payload,
     common_payload_fields,
 )
+from workers.integrations.broker import broker_address
+from workers.integrations.loads import aread_status, read_status, status_from_dict, verdict
 from workers.load_request import parse_load_request
 
 PASSWORD = "p@ss/w:rd%1"
@@ -43,7 +44,7 @@ def _address(**fields: Any) -> Any:
         "extra": {},
     }
     given.update(fields)
-    return broker_address("mkto_bulk_default", **given)
+    return broker_address("Airflow connection 'mkto_bulk_default'", **given)
 
 
 def test_the_broker_url_carries_the_password_quoted_and_nothing_printed_shows_it() -> None:
@@ -174,16 +175,23 @@ def test_the_trigger_reads_the_same_load_as_the_operator_and_judges_it(
     assert (failed.passed, failed.message) == (False, f"load {load_id} failed: source missing")
 
 
-def test_only_the_integration_imports_airflow_and_the_provider_entry_point_names_it() -> None:
-    pattern = re.compile(r"^\s*(from|import)\s+airflow\b", re.MULTILINE)
-    importing = sorted(
-        str(path.relative_to(ROOT))
-        for top in ("workers", "tasks", "beat_schedule", "infra")
-        for path in (ROOT / top).rglob("*.py")
-        if pattern.search(path.read_text())
-    )
-    package = "workers/integrations/airflow"
-    assert importing == [f"{package}/{m}.py" for m in ("hook", "operators", "sensors", "triggers")]
+def test_only_each_integration_imports_its_scheduler_and_the_provider_entry_point_names_it() -> (
+    None
+):
+    def importing(framework: str) -> list[str]:
+        pattern = re.compile(rf"^\s*(from|import)\s+{framework}\b", re.MULTILINE)
+        return sorted(
+            str(path.relative_to(ROOT))
+            for top in ("workers", "tasks", "beat_schedule", "infra")
+            for path in (ROOT / top).rglob("*.py")
+            if pattern.search(path.read_text())
+        )
+
+    airflow = "workers/integrations/airflow"
+    assert importing("airflow") == [
+        f"{airflow}/{m}.py" for m in ("hook", "operators", "sensors", "triggers")
+    ]
+    assert importing("dagster") == ["workers/integrations/dagster/resource.py"]
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     entry = project["entry-points"]["apache_airflow_provider"]["provider_info"]

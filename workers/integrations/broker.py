@@ -1,13 +1,11 @@
-"""The workers' Redis as an Airflow connection names it: host, port, password, database.
+"""The workers' Redis as a scheduler's connection names it: host, port, password, database.
 
 An Airflow connection (type ``mkto_bulk``, ``redis`` or ``generic``; or the URI
-``redis://:PASSWORD@HOST:6379/0`` in ``AIRFLOW_CONN_MKTO_BULK_DEFAULT``) gives
-the broker's address in its fields; :class:`BrokerAddress` turns them into the
-Redis URL that Celery and redis-py take. The URL carries the password, so it is
-only ever handed to a client: :meth:`BrokerAddress.shown` is what logs and
-messages print, and the dataclass's ``repr`` leaves the password out.
-
-No Airflow import here: the main test suite checks these rules without Airflow.
+``redis://:PASSWORD@HOST:6379/0`` in ``AIRFLOW_CONN_MKTO_BULK_DEFAULT``) or a
+Dagster resource's fields give the broker's address; :class:`BrokerAddress`
+turns them into the Redis URL that Celery and redis-py take. The URL carries the
+password, so it is only ever handed to a client: :meth:`BrokerAddress.shown` is
+what logs and messages print, and the dataclass's ``repr`` leaves the password out.
 """
 
 from __future__ import annotations
@@ -66,18 +64,15 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).strip().lower() in TRUE_WORDS
 
 
-def _number(conn_id: str, name: str, value: Any, low: int, high: int) -> int:
+def _number(where: str, name: str, value: Any, low: int, high: int) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
-        raise SettingsError(
-            f"Airflow connection {conn_id!r}: {name} {text[:40]!r} is not a number "
-            f"from {low} to {high}"
-        )
+        raise SettingsError(f"{where}: {name} {text[:40]!r} is not a number from {low} to {high}")
     return int(text)
 
 
 def broker_address(
-    conn_id: str,
+    where: str,
     *,
     conn_type: str | None,
     host: str | None,
@@ -87,8 +82,8 @@ def broker_address(
     schema: str | None,
     extra: Mapping[str, Any],
 ) -> BrokerAddress:
-    """The broker named by an Airflow connection's fields; :class:`SettingsError` naming
-    the connection and its field if they cannot name one.
+    """The broker named by a connection's fields; :class:`SettingsError` naming ``where``
+    (``"Airflow connection 'mkto_bulk_default'"``) and the field if they cannot name one.
 
     ``schema`` or the extra's ``db`` is the database number (default 0); ``login``
     a Redis ACL user; the extra's ``ssl: true`` (or the conn type ``rediss``)
@@ -97,10 +92,10 @@ def broker_address(
     """
     name = (host or "").strip()
     if not name:
-        raise SettingsError(f"Airflow connection {conn_id!r}: host is empty (Redis host)")
+        raise SettingsError(f"{where}: host is empty (Redis host)")
     if "://" in name or "/" in name or "@" in name:
         raise SettingsError(
-            f"Airflow connection {conn_id!r}: host must be a host name, not a URL "
+            f"{where}: host must be a host name, not a URL "
             "(put the password in the password field, the database in schema)"
         )
     db_value = extra.get("db")
@@ -109,13 +104,13 @@ def broker_address(
     cert_reqs = str(extra.get("ssl_cert_reqs", "required")).strip().lower()
     if cert_reqs not in CERT_REQS:
         raise SettingsError(
-            f"Airflow connection {conn_id!r}: extra ssl_cert_reqs {cert_reqs[:40]!r} is not "
+            f"{where}: extra ssl_cert_reqs {cert_reqs[:40]!r} is not "
             f"one of {', '.join(sorted(CERT_REQS))}"
         )
     return BrokerAddress(
         host=name,
-        port=DEFAULT_PORT if port in (None, "") else _number(conn_id, "port", port, 1, 65535),
-        db=_number(conn_id, "database (schema or extra db)", db_value, 0, 1_000_000),
+        port=DEFAULT_PORT if port in (None, "") else _number(where, "port", port, 1, 65535),
+        db=_number(where, "database (schema or extra db)", db_value, 0, 1_000_000),
         username=login or None,
         password=password or None,
         tls=(conn_type or "").lower() in TLS_CONN_TYPES or _flag(extra.get("ssl", False)),
