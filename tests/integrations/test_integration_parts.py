@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import re
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ import redis.asyncio
 from kombu.utils.url import url_to_parts
 
 from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, put_dataset
-from workers.errors import InputError, SettingsError
+from workers.errors import InputError, LoadWaitTimeout, SettingsError
 from workers.integrations.airflow import get_provider_info
 from workers.integrations.airflow.payload import (
     COMMON_ARGUMENTS,
@@ -27,7 +28,13 @@ from workers.integrations.airflow.payload import (
     common_payload_fields,
 )
 from workers.integrations.broker import broker_address
-from workers.integrations.loads import aread_status, read_status, status_from_dict, verdict
+from workers.integrations.loads import (
+    aread_status,
+    read_status,
+    start,
+    status_from_dict,
+    verdict,
+)
 from workers.load_request import parse_load_request
 
 PASSWORD = "p@ss/w:rd%1"
@@ -173,6 +180,28 @@ def test_the_trigger_reads_the_same_load_as_the_operator_and_judges_it(
     failed = verdict(dataclasses.replace(sync, state="failed", error="source missing"),
                      fail_on_row_errors=False)  # fmt: skip
     assert (failed.passed, failed.message) == (False, f"load {load_id} failed: source missing")
+
+
+def test_a_start_the_workers_policy_refuses_fails_with_their_message_and_none_waits_in_time(
+    pipeline_with: Callable[..., Pipeline], s3_client: Any, bucket: str
+) -> None:
+    from celery import Celery
+
+    pipeline = pipeline_with(CALLBACK_QUEUES="etl-done")
+    source = put_dataset(s3_client, bucket, "in/one.csv", "email\na@example.com\n")
+    payload = {"source": source, "object": "leads", "callback": "etl.done", "callbackQueue": "etl"}
+    app = Celery(broker=pipeline.redis_url, backend=pipeline.redis_url)
+
+    with pytest.raises(LoadWaitTimeout) as waited:
+        start(app, payload, timeout=1)  # no worker yet: the start stays queued
+    assert str(waited.value).endswith(
+        "in 1 s; it stays queued (are the workers running on this broker?)"
+    )
+    pipeline.start_worker("a", concurrency=1)
+    with pytest.raises(InputError) as refused:
+        start(app, payload, timeout=60)
+    assert 'callbackQueue: "etl" is not in CALLBACK_QUEUES (etl-done)' in str(refused.value)
+    app.close()
 
 
 def test_only_each_integration_imports_its_scheduler_and_the_provider_entry_point_names_it() -> (

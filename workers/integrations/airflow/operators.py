@@ -135,12 +135,15 @@ class MktoBulkLoadOperator(BaseOperator):
             ) from None
         finally:
             client.close()
+        app = hook.celery()
         try:
-            started = start(hook.celery(), payload, timeout=self.start_timeout)
+            started = start(app, payload, timeout=self.start_timeout)
         except InputError as error:
             raise AirflowFailException(str(error)) from None  # the same payload fails again
         except MktoBulkError as error:
             raise AirflowException(str(error)) from None
+        finally:
+            app.close()
         context["ti"].xcom_push(key="load_id", value=started.load_id)
         self.log.info(
             "load_id=%s %s (broker %s)",

@@ -121,12 +121,15 @@ class MktoBulkResource(ConfigurableResource):
             ) from None
         finally:
             client.close()
+        app = self._celery()
         try:
-            started = start(self._celery(), payload, timeout=self.start_timeout)
+            started = start(app, payload, timeout=self.start_timeout)
         except InputError as error:
             raise Failure(str(error), allow_retries=False) from None
         except MktoBulkError as error:
             raise Failure(str(error)) from None
+        finally:
+            app.close()
         get_dagster_logger().info(
             "load_id=%s %s (broker %s)",
             started.load_id,
