@@ -57,7 +57,7 @@ class MktoBulkLoadOperator(BaseOperator):
     The fields every load has are arguments (``source``, ``object``, ``format``,
     ``input_format``, ``encoding``, ``mapping``, ``api``, ``idempotency_key``,
     ``callback``, ``callback_queue``); the object type's own fields go in
-    ``parameters`` under the payload's names (``{"lookupField": "email"}``).
+    ``parameters`` under the payload's names (docs/etl/payload.md).
     All of them are templated. ``fail_on_row_errors``: fail the task when the load
     ends ``succeeded_with_row_errors`` (rows Marketo refused, records rejected
     before submission). ``wait_timeout``: seconds to wait for the load's end

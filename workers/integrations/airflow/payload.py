@@ -2,10 +2,10 @@
 
 The fields every load has are the operator's own arguments, in snake_case
 (``input_format`` is the payload's ``inputFormat``); an object type's own fields
-(``lookupField``, ``listId``, ``apiName``, ...) go in ``parameters`` under
-their payload names, so a new object type needs nothing here. Every value may
-be a Jinja template: a rendered template is text, so an integer field given as
-digits (``"{{ params.list_id }}"``) is sent as the integer it spells.
+go in ``parameters`` under their payload names (docs/etl/payload.md), so a new
+object type needs nothing here. Every value may be a Jinja template: a rendered
+template is text, so an integer field given as digits (``"{{ params.n }}"``) is
+sent as the integer it spells.
 """
 
 from __future__ import annotations
