@@ -205,6 +205,17 @@ def assert_rows_accounted(report: dict[str, Any]) -> None:
     for chunk in report["chunks"]:
         if chunk["state"] == "done":
             assert chunk["rows"] == chunk["processed"] + chunk["failed"], chunk
+    sending = report.get("sending")  # a request-based API's account (Data Ingestion)
+    if sending is not None:
+        assert sending["rows_read"] == (
+            sending["rows_skipped"]
+            + sending["rows_rejected_before_sending"]
+            + sending["rows_sent"]
+            + sending["rows_not_sent"]
+        ), sending
+        assert sending["rows_sent"] == (
+            sending["rows_accepted"] + sending["rows_in_refused_requests"]
+        ), sending
 
 
 def read_report(s3_client: Any, report_uri: str) -> dict[str, Any]:

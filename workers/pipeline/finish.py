@@ -15,6 +15,7 @@ from typing import Any
 
 from workers import defaults
 from workers.importers import IMPORTERS
+from workers.importers.base import Sending
 from workers.marketo.metrics import Metrics
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
@@ -59,8 +60,34 @@ def _chunk_entry(c: Chunk) -> dict[str, Any]:
     }
 
 
-def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
-    """The load report: everything an operator needs to trust (or chase) the load."""
+def _sending_entry(load: Load, chunks: list[Chunk], sending: Sending) -> dict[str, Any]:
+    """Rows read = skipped + rejected before sending + sent + not sent (a request-based API).
+
+    Each figure is counted on its own (the split's counters, the API's record of each
+    request), so the sum is a check, made with the load's others.
+    """
+    # Rows the split read that no chunk holds: the source failed part way.
+    never_chunked = load.rows_not_submitted - sum(c.rows for c in chunks if c.not_submitted)
+    return {
+        "rows_read": load.rows_read,
+        "rows_skipped": load.rows_skipped,
+        # Refused by the split (bad records) or by the API's encoding (a cell not of its
+        # field's type, an object over the request limit, no key).
+        "rows_rejected_before_sending": load.rows_rejected + sending.rows_refused_before_sending,
+        "rows_sent": sending.rows_sent,
+        "rows_accepted": sending.rows_accepted,
+        "rows_in_refused_requests": sending.rows_in_refused_requests,
+        "rows_not_sent": sending.rows_not_sent + never_chunked,
+        "requests_accepted": sending.requests_accepted,
+        "requests_refused": sending.requests_refused,
+    }
+
+
+def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> dict[str, Any]:
+    """The load report: everything an operator needs to trust (or chase) the load.
+
+    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``).
+    """
     totals = {
         "rows_read": load.rows_read,
         "rows_rejected": load.rows_rejected,
@@ -92,23 +119,28 @@ def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
         # What "processed" means for this API, when that is not Marketo's own count.
         "api_note": importer.report_note if importer else None,
         "error": load.error,
-        "counts_ok": accounting.mismatch(load, chunks) is None,
+        "counts_ok": accounting.mismatch(load, chunks, _problems(sending)) is None,
         "last_error": load.last_error,
         "last_wait": load.last_wait,
         "rejects_file": load.rejects_uri,
         "created_at": load.created_at,
         "totals": totals,
         "chunks": [_chunk_entry(c) for c in chunks],
+        **({"sending": _sending_entry(load, chunks, sending)} if sending is not None else {}),
     }
 
 
-def final_state(load: Load, chunks: list[Chunk]) -> LoadState:
+def _problems(sending: Sending | None) -> tuple[str, ...]:
+    return sending.problems if sending is not None else ()
+
+
+def final_state(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> LoadState:
     """Failed (the source, or every job); else counts_mismatch when the counts do not add up."""
     if load.error or (chunks and all(c.state == ChunkState.FAILED for c in chunks)):
         return LoadState.FAILED
     if not chunks and not load.rows_read:
         return LoadState.FAILED
-    if accounting.mismatch(load, chunks):
+    if accounting.mismatch(load, chunks, _problems(sending)):
         return LoadState.COUNTS_MISMATCH
     troubled = any(c.state == ChunkState.FAILED for c in chunks)
     if troubled or load.rows_failed or load.rows_rejected:
@@ -130,13 +162,14 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
         return StepOutcome.IN_PROGRESS
-    state = final_state(load, chunks)
+    sending = rt.importer_for(load.request).sending(chunks)
+    state = final_state(load, chunks, sending)
     fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
-        error = accounting.mismatch(load, chunks) or ""
+        error = accounting.mismatch(load, chunks, _problems(sending)) or ""
         fields["error"] = error
         load = dataclasses.replace(load, error=error or None)
-    report = build_report(load, chunks)
+    report = build_report(load, chunks, sending)
     report["state"] = state.value
     report["finished_at"] = time.time()
     report_uri = load.staged("report.json")
