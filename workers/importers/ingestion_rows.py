@@ -134,9 +134,9 @@ class ObjectBuilder:
         """
         if self._fast and len(row) == self.width and "" not in row:
             try:
-                return (self._template % tuple([w(c) for w, c in zip(self._writers, row)])).encode(
-                    "utf-8"
-                )
+                # The row is the header's width: strict is checked just above, once.
+                texts = [write(cell) for write, cell in zip(self._writers, row, strict=False)]
+                return (self._template % tuple(texts)).encode("utf-8")
             except ValueError:
                 pass  # the cell-by-cell path below says which field and why
         if len(row) != self.width:
