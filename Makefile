@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
+.PHONY: test lint typecheck docs pytest install redis-binary chromium demo bench bench-split bench-pipeline bench-ingestion clean
 
-test: install redis-binary lint typecheck docs pytest
+test: install redis-binary chromium lint typecheck docs pytest
 
 $(STAMP): pyproject.toml setup.py workers/split/_textscan.c workers/split/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,7 +34,14 @@ typecheck: install
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
-pytest: install redis-binary
+# The HTML report's test opens it in headless Chromium (tests/report/); Debian's package.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "chromium missing: installing it"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); }
+
+pytest: install redis-binary chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The main job end to end on this machine (docs/quick-start.md); DEMO_ARGS="--fast --no-linger" etc.
