@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,8 +152,9 @@ def call(socket: websocket.WebSocket, method: str, params: dict[str, Any],
 @contextmanager
 def chromium(workdir: Path) -> Iterator[Session]:
     """A headless Chromium with a fresh profile under ``workdir``, and one blank tab."""
-    profile = workdir / "chromium-profile"
-    profile.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh profile each time: an old one's DevToolsActivePort names a port long closed.
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir))
     log = (workdir / "chromium.log").open("wb")
     process = subprocess.Popen(
         [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
