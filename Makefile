@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
+.PHONY: test lint typecheck docs pytest install redis-binary chromium demo bench bench-split bench-pipeline bench-ingestion clean
 
-test: install redis-binary lint typecheck docs pytest
+test: install redis-binary chromium lint typecheck docs pytest
 
 $(STAMP): pyproject.toml setup.py workers/split/_textscan.c workers/split/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,11 +34,18 @@ typecheck: install
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
+# The HTML report's test opens it in headless Chromium (tests/report/); Debian's package.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "chromium missing: installing it"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); }
+
 # Most tests wait on services and worker processes, so they run side by side (each pytest-xdist
 # worker starts its own Redis, S3 endpoint and sandbox); tests bounded in wall-clock time
 # (marked serial) run after, alone. Exit code 5 is "no test selected" (a PYTEST_ARGS subset).
 PYTEST_WORKERS ?= 3
-pytest: install redis-binary
+pytest: install redis-binary chromium
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(VENV)/bin/pytest -p no:xdist -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

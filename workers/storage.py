@@ -274,6 +274,32 @@ class Storage:
             return
         self.client.upload_fileobj(handle, location.bucket, location.key)
 
+    def read_head(self, uri: str, max_bytes: int) -> tuple[bytes, int]:
+        """At most the first ``max_bytes`` of an object (one ranged GET), and its whole size."""
+        location = parse_uri(uri)
+        if not location.is_s3:
+            try:
+                with open(location.key, "rb") as handle:
+                    return handle.read(max_bytes), os.fstat(handle.fileno()).st_size
+            except FileNotFoundError:
+                raise SourceNotFound(f"{uri}: no such file") from None
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(
+                Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{max_bytes - 1}"
+            )
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code == "InvalidRange":  # an empty object
+                return b"", 0
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+                raise SourceNotFound(f"{uri}: no such object") from None
+            raise
+        data: bytes = response["Body"].read()
+        total = str(response.get("ContentRange", "")).rpartition("/")[2]
+        return data, int(total) if total.isdigit() else len(data)
+
     def read_bytes(self, uri: str) -> bytes:
         """A whole (small) object: results, reports, test fixtures."""
         with self.open(uri) as reader:

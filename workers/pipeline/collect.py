@@ -83,6 +83,8 @@ def _collect(
                     "attempts": attempts + 1,
                     "batch_id": "",
                     "status": "",
+                    # The next job's own start, for its polls and the report's timeline.
+                    "importing_since": "",
                     "last_failure": chunk.message or "",
                 },
                 {"jobs_retried": 1, "api_calls": calls},

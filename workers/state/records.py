@@ -249,7 +249,7 @@ class ChunkFields(TypedDict, total=False):
     submitted_at: float
     poll_token: str
     status: str
-    importing_since: float
+    importing_since: float | Literal[""]
     finished_at: float
     processed: int
     failed: int
