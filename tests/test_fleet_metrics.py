@@ -109,7 +109,7 @@ def test_metrics_are_served_over_http_for_prometheus(fleet: redis.Redis, redis_u
     def answered() -> bool:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
-            return requests.get(url, timeout=1).status_code == 200
+            return requests.get(url, timeout=10).status_code == 200  # a scrape waits on inspect
         except requests.RequestException:
             return False
 
