@@ -3,9 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck docs pytest install redis-binary demo bench bench-split bench-pipeline bench-ingestion clean
+.PHONY: test lint typecheck docs pytest install redis-binary promtool demo bench bench-split bench-pipeline bench-ingestion clean
 
-test: install redis-binary lint typecheck docs pytest
+test: install redis-binary promtool lint typecheck docs pytest
 
 $(STAMP): pyproject.toml setup.py workers/split/_textscan.c workers/split/_textscan_loops.h
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,14 @@ redis-binary:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) \
 	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server); }
 
+# promtool checks and unit-tests the alert rules (infra/monitoring); it comes with Debian's
+# prometheus package. Without recommends (no node exporter); no test needs the server it ships.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  echo "promtool missing: installing Debian's prometheus package"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) \
+	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus); }
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,7 +42,7 @@ typecheck: install
 docs: install
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
-pytest: install redis-binary
+pytest: install redis-binary promtool
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The main job end to end on this machine (docs/quick-start.md); DEMO_ARGS="--fast --no-linger" etc.

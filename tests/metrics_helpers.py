@@ -107,18 +107,22 @@ def exporter(env: dict[str, str], logdir: Path, *args: str) -> Iterator[str]:
         yield url
 
 
-@contextlib.contextmanager
-def worker(env: dict[str, str], logdir: Path, name: str, queues: str) -> Iterator[None]:
-    """A real ``celery -A workers worker`` consuming ``queues``, until it answers a ping."""
-    from celery import Celery
-
-    argv = [
+def worker_argv(name: str, queues: str) -> list[str]:
+    """``celery -A workers worker`` named ``name@<host>``, one pool process, on ``queues``."""
+    return [
         sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, "-c", "1",
         "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "info",
     ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def worker(env: dict[str, str], logdir: Path, name: str, queues: str) -> Iterator[None]:
+    """A real worker consuming ``queues``, once it answers a ping."""
+    from celery import Celery
+
     log = logdir / f"worker-{name}.log"
     app = Celery(broker=env["REDIS_URL"], set_as_current=False)
-    with running(argv, env, log) as process:
+    with running(worker_argv(name, queues), env, log) as process:
 
         def answered() -> bool:
             assert process.poll() is None, log.read_text(errors="replace")[-3000:]
