@@ -230,7 +230,11 @@ def _writer(convert: Convert | None) -> Callable[[str], str]:
     """A column's cell -> JSON text function (ValueError when the cell is not of its type)."""
     if convert is None:
         return _json_text
-    direct = {_integer: _integer_json, _number: _number_json, _boolean: _boolean_json}
+    direct: dict[Convert, Callable[[str], str]] = {
+        _integer: _integer_json,
+        _number: _number_json,
+        _boolean: _boolean_json,
+    }
     return direct.get(convert) or (lambda cell: _json_scalar(convert(cell)))
 
 

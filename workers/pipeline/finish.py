@@ -181,7 +181,10 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
         return StepOutcome.IN_PROGRESS
-    sending = rt.importer_for(load.request).sending(chunks)
+    # From the recorded parameters, not the parsed request: a load whose request no longer
+    # validates (recorded before a rule) still finishes, failed, with its report.
+    api = str(load.params.get("api") or defaults.IMPORT_API)
+    sending = rt.importer_named(api).sending(chunks) if api in IMPORTERS else None
     state = final_state(load, chunks, sending)
     fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
