@@ -131,6 +131,7 @@ def test_the_private_redis_is_not_the_machine_default(redis_service: Service) ->
     assert redis.Redis.from_url(redis_service.url).ping()
 
 
+@pytest.mark.s3_endpoints
 def test_the_s3_endpoint_speaks_s3_over_http(
     s3_service: Service, s3_client: Any, bucket: str
 ) -> None:

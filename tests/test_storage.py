@@ -1,4 +1,4 @@
-"""The S3 storage layer against a real endpoint over HTTP."""
+"""The S3 storage layer against real endpoints over HTTP: moto and SeaweedFS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from workers.errors import SourceNotFound
 from workers.storage import Storage, parse_uri
 from workers.storage_reader import LengthedReader
+
+pytestmark = pytest.mark.s3_endpoints
 
 
 @pytest.fixture
