@@ -297,7 +297,7 @@ class Settings(BaseSettings):
     )
 
     # Object storage.
-    # Set for MinIO or a local endpoint; unset on AWS.
+    # Set for SeaweedFS, MinIO or a local endpoint; unset on AWS.
     s3_endpoint_url: str | None = Field(
         default=None, description="An S3-compatible endpoint (SeaweedFS, MinIO, moto); unset on AWS"
     )
@@ -371,7 +371,15 @@ class Settings(BaseSettings):
     def _staging_is_s3(cls, value: str) -> str:
         if not value.startswith("s3://") or len(value) <= len("s3://"):
             raise ValueError("must be an s3://bucket/prefix URI")
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        _, _, prefix = value[len("s3://") :].partition("/")
+        if prefix and {"", ".", ".."} & set(prefix.split("/")):
+            # SeaweedFS (a file system underneath) renames "a//b" to "a/b" and refuses "."/"..".
+            raise ValueError(
+                "must not have an empty, '.' or '..' segment in its prefix: "
+                "S3-compatible servers rename or refuse such keys"
+            )
+        return value
 
     @model_validator(mode="after")
     def _poll_bounds_are_ordered(self) -> Settings:

@@ -1,4 +1,4 @@
-"""Object storage: ``s3://bucket/key`` URIs (AWS, MinIO, any S3 endpoint) and local paths.
+"""Object storage: ``s3://bucket/key`` URIs (AWS, SeaweedFS, any S3 endpoint) and local paths.
 
 Objects are read as streams, never whole: ``Storage.open`` returns a
 ``LengthedReader`` that resumes an interrupted GET from where it stopped and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +68,19 @@ def _hidden(relative: str) -> bool:
     next to the data: none of them is data.
     """
     return any(segment.startswith(("_", ".")) for segment in relative.split("/"))
+
+
+def _below(key: str, prefix: str) -> str:
+    """The part of a listed ``key`` below the ``prefix`` it was listed under (``key`` if none).
+
+    A server that keeps objects as files (SeaweedFS) stores and lists keys
+    normalized, ``a//b`` as ``a/b`` and ``/a`` as ``a``, so a key listed under
+    ``in//`` may start with ``in/`` only.
+    """
+    for listed in (prefix, re.sub("/+", "/", prefix).lstrip("/")):
+        if key.startswith(listed) and len(key) > len(listed):
+            return key[len(listed) :]
+    return key
 
 
 @dataclass(frozen=True)
@@ -164,7 +178,7 @@ class Storage:
             for page in paginator.paginate(Bucket=location.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     key = str(item["Key"])
-                    if key.endswith("/") or _hidden(key[len(prefix) :] or key):
+                    if key.endswith("/") or _hidden(_below(key, prefix)):
                         continue
                     objects.append(ObjectInfo(f"s3://{location.bucket}/{key}", int(item["Size"])))
         except ClientError as error:
