@@ -20,6 +20,7 @@ from typing import IO, Any
 from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
 from workers.storage_reader import LengthedReader
+from workers.telemetry import traces
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class Storage:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             return
-        self.client.upload_file(str(path), location.bucket, location.key)
+        self.client.upload_file(str(path), location.bucket, location.key, Config=_transfers())
 
     def upload_fileobj(self, handle: IO[bytes], uri: str) -> None:
         """Copy an open binary file (read from its current position) to ``uri``."""
@@ -272,9 +273,20 @@ class Storage:
             with open(target, "wb") as out:
                 shutil.copyfileobj(handle, out, 1024 * 1024)
             return
-        self.client.upload_fileobj(handle, location.bucket, location.key)
+        self.client.upload_fileobj(handle, location.bucket, location.key, Config=_transfers())
 
     def read_bytes(self, uri: str) -> bytes:
         """A whole (small) object: results, reports, test fixtures."""
         with self.open(uri) as reader:
             return reader.read()
+
+
+def _transfers() -> Any:
+    """boto3's transfer settings: its own threads, except when tracing.
+
+    Its threads do not carry the caller's trace, so a traced upload runs in the
+    caller's thread and its S3 calls are children of the step's span.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(use_threads=not traces.enabled())
