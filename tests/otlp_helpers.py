@@ -32,6 +32,7 @@ class ExportedSpan:
     kind: int
     attributes: dict[str, Any] = field(default_factory=dict)
     resource: dict[str, Any] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()  # (trace id, span id) of each linked span
 
 
 def _value(value: AnyValue) -> Any:
@@ -57,6 +58,7 @@ def decode(body: bytes) -> Iterator[ExportedSpan]:
                     kind=span.kind,
                     attributes={kv.key: _value(kv.value) for kv in span.attributes},
                     resource=resource,
+                    links=tuple((k.trace_id.hex(), k.span_id.hex()) for k in span.links),
                 )
 
 

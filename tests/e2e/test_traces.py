@@ -50,14 +50,15 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
 ) -> None:
     pipeline = pipeline_with(
         CHUNK_BYTE_LIMIT="4096",
+        LOG_FORMAT="json",
         OTEL_TRACES_EXPORTER="otlp",
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector.url,
         OTEL_BSP_SCHEDULE_DELAY="100",
     )
     source = put_dataset(s3_client, bucket, "in/traced.csv", HEADER + "".join(lead_rows(150)))
-    # At first no worker takes the split queue: the split start_load sends waits, and the
-    # reconciler (sent untraced, as beat does) sends the split again from its own trace.
-    pipeline.start_worker("entry", concurrency=1, queues="celery,mkto_poll")
+    # At first the worker takes no split or Marketo work: the split start_load sends waits,
+    # and the reconciler (sent untraced, as beat does) sends the split again from its own trace.
+    pipeline.start_worker("a", concurrency=2, queues="celery,mkto_poll")
     pipeline.wait_ready()
     etl_trace, etl_span = secrets.token_hex(16), secrets.token_hex(8)
     etl = pipeline.celery()
@@ -69,11 +70,9 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
     load_id = str(started.get(timeout=60)["load_id"])
     assert etl_trace in pipeline.load(load_id)["trace_context"], "stored with the load"
     assert etl.send_task("mkto_bulk.reconcile").get(timeout=60).get("split") == 1
-    pipeline.start_worker("all", concurrency=2)
+    for queue in ("mkto_split", "mkto_marketo"):
+        assert etl.control.add_consumer(queue, reply=True, timeout=10, limit=1), queue
     assert pipeline.wait_until_finished(load_id)["state"] == "succeeded"
-
-    def load_spans() -> list[ExportedSpan]:
-        return [s for s in collector.spans() if s.attributes.get("mkto_bulk.load_id") == load_id]
 
     def finished_and_called_back() -> bool:
         names = {s.name for s in collector.spans()}
@@ -82,18 +81,26 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
     wait_for(finished_and_called_back, timeout=30, interval=0.2, what="the last spans exported")
     spans = collector.spans()
     by_id = {s.span_id: s for s in spans}
-    runs = load_spans()
+    ours = [s for s in spans if s.attributes.get("mkto_bulk.load_id") == load_id]
+    runs = [s for s in ours if s.name.startswith("run/")]
     assert {s.attributes["celery.task_name"] for s in runs} >= STEPS
-    assert {s.trace_id for s in runs} == {etl_trace}, "every step of the load in the ETL's trace"
+    assert {s.trace_id for s in ours} == {etl_trace}, "every step of the load in the ETL's trace"
     (start,) = [s for s in runs if s.name == "run/mkto_bulk.start_load"]
     assert start.parent_id == etl_span
-    splits = [s for s in runs if s.name == "run/mkto_bulk.split_source"]
-    assert len(splits) == 2, "the split start_load sent, and the one the reconciler sent"
-    (sweep,) = [s for s in spans if s.name == "run/mkto_bulk.reconcile"]
-    assert sweep.trace_id != etl_trace, "the reconciler has a trace of its own"
     polls = [s for s in runs if s.name == "run/mkto_bulk.poll_chunk"]
     assert all(isinstance(s.attributes.get("mkto_bulk.batch_id"), str) for s in polls)
     assert all(isinstance(s.attributes.get("mkto_bulk.chunk"), int) for s in polls)
+
+    # The split the reconciler sent is in the load's trace, linked to the reconciler's own.
+    (sweep,) = [s for s in spans if s.name == "run/mkto_bulk.reconcile"]
+    assert sweep.trace_id != etl_trace, "the reconciler has a trace of its own"
+    splits = [s for s in runs if s.name == "run/mkto_bulk.split_source"]
+    assert len(splits) == 2, "the split start_load sent, and the one the reconciler sent"
+    senders = [by_id[by_id[s.parent_id].parent_id] for s in splits]
+    assert sorted(s.name for s in senders) == ["rejoin load", "run/mkto_bulk.start_load"]
+    (rejoin,) = [s for s in senders if s.name == "rejoin load"]
+    assert rejoin.parent_id == start.span_id
+    assert rejoin.links == ((sweep.trace_id, sweep.span_id),)
 
     # Marketo's and S3's calls are spans under the load's task spans.
     run_ids = {s.span_id for s in runs}
@@ -116,6 +123,11 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
     assert message["headers"]["traceparent"].split("-")[1] == etl_trace
     _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
     assert kwargs["report"]["load_id"] == load_id
+
+    # Log lines of the load's steps name the trace they are in.
+    records = [json.loads(line) for line in pipeline.logs().splitlines()]
+    stepped = [r for r in records if r.get("load_id") == load_id and r["process"] != "MainProcess"]
+    assert stepped and {r.get("trace_id") for r in stepped} == {etl_trace}
 
     # No secret in any span: every exported byte.
     cached = json.loads(pipeline.redis.get(redis_keys.token(SANDBOX_CLIENT_ID)) or "{}")

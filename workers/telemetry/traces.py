@@ -45,6 +45,7 @@ REQUIRED_MODULES = (
     "opentelemetry.instrumentation.celery",
     "opentelemetry.instrumentation.botocore",
 )
+REJOIN_SPAN = "rejoin load"  # a message about a load, sent from outside its trace
 LOAD_TRACES_CACHED = 4096  # loads whose stored trace context a process remembers
 
 _tracer: Any = None
@@ -234,7 +235,8 @@ def in_load_trace(load_id: str, read: Callable[[], str | None]) -> Iterator[None
 
     Already in the load's trace (a step sending its own next step), the current
     span stays the parent; else (the pump, the reconciler, another load's poll)
-    the load's stored context becomes it.
+    a ``rejoin load`` span under the load's stored context becomes it, linked
+    to the span that sent the message (in its own trace).
     """
     if not enabled():
         yield
@@ -243,16 +245,33 @@ def in_load_trace(load_id: str, read: Callable[[], str | None]) -> Iterator[None
     if not stored:
         yield
         return
-    from opentelemetry import context, trace
+    from opentelemetry import trace
 
-    parent = _propagator().extract(json.loads(stored))
-    wanted = trace.get_current_span(parent).get_span_context()
+    parent = _context_of(stored)
     here = trace.get_current_span().get_span_context()
-    if not wanted.is_valid or (here.is_valid and here.trace_id == wanted.trace_id):
-        yield
+    if (
+        parent is None
+        or trace.get_current_span(parent).get_span_context().trace_id == here.trace_id
+    ):
+        yield  # untraced load, or already in its trace
         return
-    token = context.attach(parent)
-    try:
+    with _tracer.start_as_current_span(
+        REJOIN_SPAN,
+        context=parent,
+        links=[trace.Link(here)] if here.is_valid else None,
+        attributes={"mkto_bulk.load_id": load_id},
+        record_exception=False,
+        set_status_on_exception=False,
+    ):
         yield
-    finally:
-        context.detach(token)
+
+
+def _context_of(stored: str) -> Any:
+    """The OpenTelemetry context a stored trace context names, or None if it names none."""
+    from opentelemetry import trace
+
+    try:
+        parent = _propagator().extract(json.loads(stored))
+    except (ValueError, AttributeError):  # not a JSON object: the steps go untraced
+        return None
+    return parent if trace.get_current_span(parent).get_span_context().is_valid else None
