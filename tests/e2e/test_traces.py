@@ -74,11 +74,14 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
         assert etl.control.add_consumer(queue, reply=True, timeout=10, limit=1), queue
     assert pipeline.wait_until_finished(load_id)["state"] == "succeeded"
 
-    def finished_and_called_back() -> bool:
-        names = {s.name for s in collector.spans()}
-        return "run/mkto_bulk.finish_load" in names and f"apply_async/{CALLBACK}" in names
+    def whole_trace_exported() -> bool:
+        """The callback was sent, and every span's parent has arrived (a parent ends last)."""
+        trace = [s for s in collector.spans() if s.trace_id == etl_trace]
+        ids = {s.span_id for s in trace} | {etl_span}
+        sent = any(s.name == f"apply_async/{CALLBACK}" for s in trace)
+        return sent and all(s.parent_id in ids for s in trace)
 
-    wait_for(finished_and_called_back, timeout=30, interval=0.2, what="the last spans exported")
+    wait_for(whole_trace_exported, timeout=30, interval=0.2, what="the load's whole trace")
     spans = collector.spans()
     by_id = {s.span_id: s for s in spans}
     ours = [s for s in spans if s.attributes.get("mkto_bulk.load_id") == load_id]
