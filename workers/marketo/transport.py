@@ -117,7 +117,7 @@ class Transport:
         """
         with traces.span(f"marketo {method} {path}", _span_attributes(method, url)) as span:
             response = self._send(method, url, path, headers, params, data, stream, timeout, auth)
-            span.set_attribute("http.response.status_code", response.status_code)
+            traces.http_status(span, response.status_code)
             return response
 
     def _send(

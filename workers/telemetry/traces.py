@@ -57,9 +57,14 @@ _load_traces: OrderedDict[str, str | None] = OrderedDict()
 class SpanLike(Protocol):
     def set_attribute(self, key: str, value: str | int | float | bool) -> Any: ...
 
+    def set_status(self, status: Any, description: str | None = None) -> Any: ...
+
 
 class _NotRecording:
     def set_attribute(self, key: str, value: str | int | float | bool) -> None:
+        return None
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
         return None
 
 
@@ -171,6 +176,16 @@ def span(name: str, attributes: Mapping[str, str | int]) -> Iterator[SpanLike]:
             message = str(error) if isinstance(error, MktoBulkError) else type(error).__name__
             current.set_status(Status(StatusCode.ERROR, message))
             raise
+
+
+def http_status(span: SpanLike, status: int) -> None:
+    """A client span's HTTP status; from 400 on, the span failed (``error.type`` the status)."""
+    span.set_attribute("http.response.status_code", status)
+    if status >= 400 and enabled():
+        from opentelemetry.trace import StatusCode
+
+        span.set_attribute("error.type", str(status))
+        span.set_status(StatusCode.ERROR, f"HTTP {status}")
 
 
 def annotate(attributes: Mapping[str, object]) -> None:
