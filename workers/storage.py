@@ -21,6 +21,7 @@ from typing import IO, Any
 from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
 from workers.storage_reader import LengthedReader
+from workers.telemetry import traces
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class Storage:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             return
-        self.client.upload_file(str(path), location.bucket, location.key)
+        self.client.upload_file(str(path), location.bucket, location.key, Config=_transfers())
 
     def upload_fileobj(self, handle: IO[bytes], uri: str) -> None:
         """Copy an open binary file (read from its current position) to ``uri``."""
@@ -286,7 +287,7 @@ class Storage:
             with open(target, "wb") as out:
                 shutil.copyfileobj(handle, out, 1024 * 1024)
             return
-        self.client.upload_fileobj(handle, location.bucket, location.key)
+        self.client.upload_fileobj(handle, location.bucket, location.key, Config=_transfers())
 
     def read_head(self, uri: str, max_bytes: int) -> tuple[bytes, int]:
         """At most the first ``max_bytes`` of an object (one ranged GET), and its whole size."""
@@ -318,3 +319,14 @@ class Storage:
         """A whole (small) object: results, reports, test fixtures."""
         with self.open(uri) as reader:
             return reader.read()
+
+
+def _transfers() -> Any:
+    """boto3's transfer settings: its own threads, except when tracing.
+
+    Its threads do not carry the caller's trace, so a traced upload runs in the
+    caller's thread and its S3 calls are children of the step's span.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(use_threads=not traces.enabled())
