@@ -7,6 +7,7 @@ import pytest
 from workers.errors import InputError
 from workers.load_request import ObjectType, parse_load_request
 from workers.objects.companies import CompanyImport
+from workers.objects.custom_objects import CustomObjectImport
 from workers.objects.leads import LIST_ID
 from workers.objects.list_members import ListMemberImport
 from workers.targets import import_target
@@ -120,6 +121,14 @@ def test_companies_take_marketos_action_and_dedupe_by_and_default_to_create_or_u
     assert by_id.to_json()["dedupeBy"] == "IDFIELD"  # the payload as given; Marketo's spelling sent
 
 
+def test_custom_objects_match_on_their_dedupe_fields_or_on_marketo_guid_by_ingestion() -> None:
+    car = {"object": "customobjects", "apiName": "car_c"}
+    plain = import_target(parse_load_request({"source": "s3://etl/c.csv", **car}))
+    assert plain == CustomObjectImport(api_name="car_c", dedupe_by="dedupeFields")
+    by_guid = parse_load_request({**INGESTION, **car, "dedupeBy": "MARKETOGUID"})
+    assert import_target(by_guid) == CustomObjectImport(api_name="car_c", dedupe_by="marketoGUID")
+
+
 def test_list_members_take_the_list_and_add_by_default() -> None:
     request = parse_load_request({**INGESTION, "object": "listmembers", "listId": 501})
     assert request.to_json()["listId"] == 501
@@ -142,6 +151,15 @@ def test_list_members_take_the_list_and_add_by_default() -> None:
          'not "createonly"'),
         ({"object": "companies", "dedupeBy": "email"},
          'dedupeBy: must be dedupeFields or idField (in any case), not "email"'),
+        ({"object": "companies", "dedupeBy": "marketoguid"},
+         'dedupeBy: must be dedupeFields or idField (in any case), not "marketoguid"'),
+        ({"object": "customobjects", "apiName": "car_c", "dedupeBy": "idField"},
+         'dedupeBy: must be dedupeFields or marketoGUID (in any case), not "idField"'),
+        ({"object": "customobjects", "apiName": "car_c", "dedupeBy": "marketoGUID", "api": None},
+         'dedupeBy: marketoGUID needs "api": "ingestion" (a bulk import of custom objects '
+         "matches them on their dedupe fields)"),
+        ({"object": "leads", "dedupeBy": "dedupeFields"},
+         "dedupeBy: only applies when object is customobjects or companies"),
         ({"object": "companies", "dedupeBy": "idField"},
          "dedupeBy: idField only applies with action updateOnly (Marketo creates companies "
          "only by externalCompanyId), not createOrUpdate"),

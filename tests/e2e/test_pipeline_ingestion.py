@@ -37,6 +37,17 @@ def test_an_ingestion_load_sends_typed_rows_and_accounts_for_every_one(
     assert (totals["rows_read"], totals["rows_skipped"]) == (1502, 1)
     assert (totals["rows_processed"], totals["rows_failed"]) == (1500, 1)
     assert totals["chunks"] > 10, "small chunks: many go through the ingestion lane"
+    assert report["sending"] == {
+        "rows_read": 1502,
+        "rows_skipped": 1,
+        "rows_rejected_before_sending": 1,  # not of its field's type
+        "rows_sent": 1500,
+        "rows_accepted": 1500,
+        "rows_in_refused_requests": 0,
+        "rows_not_sent": 0,
+        "requests_accepted": totals["chunks"],
+        "requests_refused": 0,
+    }
     [failures] = [c["failures_file"] for c in report["chunks"] if c["failures_file"]]
     fbucket, fkey = failures.removeprefix("s3://").split("/", 1)
     text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
@@ -128,6 +139,69 @@ def test_custom_objects_by_ingestion_are_typed_by_their_describe(
     drain(sandbox)
     [car] = records(sandbox, "car_c", vin="V7")
     assert car["year"] == 1907 and car["purchaseDate"] == "2026-08-17"
+
+
+def test_custom_objects_by_ingestion_can_be_matched_on_their_marketo_guid(
+    pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
+) -> None:
+    cars = put_dataset(s3_client, bucket, "in/cars.csv", "vin,make,model\nV1,Ford,T\nV2,Ford,A\n")
+    pipeline.start_worker("a")
+    first = pipeline.wait_until_finished(
+        pipeline.start_load(source=cars, object="customobjects", apiName="car_c", api="ingestion")
+    )
+    assert first["state"] == "succeeded", pipeline.logs()[-3000:]
+    drain(sandbox)
+    [v1] = records(sandbox, "car_c", vin="V1")
+
+    # The GUID names the record: its model changes, its dedupe field (vin) stays. A row
+    # without a GUID is refused before sending, naming the field.
+    body = f"marketoGUID,vin,model\n{v1['marketoGUID']},V1,Model A\n,V2,Model B\n"
+    update = put_dataset(s3_client, bucket, "in/by-guid.csv", body)
+    load = pipeline.wait_until_finished(
+        pipeline.start_load(
+            source=update,
+            object="customobjects",
+            apiName="car_c",
+            api="ingestion",
+            dedupeBy="marketoguid",
+        )
+    )
+
+    assert load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, load["report_uri"])
+    assert_rows_accounted(report)
+    assert (report["totals"]["rows_processed"], report["totals"]["rows_failed"]) == (1, 1)
+    [chunk] = [c for c in report["chunks"] if c["failures_file"]]
+    fbucket, fkey = chunk["failures_file"].removeprefix("s3://").split("/", 1)
+    text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+    assert text.splitlines()[1] == (
+        ",V2,Model B,field marketoGUID: is empty; Marketo matches each object on it"
+    )
+    drain(sandbox)
+    [renamed] = records(sandbox, "car_c", vin="V1")
+    assert (renamed["model"], renamed["marketoGUID"]) == ("Model A", v1["marketoGUID"])
+    assert records(sandbox, "car_c", vin="V2")[0]["model"] == "A"
+
+
+def test_a_custom_object_file_matched_on_marketo_guid_must_carry_it(
+    pipeline: Pipeline, s3_client: Any, bucket: str
+) -> None:
+    source = put_dataset(s3_client, bucket, "in/no-guid.csv", "vin,model\nV1,Model A\n")
+    pipeline.start_worker("a")
+    load = pipeline.wait_until_finished(
+        pipeline.start_load(
+            source=source,
+            object="customobjects",
+            apiName="car_c",
+            api="ingestion",
+            dedupeBy="marketoGUID",
+        )
+    )
+    assert load["state"] == "failed"
+    assert load["error"] == (
+        f"{source}: header does not fit Marketo's car_c: missing dedupe field 'marketoGUID' "
+        "(dedupeBy marketoGUID matches each record on it)"
+    )
 
 
 def test_program_members_by_ingestion_join_the_program_by_lead_id(

@@ -59,6 +59,9 @@ def test_companies_load_by_ingestion_with_every_row_accounted_for(
     totals = report["totals"]
     assert (totals["rows_read"], totals["rows_rejected"], totals["rows_skipped"]) == (1205, 1, 1)
     assert (totals["rows_processed"], totals["rows_failed"]) == (1200, 3)
+    sending = report["sending"]
+    # 1 bad record (the split) + 3 cells or keys the encoding refused; nothing refused by Marketo.
+    assert (sending["rows_rejected_before_sending"], sending["rows_sent"]) == (4, 1200)
     text = failures_text(s3_client, report)
     assert (
         'C-bad-1,Not A Count,many,10,"field numberOfEmployees: ""many"" is not an integer"' in text

@@ -16,6 +16,7 @@ its boundary; the steps decide what each means for the chunk.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, ClassVar, Self
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from workers.marketo.imports import ImportTarget
     from workers.marketo.upload import Upload
     from workers.settings import Settings
+    from workers.state.records import Chunk
 
 
 class ResultFile(StrEnum):
@@ -150,3 +152,35 @@ class Importer(ABC):
         collect step asks only when the status counted such rows, so an API that
         never produces files (Data Ingestion) returns None and is rarely asked.
         """
+
+    def sending(self, chunks: Sequence[Chunk]) -> Sending | None:
+        """What this API did with the chunks' rows, when Marketo's counts do not say it.
+
+        None (bulk): a job's counts are Marketo's own for every row of its file.
+        """
+        return None
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A request-based API's account of the rows it was given (the report's ``sending``).
+
+    Every row of a chunk was sent (accepted, or in a request Marketo refused),
+    refused before sending (not of its field's type, too big, no key), or not
+    sent at all (its chunk failed first); the report checks the three add up
+    to the chunks' rows.
+    """
+
+    rows_accepted: int = 0
+    rows_in_refused_requests: int = 0
+    rows_refused_before_sending: int = 0
+    rows_not_sent: int = 0
+    requests_accepted: int = 0
+    requests_refused: int = 0
+    # Chunks whose rows and outcomes disagree (more outcomes than rows, or a finished
+    # chunk with rows unaccounted for): the load ends counts_mismatch naming them.
+    problems: tuple[str, ...] = ()
+
+    @property
+    def rows_sent(self) -> int:
+        return self.rows_accepted + self.rows_in_refused_requests

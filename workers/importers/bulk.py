@@ -38,7 +38,7 @@ class BulkImporter(Importer):
                 f'api: Marketo has no bulk import of {request.object}; set "api": "ingestion" '
                 "to load them through its Data Ingestion API"
             )
-        return None
+        return REGISTRY[request.object].bulk_refusal(request)
 
     def submit(self, target: ImportTarget, upload: Upload) -> JobStatus:
         # A POST that may have reached Marketo is repeated by the submit step, not

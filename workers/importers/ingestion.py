@@ -25,12 +25,12 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Self
 
 from workers import defaults
 from workers.errors import IngestionRefused, InputError
-from workers.importers.base import Importer, Job, JobStatus, ResultFile
+from workers.importers.base import Importer, Job, JobStatus, ResultFile, Sending
 from workers.importers.ingestion_rows import ObjectBuilder, Rejected, pack
 from workers.marketo.imports import ImportState
 from workers.marketo.ingestion import (
@@ -42,6 +42,7 @@ from workers.marketo.ingestion import (
 from workers.objects import REGISTRY
 from workers.split.header_check import DELIMITERS
 from workers.state import keys as redis_keys
+from workers.state.records import Chunk, ChunkState
 
 if TYPE_CHECKING:
     from workers.load_request import LoadRequest
@@ -67,7 +68,9 @@ class IngestionImporter(Importer):
         "rows_processed counts rows Marketo's Data Ingestion API accepted (HTTP 202); what "
         "Marketo then did with each one is reported only on its Observability Data Stream, "
         "looked up by the request ids in each chunk's message. rows_failed counts rows not "
-        "sent (not of their field's type, or too big) and rows of requests Marketo refused."
+        "sent (not of their field's type, or too big) and rows of requests Marketo refused; "
+        "the sending section splits them: rows rejected before sending, rows sent (accepted "
+        "or in refused requests) and rows not sent."
     )
 
     def __init__(
@@ -183,6 +186,44 @@ class IngestionImporter(Importer):
         data = text.getvalue().encode("utf-8")
         out.write(data)
         return len(data)
+
+    def sending(self, chunks: Sequence[Chunk]) -> Sending:
+        """Each chunk's rows by what happened to them, from the jobs' records in Redis.
+
+        A chunk's job is named by its file, so a chunk that failed part way (some
+        requests accepted) still counts what was sent; a chunk never sent counts
+        every row as not sent.
+        """
+        totals = Sending()
+        for chunk in chunks:
+            record = self._record(_job_id(chunk.uri)) if chunk.uri else {}
+            accepted = refused = requests_accepted = requests_refused = 0
+            for name, value in record.items():
+                if name.startswith("request:"):
+                    outcome = json.loads(value)
+                    accepted += int(outcome.get("accepted", 0))
+                    refused += len(outcome.get("refused", []))
+                    requests_accepted += "request_id" in outcome
+                    requests_refused += "refused" in outcome
+            before = len(json.loads(record.get("rejected", "[]")))
+            not_sent = chunk.rows - accepted - refused - before
+            problems = totals.problems
+            if not_sent < 0 or (not_sent and chunk.state == ChunkState.DONE):
+                problems += (
+                    f"chunk {chunk.index} holds {chunk.rows:,} rows, but {accepted:,} were "
+                    f"accepted + {refused:,} in refused requests + {before:,} refused before "
+                    "sending",
+                )
+            totals = Sending(
+                totals.rows_accepted + accepted,
+                totals.rows_in_refused_requests + refused,
+                totals.rows_refused_before_sending + before,
+                totals.rows_not_sent + max(not_sent, 0),
+                totals.requests_accepted + requests_accepted,
+                totals.requests_refused + requests_refused,
+                problems,
+            )
+        return totals
 
     # -- the job's record ------------------------------------------------
     def _record(self, job_id: str) -> dict[str, str]:

@@ -52,22 +52,24 @@ class PayloadField(Generic[V]):
     choices: tuple[str, ...] = ()  # a choice field's values, as Marketo spells them
     case_sensitive: bool = True  # whether a choice must match its case
 
-    def canonical(self, value: str | None) -> str | None:
+    def canonical(self, value: str | None, choices: tuple[str, ...] | None = None) -> str | None:
         """A choice field's value as spelled in ``choices`` (None when not one of them)."""
         if value is None:
             return None
-        for choice in self.choices:
+        for choice in self.choices if choices is None else choices:
             if value == choice or (not self.case_sensitive and value.lower() == choice.lower()):
                 return choice
         return None
 
-    def choice_problem(self, value: object) -> str | None:
-        """Why ``value`` is not one of a choice field's values, naming the field."""
-        if not self.choices or not isinstance(value, str) or self.canonical(value) is not None:
+    def choice_problem(self, value: object, choices: tuple[str, ...] | None = None) -> str | None:
+        """Why ``value`` is not one of a choice field's values (or of ``choices``, a type's
+        own among them), naming the field."""
+        choices = self.choices if choices is None else choices
+        if not choices or not isinstance(value, str) or self.canonical(value, choices) is not None:
             return None
         from workers.payload_text import shown
 
-        *first, last = self.choices
+        *first, last = choices
         spelled = "case-sensitive" if self.case_sensitive else "in any case"
         return f"{self.alias}: must be {', '.join(first)} or {last} ({spelled}), not {shown(value)}"
 
@@ -187,6 +189,9 @@ class ObjectSpec(ABC, Generic[T]):
     # False: Marketo imports the type only through the Data Ingestion API (its target
     # is an IngestionOnlyTarget), so a load of it must say "api": "ingestion".
     bulk_import: ClassVar[bool] = True
+    # A shared choice field's values this type takes, by attribute, when not all of them
+    # (Marketo's dedupeBy has other values for each object that takes it).
+    own_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def missing(self, values: Mapping[str, object]) -> str | None:
         """The first required field not given, as a message; ``values`` by attribute name."""
@@ -212,10 +217,14 @@ class ObjectSpec(ABC, Generic[T]):
         The base checks each choice field's value; a type extends it with its own rules.
         """
         for item in self.fields:
-            problem = item.choice_problem(values.get(item.attr))
+            problem = item.choice_problem(values.get(item.attr), self.choices_of(item))
             if problem:
                 return problem
         return None
+
+    def choices_of(self, item: PayloadField[Any]) -> tuple[str, ...]:
+        """The values of one of this type's choice fields that this type takes."""
+        return self.own_choices.get(item.attr, item.choices)
 
     @abstractmethod
     def import_target(self, request: LoadRequest) -> T:
@@ -231,6 +240,10 @@ class ObjectSpec(ABC, Generic[T]):
 
     def ingestion_shape(self, target: T) -> IngestionShape | None:
         """How the Data Ingestion API takes this type (None: it cannot; bulk import only)."""
+        return None
+
+    def bulk_refusal(self, request: LoadRequest) -> str | None:
+        """Why a load of this type cannot go through bulk import as asked (one it has)."""
         return None
 
     def ingestion_refusal(self, request: LoadRequest) -> str | None:

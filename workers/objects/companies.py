@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 # Marketo's words (data-ingestion.md, Companies): action is case-sensitive, dedupeBy is not.
 ACTION = choice_field("action", "company_action", ("createOnly", "updateOnly", "createOrUpdate"))
-DEDUPE_BY = choice_field("dedupeBy", "dedupe_by", ("dedupeFields", "idField"), case_sensitive=False)
+# One payload field for every type that takes Marketo's dedupeBy (one flag, one name): its
+# choices are all of Marketo's, and each type refuses those it has not.
+DEDUPE_BY = choice_field(
+    "dedupeBy", "dedupe_by", ("dedupeFields", "idField", "marketoGUID"), case_sensitive=False
+)
 DEFAULT_ACTION = "createOrUpdate"
 DEFAULT_DEDUPE_BY = "dedupeFields"
 BY_ID = "idField"
@@ -52,6 +56,7 @@ class Companies(ObjectSpec["CompanyImport"]):
     name = "companies"
     member = "COMPANIES"
     fields = (ACTION, DEDUPE_BY)
+    own_choices = {DEDUPE_BY.attr: tuple(KEY_OF)}
     bulk_import = False
     cli_options = (
         CliOption("--action", ACTION, "Companies: create, update or both [createOrUpdate]."),
@@ -139,7 +144,8 @@ def _action(value: object) -> str:
 
 
 def _dedupe_by(value: object) -> str:
-    return DEDUPE_BY.canonical(value if isinstance(value, str) else None) or DEFAULT_DEDUPE_BY
+    chosen = DEDUPE_BY.canonical(value if isinstance(value, str) else None, tuple(KEY_OF))
+    return chosen or DEFAULT_DEDUPE_BY
 
 
 SPEC = Companies()  # what the registry (workers.objects) takes from this module

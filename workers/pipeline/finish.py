@@ -3,6 +3,7 @@
 The report (JSON in S3, next to the load) is the durable record of the
 ledger: per chunk its batch id, sizes, Marketo's counts and links to the
 failure and warning files, and totals that account for every input row.
+``report.html`` beside it draws the same record (``workers.report``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 from workers import defaults
 from workers.importers import IMPORTERS
+from workers.importers.base import Sending
 from workers.marketo.metrics import Metrics
 from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
+from workers.report.write import write_html
 from workers.state import accounting
 from workers.state.ledger import (
     ACTIVE_LOADS,
@@ -59,8 +62,34 @@ def _chunk_entry(c: Chunk) -> dict[str, Any]:
     }
 
 
-def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
-    """The load report: everything an operator needs to trust (or chase) the load."""
+def _sending_entry(load: Load, chunks: list[Chunk], sending: Sending) -> dict[str, Any]:
+    """Rows read = skipped + rejected before sending + sent + not sent (a request-based API).
+
+    Each figure is counted on its own (the split's counters, the API's record of each
+    request), so the sum is a check, made with the load's others.
+    """
+    # Rows the split read that no chunk holds: the source failed part way.
+    never_chunked = load.rows_not_submitted - sum(c.rows for c in chunks if c.not_submitted)
+    return {
+        "rows_read": load.rows_read,
+        "rows_skipped": load.rows_skipped,
+        # Refused by the split (bad records) or by the API's encoding (a cell not of its
+        # field's type, an object over the request limit, no key).
+        "rows_rejected_before_sending": load.rows_rejected + sending.rows_refused_before_sending,
+        "rows_sent": sending.rows_sent,
+        "rows_accepted": sending.rows_accepted,
+        "rows_in_refused_requests": sending.rows_in_refused_requests,
+        "rows_not_sent": sending.rows_not_sent + never_chunked,
+        "requests_accepted": sending.requests_accepted,
+        "requests_refused": sending.requests_refused,
+    }
+
+
+def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> dict[str, Any]:
+    """The load report: everything an operator needs to trust (or chase) the load.
+
+    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``).
+    """
     totals = {
         "rows_read": load.rows_read,
         "rows_rejected": load.rows_rejected,
@@ -92,28 +121,50 @@ def build_report(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
         # What "processed" means for this API, when that is not Marketo's own count.
         "api_note": importer.report_note if importer else None,
         "error": load.error,
-        "counts_ok": accounting.mismatch(load, chunks) is None,
+        "counts_ok": accounting.mismatch(load, chunks, _problems(sending)) is None,
         "last_error": load.last_error,
         "last_wait": load.last_wait,
         "rejects_file": load.rejects_uri,
         "created_at": load.created_at,
         "totals": totals,
         "chunks": [_chunk_entry(c) for c in chunks],
+        **({"sending": _sending_entry(load, chunks, sending)} if sending is not None else {}),
     }
 
 
-def final_state(load: Load, chunks: list[Chunk]) -> LoadState:
+def _problems(sending: Sending | None) -> tuple[str, ...]:
+    return sending.problems if sending is not None else ()
+
+
+def final_state(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> LoadState:
     """Failed (the source, or every job); else counts_mismatch when the counts do not add up."""
     if load.error or (chunks and all(c.state == ChunkState.FAILED for c in chunks)):
         return LoadState.FAILED
     if not chunks and not load.rows_read:
         return LoadState.FAILED
-    if accounting.mismatch(load, chunks):
+    if accounting.mismatch(load, chunks, _problems(sending)):
         return LoadState.COUNTS_MISMATCH
     troubled = any(c.state == ChunkState.FAILED for c in chunks)
     if troubled or load.rows_failed or load.rows_rejected:
         return LoadState.SUCCEEDED_WITH_ROW_ERRORS
     return LoadState.SUCCEEDED
+
+
+def _write_page(
+    rt: Runtime, load: Load, chunks: list[Chunk], state: LoadState, finished_at: float
+) -> str | None:
+    """``report.html`` next to ``report.json``; its URI, or None when it could not be written.
+
+    The page is a view of the report: a failure to build or store it is logged and
+    never holds the load back from its final state.
+    """
+    try:
+        return write_html(rt.storage, load, chunks, state=state, finished_at=finished_at)
+    except Exception as error:
+        logger.warning(
+            "load_id=%s report.html not written: %s: %s", load.load_id, type(error).__name__, error
+        )
+        return None
 
 
 def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
@@ -130,15 +181,20 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
         return StepOutcome.IN_PROGRESS
-    state = final_state(load, chunks)
+    # From the recorded parameters, not the parsed request: a load whose request no longer
+    # validates (recorded before a rule) still finishes, failed, with its report.
+    api = str(load.params.get("api") or defaults.IMPORT_API)
+    sending = rt.importer_named(api).sending(chunks) if api in IMPORTERS else None
+    state = final_state(load, chunks, sending)
     fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
-        error = accounting.mismatch(load, chunks) or ""
+        error = accounting.mismatch(load, chunks, _problems(sending)) or ""
         fields["error"] = error
         load = dataclasses.replace(load, error=error or None)
-    report = build_report(load, chunks)
+    report = build_report(load, chunks, sending)
     report["state"] = state.value
     report["finished_at"] = time.time()
+    report["report_html"] = _write_page(rt, load, chunks, state, report["finished_at"])
     report_uri = load.staged("report.json")
     rt.storage.put(report_uri, [json.dumps(report, indent=2).encode()])
     fields["report_uri"] = report_uri

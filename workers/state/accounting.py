@@ -9,6 +9,8 @@ message that names the chunks and the figures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from workers.state.records import Chunk, ChunkState, Load
 
 PREFIX = "counts do not add up: "
@@ -55,9 +57,13 @@ def load_problems(load: Load, chunks: list[Chunk]) -> list[str]:
     return problems
 
 
-def mismatch(load: Load, chunks: list[Chunk]) -> str | None:
-    """One line naming every chunk (up to a bound) and total that does not add up, or None."""
-    per_chunk = [p for p in (chunk_problem(c) for c in chunks) if p]
+def mismatch(load: Load, chunks: list[Chunk], api_problems: Sequence[str] = ()) -> str | None:
+    """One line naming every chunk (up to a bound) and total that does not add up, or None.
+
+    ``api_problems``: what a request-based API's own account of the rows found
+    (``Importer.sending``), checked with Marketo's counts.
+    """
+    per_chunk = [p for p in (chunk_problem(c) for c in chunks) if p] + list(api_problems)
     problems = per_chunk[:MAX_NAMED_CHUNKS]
     if len(per_chunk) > MAX_NAMED_CHUNKS:
         problems.append(f"and {len(per_chunk) - MAX_NAMED_CHUNKS} more chunks")
