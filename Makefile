@@ -71,9 +71,10 @@ docs: install
 # Most tests wait on services and worker processes, so they run side by side (each pytest-xdist
 # worker starts its own Redis, S3 endpoint and sandbox); tests bounded in wall-clock time
 # (marked serial) run after, alone. Exit code 5 is "no test selected" (a PYTEST_ARGS subset).
+# A module marked xdist_group runs on one worker (the schedulers' tests: one slow process each).
 PYTEST_WORKERS ?= 3
 pytest: install tools integration-venvs
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(VENV)/bin/pytest -p no:xdist -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The main job end to end on this machine (docs/quick-start.md); DEMO_ARGS="--fast --no-linger" etc.

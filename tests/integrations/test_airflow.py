@@ -16,29 +16,34 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.integrations.airflow_helpers import HERE, Airflow, airflow_env, when
-from tests.integrations.helpers import ACL_USER, IMPORT_OVERHEAD_S, SECRETS, scheduler_workers
-from tests.services import Service
+from tests.integrations.helpers import (
+    ACL_USER,
+    IMPORT_OVERHEAD_S,
+    SECRETS,
+    once_per_session,
+    scheduler_workers,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("airflow")]
 
 BROKER_SHOWN = f"redis://{ACL_USER}:***@127.0.0.1:"  # how logs and messages name the broker
 
 
 @pytest.fixture(scope="module")
-def airflow(
-    redis_service: Service,
-    s3_service: Service,
-    sandbox_service: Service,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Airflow]:
-    logdir = tmp_path_factory.mktemp("airflow-workers")
-    with scheduler_workers(redis_service, s3_service, sandbox_service, logdir) as workers:
-        home = tmp_path_factory.mktemp("airflow-home")
+def airflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Airflow:
+    data = once_per_session(tmp_path_factory, "airflow", lambda: _run(request, tmp_path_factory))
+    return Airflow(**data)
+
+
+def _run(request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Real workers, then every DAG run in one Airflow process; what it left, as JSON."""
+    with scheduler_workers(request, factory.mktemp("airflow-workers")) as workers:
+        home = factory.mktemp("airflow-home")
         environment = airflow_env(home, workers)
         sources = {
             "plain": workers.leads(120, 0),
@@ -78,7 +83,12 @@ def airflow(
         logs = "\n".join(
             p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file()
         )
-        yield Airflow(json.loads(out.read_text()), output, logs, sources)
+        return {
+            "result": json.loads(out.read_text()),
+            "output": output,
+            "logs": logs,
+            "sources": sources,
+        }
 
 
 def test_nothing_airflow_keeps_holds_a_secret_and_it_needs_no_marketo_settings(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,13 @@ from tests.integrations.helpers import (
     PASSWORD,
     SECRETS,
     docs_examples,
+    once_per_session,
     scheduler_env,
     scheduler_workers,
 )
 from tests.pipeline_helpers import ROOT
-from tests.services import Service
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("dagster")]
 
 HERE = Path(__file__).parent / "dagster_env"
 
@@ -47,16 +46,16 @@ class Dagster:
 
 
 @pytest.fixture(scope="module")
-def dagster(
-    redis_service: Service,
-    s3_service: Service,
-    sandbox_service: Service,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Dagster]:
+def dagster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Dagster:
+    data = once_per_session(tmp_path_factory, "dagster", lambda: _run(request, tmp_path_factory))
+    return Dagster(**data)
+
+
+def _run(request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Real workers, then the asset's runs in one Dagster process; what they left, as JSON."""
     venv = venvs.ensure("dagster")
-    logdir = tmp_path_factory.mktemp("dagster-workers")
-    with scheduler_workers(redis_service, s3_service, sandbox_service, logdir) as workers:
-        home = tmp_path_factory.mktemp("dagster-home")
+    with scheduler_workers(request, factory.mktemp("dagster-workers")) as workers:
+        home = factory.mktemp("dagster-home")
         env = scheduler_env(
             PYTHONPATH=str(ROOT),
             DAGSTER_HOME=str(home),
@@ -87,7 +86,7 @@ def dagster(
         )  # fmt: skip
         output = done.stdout + done.stderr
         assert done.returncode == 0 and out.exists(), output[-8000:]
-        yield Dagster(json.loads(out.read_text()), output)
+        return {"result": json.loads(out.read_text()), "output": output}
 
 
 def test_an_asset_loads_through_the_resource_and_records_the_load_as_metadata(
