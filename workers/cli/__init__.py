@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "metrics": "workers.cli.metrics:metrics",
     "push": "workers.cli.push:push",
     "quota": "workers.cli.quota:quota",
+    "retry": "workers.cli.retry:retry",
     "sandbox": "workers.cli.sandbox:sandbox",
     "schedule": "workers.cli.schedule:schedule",
     "split": "workers.cli.split:split",

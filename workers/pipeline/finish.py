@@ -1,8 +1,9 @@
-"""Closing a load: its final state and its report.
+"""Closing a load: its final state, its results file and its report.
 
 The report (JSON in S3, next to the load) is the durable record of the
 ledger: per chunk its batch id, sizes, Marketo's counts and links to the
 failure and warning files, and totals that account for every input row.
+The results file (``workers.results``) says what became of each source row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
+from workers.pipeline.step_errors import describe, is_unexpected
+from workers.results.build import ResultsSummary, write_results
+from workers.results.report import results_report
 from workers.state import accounting
 from workers.state.ledger import (
     ACTIVE_LOADS,
@@ -83,10 +87,16 @@ def _sending_entry(load: Load, chunks: list[Chunk], sending: Sending) -> dict[st
     }
 
 
-def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> dict[str, Any]:
+def build_report(
+    load: Load,
+    chunks: list[Chunk],
+    sending: Sending | None = None,
+    results: ResultsSummary | None = None,
+) -> dict[str, Any]:
     """The load report: everything an operator needs to trust (or chase) the load.
 
-    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``).
+    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``);
+    ``results``: what the results file holds.
     """
     totals = {
         "rows_read": load.rows_read,
@@ -127,6 +137,9 @@ def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None
         "totals": totals,
         "chunks": [_chunk_entry(c) for c in chunks],
         **({"sending": _sending_entry(load, chunks, sending)} if sending is not None else {}),
+        **results_report(results, load.results_error),
+        "retry_of": load.retry_of,
+        "retried_by": load.retried_by,
     }
 
 
@@ -146,6 +159,24 @@ def final_state(load: Load, chunks: list[Chunk], sending: Sending | None = None)
     if troubled or load.rows_failed or load.rows_rejected:
         return LoadState.SUCCEEDED_WITH_ROW_ERRORS
     return LoadState.SUCCEEDED
+
+
+def _results(
+    rt: Runtime, load: Load, chunks: list[Chunk]
+) -> tuple[ResultsSummary | None, str | None]:
+    """Write the results file: (its summary, None), or (None, why it could not be).
+
+    An S3 outage raises (the task retries); anything else must not keep the load open:
+    the load ends without a results file, and says why.
+    """
+    try:
+        return write_results(rt.storage, load, chunks), None
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        text = describe(error)
+        logger.error("no results file load_id=%s: %s", load.load_id, text, exc_info=error)
+        return None, text
 
 
 def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
@@ -169,7 +200,14 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         error = accounting.mismatch(load, chunks, _problems(sending)) or ""
         fields["error"] = error
         load = dataclasses.replace(load, error=error or None)
-    report = build_report(load, chunks, sending)
+    results, results_error = _results(rt, load, chunks)
+    if results is not None:
+        fields["results_uri"] = results.uri
+        fields["results_summary"] = results.ledger_text()
+    elif results_error:
+        fields["results_error"] = results_error
+        load = dataclasses.replace(load, results_error=results_error)
+    report = build_report(load, chunks, sending, results)
     report["state"] = state.value
     report["finished_at"] = time.time()
     report_uri = load.staged("report.json")

@@ -9,22 +9,28 @@ from typing import Any
 from workers.load_request import RequestPolicy, parse_load_request
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
+from workers.state.records import LoadFields
 
 logger = logging.getLogger(__name__)
 
 
 def start_load(
-    rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
+    rt: Runtime,
+    dispatch: Dispatcher,
+    payload: dict[str, Any],
+    load_id: str | None = None,
+    fields: LoadFields | None = None,
 ) -> dict[str, Any]:
     """Validate the payload and record the load; the same idempotency key returns the first.
 
     The key reused with a different payload raises IdempotencyConflict (an InputError).
+    ``fields``: more of the load's record (a retry names the load it retries).
     """
     request = parse_load_request(payload, RequestPolicy.from_settings(rt.settings))
     load_id = load_id or uuid.uuid4().hex
     staging = f"{rt.settings.staging_uri}/{load_id}"
     load_id, created = rt.ledger.create_load(
-        load_id, request.to_json(), request.idempotency_key, {"staging": staging}
+        load_id, request.to_json(), request.idempotency_key, {**(fields or {}), "staging": staging}
     )
     if created:
         logger.info("load created load_id=%s source=%s", load_id, request.source)

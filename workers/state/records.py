@@ -115,6 +115,13 @@ class Load:
     last_wait: str | None = None
     quota_waits: int = 0
     report_uri: str | None = None
+    # Its results file (one row per source row) and its summary (JSON: outcomes, top
+    # reasons), or why it could not be written; the load it retries, the load retrying it.
+    results_uri: str | None = None
+    results_summary: str | None = None
+    results_error: str | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
 
     @cached_property
     def request(self) -> LoadRequest:
@@ -213,6 +220,11 @@ class LoadFields(TypedDict, total=False):
     waiting_until: float
     last_wait: str
     report_uri: str
+    results_uri: str
+    results_summary: str
+    results_error: str
+    retry_of: str
+    retried_by: str
 
 
 class LoadCounters(TypedDict, total=False):
