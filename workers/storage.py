@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
-from workers.storage_reader import LengthedReader, PiecesReader
+from workers.storage_reader import LengthedReader, PiecesReader, write_whole
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +264,7 @@ class Storage:
         location = parse_uri(uri)
         reader = PiecesReader(pieces)
         if not location.is_s3:
-            path = Path(location.key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
-            with open(partial, "wb") as handle:
-                shutil.copyfileobj(reader, handle, 1024 * 1024)
-            partial.replace(path)
+            write_whole(Path(location.key), reader)
             return reader.size
         from boto3.s3.transfer import TransferConfig
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from workers.errors import StorageUnavailable
@@ -161,3 +163,16 @@ class PiecesReader:
             del self._buffer[:want]
         self.size += len(out)
         return out
+
+
+def write_whole(path: Path, reader: PiecesReader) -> None:
+    """A local file from ``reader``: there whole, or (when reading fails) left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as handle:
+            shutil.copyfileobj(reader, handle, 1024 * 1024)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)

@@ -24,6 +24,9 @@ from tests.pipeline_helpers import Pipeline, assert_rows_accounted, put_dataset,
 from tests.sandbox_helpers import admin, records
 from workers.api import load_status, retry_load
 from workers.cli.status import details
+from workers.results.build import write_results
+from workers.state.ledger import Ledger
+from workers.storage import Storage
 
 HEADER = "email,firstName,lastName,leadScore\n"
 BAD_SCORE = "Invalid data type in field Lead Score"
@@ -92,9 +95,13 @@ def _plant(part: Planted, start: int) -> None:
         _good(part, n)
 
 
-def results_rows(s3_client: Any, uri: str) -> list[dict[str, str]]:
+def _object(s3_client: Any, uri: str) -> bytes:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
-    data = gzip.decompress(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return bytes(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def results_rows(s3_client: Any, uri: str) -> list[dict[str, str]]:
+    data = gzip.decompress(_object(s3_client, uri))
     return list(csv.DictReader(io.StringIO(data.decode(), newline="")))
 
 
@@ -148,6 +155,12 @@ def test_the_results_file_says_what_became_of_every_row_at_its_line(
         {"reason": "Wrong number of fields: expected 4, found 5", "rows": 2},
     ]
     assert report["top_warning_reasons"] == [{"reason": BAD_EMAIL, "rows": 4}]
+
+    # Finish may run twice: the file is made again the same, byte for byte.
+    ledger = Ledger(pipeline.redis)
+    stored = _object(s3_client, report["results_file"])
+    write_results(Storage(client=s3_client), ledger.load(load_id), ledger.chunks(load_id))
+    assert _object(s3_client, report["results_file"]) == stored
 
     status = load_status(load_id, redis_url=pipeline.redis_url)
     shown = "\n".join(details(status))
@@ -212,3 +225,45 @@ def test_retry_loads_exactly_the_rows_that_failed_or_were_not_sent(
     assert f"retried by: {retry_id}" in shown
     retry_shown = "\n".join(details(load_status(retry_id, redis_url=pipeline.redis_url)))
     assert f"retry of:  {load_id}" in retry_shown
+
+
+def test_rows_sent_through_the_data_ingestion_api_and_rows_of_a_source_that_failed(
+    pipeline: Pipeline, s3_client: Any, bucket: str
+) -> None:
+    """The ingestion importer's failures file is matched as Marketo's is; when a source
+    fails (too many rejects), its rows written to files never sent are ``not_sent``."""
+    sent = Planted(f"s3://{bucket}/in/ingest.csv")
+    for n in range(12):
+        _good(sent, n)
+    sent.row("typo@example.com,Bad,Score,not-a-number\n", "typo@example.com", "failed",
+             'field leadScore: "not-a-number" is not an integer')  # fmt: skip
+    sent.row('m@example.com,"Two\nlines",x,1\n', "m@example.com")
+    sent.row("typo@example.com,Bad,Score,not-a-number\n", "typo@example.com", "failed",
+             'field leadScore: "not-a-number" is not an integer')  # fmt: skip
+    for n in range(12, 40):
+        _good(sent, n)
+    put_dataset(s3_client, bucket, "in/ingest.csv", sent.text)
+    bad = Planted(f"s3://{bucket}/in/bad.csv")
+    for n in range(3):  # 3 of 23 rejected: over REJECT_THRESHOLD, before any file is sent
+        bad.row(f'q{n}@example.com,O"Brien,Quote,1\n', f"q{n}@example.com", "rejected", QUOTE)
+    put_dataset(s3_client, bucket, "in/bad.csv", bad.text + "".join(
+        f"lead{n}@example.com,First{n},Last{n},{n}\n" for n in range(20)))  # fmt: skip
+    pipeline.start_worker("a")
+
+    ingested = pipeline.start_load(source=sent.uri, object="leads", api="ingestion")
+    failed = pipeline.start_load(source=bad.uri, object="leads")
+    ingested_load = pipeline.wait_until_finished(ingested)
+    failed_load = pipeline.wait_until_finished(failed)
+
+    assert ingested_load["state"] == "succeeded_with_row_errors", pipeline.logs()[-3000:]
+    report = read_report(s3_client, ingested_load["report_uri"])
+    assert _shown(results_rows(s3_client, report["results_file"])) == sent.expected
+    assert report["top_failure_reasons"] == [
+        {"reason": 'field leadScore: "not-a-number" is not an integer', "rows": 2}
+    ]
+    assert failed_load["state"] == "failed"
+    report = read_report(s3_client, failed_load["report_uri"])
+    why = f"not submitted: the source failed: {report['error']}"
+    not_sent = [(bad.uri, 5 + n, f"lead{n}@example.com", "not_sent", why) for n in range(20)]
+    assert _shown(results_rows(s3_client, report["results_file"])) == bad.expected + not_sent
+    assert report["results"]["outcomes"]["not_sent"] == report["totals"]["rows_not_submitted"]
