@@ -18,23 +18,29 @@ RECORDS = [
 ]
 
 
+POSITIONS = key_positions(HEADER, ["email"])
+
+
 def matcher() -> ChunkMatcher:
-    return ChunkMatcher(RECORDS, len(HEADER), key_positions(HEADER, ["email"]))
+    return ChunkMatcher.of(RECORDS, len(HEADER), POSITIONS)
 
 
 def test_rows_sharing_a_key_are_told_apart_by_their_cells() -> None:
-    found = matcher().match([["dup@x.com", "Two", "bad", "Invalid data type"]])
+    found = matcher().match([["dup@x.com", "Two", "bad", "Invalid data type"]], POSITIONS)
     assert found.reasons == {2: "Invalid data type"} and found.unmatched == 0
 
 
 def test_identical_rows_take_their_records_in_the_chunks_order() -> None:
-    found = matcher().match([["twin@x.com", "T", "x", "first"], ["twin@x.com", "T", "x", "second"]])
+    found = matcher().match(
+        [["twin@x.com", "T", "x", "first"], ["twin@x.com", "T", "x", "second"]], POSITIONS
+    )
     assert found.reasons == {4: "first", 5: "second"}
 
 
 def test_rows_are_padded_as_marketo_pads_them_and_keep_extra_fields() -> None:
     found = matcher().match(
-        [["short@x.com", "S", "", "Wrong number"], ["wide@x.com", "W", "1", "extra", "Wide"]]
+        [["short@x.com", "S", "", "Wrong number"], ["wide@x.com", "W", "1", "extra", "Wide"]],
+        POSITIONS,
     )
     assert found.reasons == {6: "Wrong number", 7: "Wide"}
 
@@ -46,7 +52,8 @@ def test_cells_marketo_changed_fall_back_to_the_key_then_to_a_looser_key() -> No
             ["dup@x.com", "One", "1", "by its cells"],
             [" case@x.COM ", "C", "1", "by a looser key"],
             ["nobody@x.com", "N", "1", "no such record"],
-        ]
+        ],
+        POSITIONS,
     )
     assert found.reasons == {
         1: "by its cells",
@@ -58,8 +65,8 @@ def test_cells_marketo_changed_fall_back_to_the_key_then_to_a_looser_key() -> No
 
 def test_every_file_starts_from_every_record() -> None:
     one = matcher()
-    assert one.match([["a@x.com", "Ann", "1", "failed"]]).reasons == {0: "failed"}
-    assert one.match([["a@x.com", "Ann", "1", "warned"]]).reasons == {0: "warned"}
+    assert one.match([["a@x.com", "Ann", "1", "failed"]], POSITIONS).reasons == {0: "failed"}
+    assert one.match([["a@x.com", "Ann", "1", "warned"]], POSITIONS).reasons == {0: "warned"}
 
 
 def test_keys_of_several_fields_and_of_fields_in_another_case() -> None:

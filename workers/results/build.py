@@ -15,19 +15,22 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
 from workers.results.inputs import (
+    ChunkContent,
     ResultsUnavailable,
     read_chunk,
     read_rejects,
     read_result_file,
 )
-from workers.results.matching import ChunkMatcher, key_positions
+from workers.results.matching import ChunkMatcher, Matched
 from workers.results.reasons import ReasonTally
-from workers.results.rows import RESULTS_PATH, Outcome, ResultRow, encode_rows
+from workers.results.rows import RESULTS_PATH, Outcome, ResultRow, encode_batches
+from workers.split.line_index import LineIndex
 from workers.split.manifest import Manifest, read_manifest
 from workers.state.records import Chunk, ChunkState, Load
 from workers.storage import Storage, join_uri
@@ -89,12 +92,11 @@ _REPORTED = (Outcome.PROCESSED, Outcome.WARNED, Outcome.FAILED, Outcome.REJECTED
 
 def write_results(storage: Storage, load: Load, chunks: Sequence[Chunk]) -> ResultsSummary:
     """Write ``<staging>/results/rows.csv.gz`` for a load whose chunks are all terminal."""
-    manifest = read_manifest(
-        storage, load.staged("chunks"), str(load.params.get("format") or "csv")
-    )
+    fallback_format = str(load.params.get("format") or "csv")
+    manifest = read_manifest(storage, load.staged("chunks"), fallback_format)
     summary = ResultsSummary(load.staged(RESULTS_PATH), list(manifest.key_fields))
-    rows = _counted(_merged(storage, load, chunks, manifest, summary), summary)
-    storage.put_stream(summary.uri, encode_rows(rows))
+    batches = _batches(storage, load, chunks, manifest, summary)
+    storage.put_stream(summary.uri, encode_batches(batches))
     summary.rows_not_in_file = max(0, load.rows_read - load.rows_skipped - summary.rows)
     if summary.rows_not_in_file:
         summary.problems.append(
@@ -106,98 +108,140 @@ def write_results(storage: Storage, load: Load, chunks: Sequence[Chunk]) -> Resu
     return summary
 
 
-def _counted(rows: Iterator[ResultRow], summary: ResultsSummary) -> Iterator[ResultRow]:
-    for row in rows:
-        summary.count(row)
-        yield row
+Place = tuple[int, int]  # (the source's rank in the split, line)
+Row = Sequence[object]
+ChunkRow = tuple[str, int, str, str, str, int, int]  # a chunk's row, as ``Row``
 
 
-def _merged(
+def _batches(
     storage: Storage,
     load: Load,
     chunks: Sequence[Chunk],
     manifest: Manifest,
     summary: ResultsSummary,
-) -> Iterator[ResultRow]:
-    """Chunk rows and rejected rows, merged by (source in split order, line)."""
+) -> Iterator[Iterable[Row]]:
+    """The file's rows, a chunk's at a time, with the rejected rows merged in by place."""
     rejects = read_rejects(storage, load.rejects_uri, manifest)
     waiting = next(rejects, None)
-    for row in _chunk_rows(storage, load, chunks, manifest, summary):
-        place = (manifest.rank(row.source), row.line)
-        while waiting is not None and (manifest.rank(waiting.source), waiting.line) < place:
-            yield waiting
+
+    def place(row: ResultRow) -> Place:
+        return manifest.rank(row.source), row.line
+
+    def rejected_before(limit: Place | None) -> list[Row]:
+        nonlocal waiting
+        taken: list[Row] = []
+        while waiting is not None and (limit is None or place(waiting) < limit):
+            summary.count(waiting)
+            taken.append(waiting.cells())
             waiting = next(rejects, None)
-        yield row
-    if waiting is not None:
-        yield waiting
-        yield from rejects
+        return taken
+
+    for block in _blocks(storage, load, chunks, manifest, summary):
+        if before := rejected_before(block.place(0, manifest)):
+            yield before
+        if waiting is None or place(waiting) > block.place(block.rows - 1, manifest):
+            yield block.rows_out()  # the usual case: no rejected row among its rows
+            continue
+        merged: list[Row] = []
+        for row in block.rows_out():
+            merged += rejected_before((manifest.rank(row[0]), row[1]))
+            merged.append(row)
+        yield merged
+    if rest := rejected_before(None):
+        yield rest
 
 
-def _chunk_rows(
+@dataclass
+class _Block:
+    """One chunk's rows: their lines and keys, and the outcome and reason of each."""
+
+    index: int
+    lines: LineIndex
+    keys: list[str]
+    outcome: Outcome  # of every record not in ``marked``
+    reason: str
+    marked: dict[int, tuple[Outcome, str]]
+
+    @property
+    def rows(self) -> int:
+        return self.lines.rows
+
+    def place(self, record: int, manifest: Manifest) -> Place:
+        return manifest.rank(self.lines.source_of(record)), self.lines.lines[record]
+
+    def rows_out(self) -> Iterator[ChunkRow]:
+        """The rows as the file's cells, built column by column."""
+        outcomes = [self.outcome.value] * self.rows
+        reasons = [self.reason] * self.rows
+        for record, (outcome, reason) in self.marked.items():
+            outcomes[record] = outcome.value
+            reasons[record] = reason
+        sources = chain.from_iterable(
+            repeat(source, end - first) for source, first, end in self.lines.source_runs()
+        )
+        return zip(sources, self.lines.lines, self.keys, outcomes, reasons, repeat(self.index),
+                   range(self.rows), strict=False)  # fmt: skip
+
+
+def _blocks(
     storage: Storage,
     load: Load,
     chunks: Sequence[Chunk],
     manifest: Manifest,
     summary: ResultsSummary,
-) -> Iterator[ResultRow]:
+) -> Iterator[_Block]:
     by_index = {chunk.index: chunk for chunk in chunks}
     written = max([manifest.files, *(c.index + 1 for c in chunks)])
     for index in range(written):
         chunk = by_index.get(index)
         uri = chunk.uri if chunk and chunk.uri else _chunk_uri(load, manifest, index)
-        content = read_chunk(storage, uri, manifest.delimiter)
-        matcher = ChunkMatcher(content.records, len(content.header),
-                               key_positions(content.header, manifest.key_fields))  # fmt: skip
-        outcomes, reasons = _outcomes(storage, load, chunk, index, matcher, manifest, summary)
-        keys = matcher.keys()
-        lines = content.lines
-        for source, first, end in lines.source_runs():
-            for record in range(first, end):
-                yield ResultRow(source, lines.lines[record], keys[record], outcomes(record),
-                                reasons(record), index, record)  # fmt: skip
+        done = chunk is not None and chunk.state == ChunkState.DONE
+        files = bool(done and chunk and (chunk.failures_uri or chunk.warnings_uri))
+        content = read_chunk(storage, uri, manifest.delimiter, manifest.key_fields,
+                             signatures=files)  # fmt: skip
+        if chunk is None or not done:
+            block = _Block(index, content.lines, content.keys, Outcome.NOT_SENT,
+                           _not_sent_reason(load, chunk), {})  # fmt: skip
+        else:
+            block = _Block(index, content.lines, content.keys, Outcome.PROCESSED, "",
+                           _marked(storage, chunk, content, manifest, summary))  # fmt: skip
+        marked = Counter(outcome.value for outcome, _ in block.marked.values())
+        summary.outcomes[block.outcome.value] += block.rows - sum(marked.values())
+        summary.outcomes.update(marked)
+        yield block
+
+
+def _marked(
+    storage: Storage,
+    chunk: Chunk,
+    content: ChunkContent,
+    manifest: Manifest,
+    summary: ResultsSummary,
+) -> dict[int, tuple[Outcome, str]]:
+    """The failed and warned records of a done chunk, from its result files."""
+    matcher = ChunkMatcher(content.keys, content.signatures, len(content.header))
+    found: dict[str, Matched] = {}
+    for what, uri in (("failed", chunk.failures_uri), ("warned", chunk.warnings_uri)):
+        rows, positions = read_result_file(storage, uri, manifest.delimiter, manifest.key_fields)
+        found[what] = matcher.match(rows, positions)
+        summary.unmatched_rows += found[what].unmatched
+    for what, counted in (("failed", chunk.failed), ("warned", chunk.warnings)):
+        if len(found[what].reasons) != counted:
+            summary.problems.append(
+                f"chunk {chunk.index}: Marketo {what} {counted:,} rows, "
+                f"{len(found[what].reasons):,} of them matched to a record of the chunk"
+            )
+    marked = {record: (Outcome.WARNED, why) for record, why in found["warned"].reasons.items()}
+    for record, why in found["failed"].reasons.items():  # (failed wins over warned)
+        marked[record] = (Outcome.FAILED, why)
+    for outcome, why in marked.values():
+        (summary.failure_reasons if outcome == Outcome.FAILED else summary.warning_reasons).add(why)
+    return marked
 
 
 def _chunk_uri(load: Load, manifest: Manifest, index: int) -> str:
     """A file the split wrote but never announced (its source failed after it)."""
     return join_uri(load.staged("chunks"), f"chunk-{index:05d}.{manifest.output_format}")
-
-
-Lookup = Any  # (record index) -> value
-
-
-def _outcomes(
-    storage: Storage,
-    load: Load,
-    chunk: Chunk | None,
-    index: int,
-    matcher: ChunkMatcher,
-    manifest: Manifest,
-    summary: ResultsSummary,
-) -> tuple[Lookup, Lookup]:
-    """(outcome of record i, reason of record i) for one chunk."""
-    if chunk is None or chunk.state != ChunkState.DONE:
-        why = _not_sent_reason(load, chunk)
-        return (lambda _: Outcome.NOT_SENT), (lambda _: why)
-    failed = matcher.match(read_result_file(storage, chunk.failures_uri, manifest.delimiter))
-    warned = matcher.match(read_result_file(storage, chunk.warnings_uri, manifest.delimiter))
-    summary.unmatched_rows += failed.unmatched + warned.unmatched
-    for what, found, counted in (("failed", failed, chunk.failed),
-                                 ("warned", warned, chunk.warnings)):  # fmt: skip
-        if len(found.reasons) != counted:
-            summary.problems.append(
-                f"chunk {index}: Marketo {what} {counted:,} rows, {len(found.reasons):,} of "
-                "them matched to a record of the chunk"
-            )
-
-    def outcome(record: int) -> Outcome:
-        if record in failed.reasons:
-            return Outcome.FAILED
-        return Outcome.WARNED if record in warned.reasons else Outcome.PROCESSED
-
-    def reason(record: int) -> str:
-        return failed.reasons.get(record) or warned.reasons.get(record, "")
-
-    return outcome, reason
 
 
 def _not_sent_reason(load: Load, chunk: Chunk | None) -> str:

@@ -4,12 +4,13 @@ records and line index, and Marketo's failure and warning files."""
 from __future__ import annotations
 
 import csv
+import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from workers.errors import SourceNotFound
-from workers.results.matching import key_of, key_positions, parse
+from workers.results.matching import key_of, key_positions, parse, signature
 from workers.results.rows import Outcome, ResultRow, text_lines
 from workers.split.line_index import LineIndex, index_uri, read_index
 from workers.split.manifest import Manifest
@@ -61,38 +62,63 @@ def read_rejects(storage: Storage, uri: str | None, manifest: Manifest) -> Itera
 
 @dataclass(frozen=True)
 class ChunkContent:
-    """One chunk file read back: its header, its records' cells and their source lines."""
+    """One chunk file read back: its header, its records' keys (and signatures, when asked
+    for: to match result files), and their source lines."""
 
     header: list[str]
-    records: list[list[str]]
+    keys: list[str]
+    signatures: list[int]
     lines: LineIndex
 
 
-def read_chunk(storage: Storage, uri: str, delimiter: str) -> ChunkContent:
+def read_chunk(
+    storage: Storage, uri: str, delimiter: str, key_fields: Sequence[str], *, signatures: bool
+) -> ChunkContent:
     try:
         index = read_index(storage.read_bytes(index_uri(uri)))
-        rows = parse(storage.read_bytes(uri), delimiter)
+        data = storage.read_bytes(uri)
     except SourceNotFound as error:
         raise ResultsUnavailable(str(error)) from None
     except ValueError as error:
         raise ResultsUnavailable(f"{index_uri(uri)}: {error}") from None
-    if not rows:
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""),
+                        delimiter=delimiter)  # fmt: skip
+    del data
+    header = next(reader, None)
+    if header is None:
         raise ResultsUnavailable(f"{uri}: empty")
-    header, records = rows[0], rows[1:]
-    if len(records) != index.rows:
+    positions = key_positions(header, key_fields)
+    keys: list[str] = []
+    sigs: list[int] = []
+    if signatures:
+        width = len(header)
+        for cells in reader:
+            keys.append(key_of(cells, positions))
+            sigs.append(signature(cells, width))
+    elif len(positions) == 1 and positions[0] >= 0:
+        at = positions[0]
+        keys = [cells[at] if len(cells) > at else "" for cells in reader]
+    else:
+        keys = [key_of(cells, positions) for cells in reader]
+    if len(keys) != index.rows:
         raise ResultsUnavailable(
-            f"{uri} holds {len(records):,} records, its line index {index.rows:,}"
+            f"{uri} holds {len(keys):,} records, its line index {index.rows:,}"
         )
-    return ChunkContent(header, records, index)
+    return ChunkContent(header, keys, sigs, index)
 
 
-def read_result_file(storage: Storage, uri: str | None, delimiter: str) -> list[list[str]]:
-    """A failure or warning file's rows (cells, then the reason), without its header."""
+def read_result_file(
+    storage: Storage, uri: str | None, delimiter: str, key_fields: Sequence[str]
+) -> tuple[list[list[str]], list[int]]:
+    """A failure or warning file's rows (cells, then the reason) without its header, and
+    where the key fields are in its columns."""
     if not uri:
-        return []
+        return [], []
     try:
         rows = parse(storage.read_bytes(uri), delimiter)
     except SourceNotFound:
         logger.warning("result file %s is missing: its rows count as processed", uri)
-        return []
-    return rows[1:]
+        return [], []
+    if not rows:
+        return [], []
+    return rows[1:], key_positions(rows[0][:-1], key_fields)

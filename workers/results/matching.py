@@ -3,7 +3,8 @@
 A failure (or warning) file holds the chunk's columns, as they were sent, plus
 the reason as its last column; it does not say which record of the chunk a row
 came from. Each row is matched to a record of the chunk by its content: the
-record whose cells are the row's (and so whose key is the row's key), taking
+record whose cells are the row's (and so whose key is the row's key; a record's
+cells are kept as a hash, with its key), taking
 such records in the chunk's order: the i-th row with given cells is the i-th
 record with those cells. A row whose cells Marketo changed (none found) falls
 back to its key alone, then to its key in another case or with spaces around
@@ -20,8 +21,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Self, TypeVar
 
 csv.field_size_limit(2**31 - 1)  # a cell may be as large as a chunk
 
@@ -51,11 +53,12 @@ def parse(data: bytes | str, delimiter: str) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if row]
 
 
-def _signature(cells: Sequence[str], width: int) -> tuple[str, ...]:
-    """The cells a file shows of a record: padded to the header's width (as Marketo does)."""
-    if len(cells) >= width:
-        return tuple(cells)
-    return (*cells, *([""] * (width - len(cells))))
+def signature(cells: Sequence[str], width: int) -> int:
+    """A record's cells as a file shows them (padded to the header's width, as Marketo
+    pads them), hashed: equal cells, equal signatures."""
+    if len(cells) < width:
+        cells = (*cells, *([""] * (width - len(cells))))
+    return hash(tuple(cells))
 
 
 @dataclass
@@ -67,65 +70,73 @@ class Matched:
 
 
 class ChunkMatcher:
-    """The records of one chunk, to match failure and warning rows against."""
+    """The records of one chunk, by key and signature, to match result-file rows against.
 
-    def __init__(self, records: Sequence[Sequence[str]], width: int, positions: Sequence[int]):
-        self.records = records
+    Only the keys and signatures are kept (not the cells): memory stays small next to
+    the chunk's own bytes.
+    """
+
+    def __init__(self, keys: Sequence[str], signatures: Sequence[int], width: int) -> None:
+        self.keys = keys
+        self.signatures = signatures
         self.width = width
-        self.positions = positions
-        self._by_cells: dict[tuple[str, ...], deque[int]] | None = None
-        self._by_key: dict[str, deque[int]] | None = None
-        self._by_loose_key: dict[str, deque[int]] | None = None
 
-    def keys(self) -> list[str]:
-        return [key_of(cells, self.positions) for cells in self.records]
+    @classmethod
+    def of(cls, records: Iterable[Sequence[str]], width: int, positions: Sequence[int]) -> Self:
+        """The matcher of these records (a chunk's, after its header)."""
+        keys: list[str] = []
+        signatures: list[int] = []
+        for cells in records:
+            keys.append(key_of(cells, positions))
+            signatures.append(signature(cells, width))
+        return cls(keys, signatures, width)
 
-    def match(self, rows: Iterable[Sequence[str]]) -> Matched:
-        """Rows of a failure or warning file (without its header): cells, then the reason."""
-        by_cells = self._index_cells()
-        taken: set[int] = set()
+    def match(self, rows: Sequence[Sequence[str]], positions: Sequence[int]) -> Matched:
+        """Rows of a failure or warning file (without its header): cells, then the reason.
+
+        ``positions``: where the key fields are in the file's columns.
+        """
         matched = Matched()
-        pending: list[tuple[Sequence[str], str]] = []
-        for row in rows:
-            cells, reason = row[:-1], row[-1]
-            found = _take(by_cells.get(_signature(cells, self.width)), taken)
+        wanted = [(signature(row[:-1], self.width), key_of(row[:-1], positions), row[-1])
+                  for row in rows]  # fmt: skip
+        if not wanted:
+            return matched
+        by_signature = _index(self.signatures, {sig for sig, _, _ in wanted}, self.keys)
+        taken: set[int] = set()
+        pending: list[tuple[str, str]] = []
+        for sig, key, reason in wanted:
+            found = _take(by_signature.get((sig, key)), taken)
             if found is None:
-                pending.append((cells, reason))
-                continue
-            matched.reasons[found] = reason
-        for cells, reason in pending:  # cells Marketo changed: by key, then a looser key
-            key = key_of(cells, self.positions)
-            found = _take(self._index_keys().get(key), taken)
-            if found is None:
-                found = _take(self._index_loose_keys().get(_loose(key)), taken)
-            if found is None:
-                matched.unmatched += 1
-                continue
-            matched.reasons[found] = reason
-        self._by_cells = None  # the next file (warnings) starts from every record again
-        self._by_key = self._by_loose_key = None
+                pending.append((key, reason))
+            else:
+                matched.reasons[found] = reason
+        if pending:  # cells Marketo changed: by key, then by a looser key, in order
+            by_key = _index(self.keys, {key for key, _ in pending})
+            loose = [_loose(key) for key in self.keys]
+            by_loose_key = _index(loose, {_loose(key) for key, _ in pending})
+            for key, reason in pending:
+                found = _take(by_key.get((key, "")), taken)
+                if found is None:
+                    found = _take(by_loose_key.get((_loose(key), "")), taken)
+                if found is None:
+                    matched.unmatched += 1
+                else:
+                    matched.reasons[found] = reason
         return matched
 
-    def _index_cells(self) -> dict[tuple[str, ...], deque[int]]:
-        if self._by_cells is None:
-            self._by_cells = defaultdict(deque)
-            for index, cells in enumerate(self.records):
-                self._by_cells[_signature(cells, self.width)].append(index)
-        return self._by_cells
 
-    def _index_keys(self) -> dict[str, deque[int]]:
-        if self._by_key is None:
-            self._by_key = defaultdict(deque)
-            for index, cells in enumerate(self.records):
-                self._by_key[key_of(cells, self.positions)].append(index)
-        return self._by_key
+T = TypeVar("T", bound=Hashable)
 
-    def _index_loose_keys(self) -> dict[str, deque[int]]:
-        if self._by_loose_key is None:
-            self._by_loose_key = defaultdict(deque)
-            for index, cells in enumerate(self.records):
-                self._by_loose_key[_loose(key_of(cells, self.positions))].append(index)
-        return self._by_loose_key
+
+def _index(
+    values: Sequence[T], wanted: set[T], keys: Sequence[str] | None = None
+) -> dict[tuple[T, str], deque[int]]:
+    """The record indexes of each wanted value (with its record's key, when given), in
+    order; only the records holding a wanted value are looked at twice."""
+    index: dict[tuple[T, str], deque[int]] = defaultdict(deque)
+    for position in [i for i, value in enumerate(values) if value in wanted]:
+        index[(values[position], keys[position] if keys is not None else "")].append(position)
+    return index
 
 
 def _loose(key: str) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import islice
 
 COLUMNS = ("source", "line", "key", "outcome", "reason", "chunk", "chunk_record")
 RESULTS_PATH = "results/rows.csv.gz"
 FLUSH_BYTES = 1024 * 1024  # CSV text compressed and handed on at a time
+WRITE_ROWS = 10_000  # rows written between looks at the text's size
 
 
 class Outcome(StrEnum):
@@ -62,17 +64,28 @@ class ResultRow:
         )
 
 
-def encode_rows(rows: Iterable[ResultRow]) -> Iterator[bytes]:
-    """The results file's bytes (gzip), a piece at a time, header first."""
+def encode_batches(batches: Iterable[Iterable[Sequence[object]]]) -> Iterator[bytes]:
+    """The results file's bytes (gzip), a piece at a time: the header, then each batch's
+    rows (``ResultRow.cells`` in order; numbers may stay numbers)."""
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(row.cells())
-        if text.tell() >= FLUSH_BYTES:
-            yield packer.compress(_utf8(text))
+    for batch in batches:
+        rows = iter(batch)
+        while True:
+            written = text.tell()
+            writer.writerows(islice(rows, WRITE_ROWS))
+            if text.tell() == written:
+                break
+            if text.tell() >= FLUSH_BYTES:
+                yield packer.compress(_utf8(text))
     yield packer.compress(_utf8(text)) + packer.flush()
+
+
+def encode_rows(rows: Iterable[ResultRow]) -> Iterator[bytes]:
+    """``encode_batches`` of rows."""
+    return encode_batches([map(ResultRow.cells, rows)])
 
 
 def _utf8(text: io.StringIO) -> bytes:
