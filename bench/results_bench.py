@@ -30,8 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.split_bench import generate  # noqa: E402
+from split_bench import generate  # noqa: E402  (the split benchmark's rows)
+
 from workers.results.build import write_results  # noqa: E402
 from workers.results.matching import parse  # noqa: E402
 from workers.split.header_check import TargetFields  # noqa: E402
