@@ -27,9 +27,9 @@ scanning resumes after it at a record start: one bad record is one reject, not
 the rest of the file. Objects whose lines end in CR only are translated CR -> LF
 as they are read (every CR, also inside quotes, is then a line break).
 
-``scan``, ``last_boundary``, ``first_problem``, ``clean`` and ``line_spans`` use the C scanners of
-``workers.split._textscan`` when that extension is built (one pass, GIL released,
-several times faster) and the pure-Python versions of
+``scan``, ``last_boundary``, ``first_problem``, ``plan``, ``clean`` and ``line_spans``
+use the C scanners of ``workers.split._textscan`` when that extension is built (one
+pass, GIL released, several times faster) and the pure-Python versions of
 ``workers.split.records_python`` otherwise; both give the same results (the
 property tests run both).
 """
@@ -80,10 +80,7 @@ def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
 
 
 def line_spans(data: bytes | memoryview, start: int = 0, end: int | None = None) -> bytes:
-    """The lines each record ending in ``data[start:end]`` spans (at least 1), as varints.
-
-    ``start`` is a record start; a record still open at ``end`` is left out.
-    """
+    """The lines each record ending in ``data[start:end]`` spans, as varints (from a start)."""
     if _c is not None:
         result: bytes = _c.line_spans(data, start, end)
         return result
