@@ -68,6 +68,7 @@ def parts(draw: st.DrawFn) -> list[list[bytes | list[str]]]:
     limit=st.integers(120, 400),
     out_format=st.sampled_from(["csv", "tsv"]),
     packed=st.booleans(),
+    ending=st.sampled_from(["\n", "\r\n"]),
     path=VALIDATION_PATHS,
 )
 def test_every_record_of_every_file_has_its_source_and_line(
@@ -77,9 +78,10 @@ def test_every_record_of_every_file_has_its_source_and_line(
     limit: int,
     out_format: str,
     packed: bool,
+    ending: str,
     path: str,
 ) -> None:
-    header = encode_rows([["col0", "col1"]], ",", "\n")
+    header = encode_rows([["col0", "col1"]], ",", ending)
     with (
         tempfile.TemporaryDirectory() as tmp,
         mock.patch("workers.split.splitter.GRAIN", grain),
@@ -95,11 +97,13 @@ def test_every_record_of_every_file_has_its_source_and_line(
             body = header
             line = 2
             for item in items:
-                encoded = item if isinstance(item, bytes) else encode_rows([item], ",", "\n")
                 if isinstance(item, list):
+                    encoded = encode_rows([item], ",", ending)
                     expected.append((uri, line))
-                elif item != b"\n":
-                    rejected.append((uri, line))
+                else:
+                    encoded = item.replace(b"\n", ending.encode())
+                    if item != b"\n":
+                        rejected.append((uri, line))
                 body += encoded
                 line += encoded.count(b"\n")
             (folder / name).write_bytes(gzip.compress(body) if packed else body)
