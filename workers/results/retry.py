@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from workers.errors import InputError, SourceNotFound
@@ -56,11 +57,16 @@ def write_retry_source(storage: Storage, load: Load) -> RetrySource:
         raise InputError(f"load {load.load_id} has no results file to retry from{why}")
     fmt = str(load.params.get("format") or "csv")
     target = RetrySource(load.staged(f"{RETRY_PREFIX}/rows.{fmt}"))
-    rows = decode_rows(_blocks(storage, load.results_uri))
-    storage.put_stream(target.uri, _records(storage, load, rows, target))
-    if not target.rows:
+    rows = (row for row in decode_rows(_blocks(storage, load.results_uri)) if _retried(row))
+    first = next(rows, None)
+    if first is None:  # (nothing written)
         raise InputError(f"load {load.load_id} has no row that failed or was not sent")
+    storage.put_stream(target.uri, _records(storage, load, chain([first], rows), target))
     return target
+
+
+def _retried(row: ResultRow) -> bool:
+    return row.outcome in RETRIED and row.chunk is not None and row.record is not None
 
 
 def _blocks(storage: Storage, uri: str) -> Iterator[bytes]:
@@ -75,13 +81,12 @@ def _blocks(storage: Storage, uri: str) -> Iterator[bytes]:
 def _records(
     storage: Storage, load: Load, rows: Iterator[ResultRow], target: RetrySource
 ) -> Iterator[bytes]:
-    """The header, then the retried rows' records, one chunk's at a time."""
+    """The header, then the records of ``rows`` (all retried), one chunk's at a time."""
     wanted: list[int] = []
     current: int | None = None
     header_written = False
     for row in rows:
-        if row.outcome not in RETRIED or row.chunk is None or row.record is None:
-            continue
+        assert row.chunk is not None and row.record is not None
         if row.chunk != current and wanted:
             assert current is not None
             yield from _from_chunk(storage, load, current, wanted, not header_written)
