@@ -1,7 +1,7 @@
 """Splitting benchmark: GNU ``split -C``, a csv-module splitter and ours, on the same data.
 
     .venv/bin/python bench/split_bench.py [--size-mb 1024] [--limit 9900000] [--runs 3]
-        [--dir DIR] [--skip-csv] [--skip-s3]
+        [--dir DIR] [--skip-csv] [--skip-s3] [--line-index-cost]
 
 Generates a CSV (quoted fields with commas, doubled quotes, newlines and
 non-ASCII text) in a temporary directory, then measures, each in its own
@@ -11,7 +11,8 @@ local file and from a local S3 endpoint (moto, started here). Every contender
 reads the same file with the page cache warm and writes its files to a
 directory next to it (same filesystem); the local contenders run ``--runs``
 times, interleaved, and the best and median of each are compared. Prints
-MB/s, ratios, peak RSS and the average fill of our files. Nothing is written
+MB/s, ratios, peak RSS and the average fill of our files. ``--line-index-cost`` also runs
+ours without the line index (``SplitOptions.line_index``) and compares the two. Nothing is written
 outside the temporary directory.
 """
 
@@ -119,7 +120,9 @@ def scanner_name() -> str:
     return f"C ({records._c.implementations()[0]})"
 
 
-def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict[str, Any]:
+def child_ours(
+    source: str, dest: str, limit: int, endpoint: str | None, line_index: bool = True
+) -> dict[str, Any]:
     from workers.split.run import SplitOptions, SplitRun
     from workers.storage import Storage
 
@@ -132,7 +135,7 @@ def child_ours(source: str, dest: str, limit: int, endpoint: str | None) -> dict
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )  # fmt: skip
     run = SplitRun(source, dest, storage=Storage(client=client),
-                   options=SplitOptions(limit=limit))  # fmt: skip
+                   options=SplitOptions(limit=limit, line_index=line_index))  # fmt: skip
     for _ in run:
         pass
     result = run.result
@@ -168,6 +171,7 @@ def child_main(argv: list[str]) -> None:
 
         import workers.split.run  # noqa: F401
     started = time.perf_counter()
+    cpu = time.process_time()
     if name == "split":
         subprocess.run(["split", "-C", str(limit), source, os.path.join(dest, "s")], check=True)
         report: dict[str, Any] = {}
@@ -175,10 +179,13 @@ def child_main(argv: list[str]) -> None:
     else:
         if name == "csv":
             report = child_csv_module(source, dest, limit)
+        elif name == "ours-noindex":
+            report = child_ours(source, dest, limit, None, line_index=False)
         else:
             report = child_ours(source, dest, limit, argv[4] if len(argv) > 4 else None)
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report["seconds"] = time.perf_counter() - started
+    report["cpu_seconds"] = time.process_time() - cpu  # every thread of ours (not split's)
     report["peak_rss_mb"] = peak_kb / 1024
     print(json.dumps(report))
 
@@ -201,6 +208,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-csv", action="store_true", help="skip the slow csv-module run")
     parser.add_argument("--skip-s3", action="store_true")
+    parser.add_argument("--line-index-cost", action="store_true",
+                        help="also run ours without the line index: what it costs")  # fmt: skip
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mkto-split-bench-", dir=args.dir))
@@ -212,6 +221,7 @@ def main() -> None:
         print(f"each contender writes its files to {work} (same filesystem), "
               f"{args.runs} runs interleaved, page cache warm")  # fmt: skip
         names = ["split", "ours"] + ([] if args.skip_csv else ["csv"])
+        names += ["ours-noindex"] if args.line_index_cost else []
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
 
         def measure(name: str, *extra: str) -> dict[str, Any]:
@@ -227,7 +237,7 @@ def main() -> None:
             for name in names:
                 report = measure(name)
                 runs[name].append(report)
-                print(f"  run {number + 1} {name:6s} {mb / report['seconds']:7.0f} MB/s "
+                print(f"  run {number + 1} {name:12s} {mb / report['seconds']:7.0f} MB/s "
                       f"({report['seconds']:.2f} s)", flush=True)  # fmt: skip
         if not args.skip_s3:
             from tests.services import start_s3
@@ -257,12 +267,19 @@ def main() -> None:
             best[name] = rates[-1]
             median[name] = statistics.median(rates)
             label = {"split": "split -C", "csv": "csv module", "ours": "ours (local)",
-                     "ours-s3": "ours (S3)"}[name]  # fmt: skip
+                     "ours-s3": "ours (S3)", "ours-noindex": "ours, no index"}[name]  # fmt: skip
             each = ", ".join(f"{mb / r['seconds']:.0f}" for r in reports)
             rss = max(r["peak_rss_mb"] for r in reports)
             print(f"{label:14s}{best[name]:10.0f}{median[name]:9.0f} {each:>31s}{rss:13.0f}")
         print(f"ours / split -C: best {best['ours'] / best['split']:.2f}x, "
               f"median {median['ours'] / median['split']:.2f}x (target >= 0.75x)")  # fmt: skip
+        if "ours-noindex" in runs:
+            cpu = {n: statistics.median(r["cpu_seconds"] for r in runs[n])
+                   for n in ("ours", "ours-noindex")}  # fmt: skip
+            bare = "ours-noindex"
+            print(f"ours / ours without the line index: best {best['ours'] / best[bare]:.2f}x, "
+                  f"median {median['ours'] / median[bare]:.2f}x; CPU median "
+                  f"{cpu['ours']:.2f} s / {cpu[bare]:.2f} s")  # fmt: skip
         if "csv" in runs:
             print(f"ours / csv module: best {best['ours'] / best['csv']:.1f}x, "
                   f"median {median['ours'] / median['csv']:.1f}x (target >= 10x)")  # fmt: skip

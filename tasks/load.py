@@ -29,7 +29,7 @@ from workers.errors import (
     UnexpectedStepError,
 )
 from workers.load_request import callback_problems
-from workers.pipeline import collect, finish, poll, split, start, submit
+from workers.pipeline import collect, finish, poll, retry, split, start, submit
 from workers.pipeline import reconcile as reconcile_step
 from workers.pipeline.runtime import runtime
 from workers.pipeline.step_errors import describe, is_unexpected
@@ -157,6 +157,15 @@ def start_load(self: Task, **payload: Any) -> dict[str, Any]:
     """
     # The task id survives redelivery, so a repeated start finds the load it made.
     return _run(self, lambda: start.start_load(runtime(), DISPATCH, payload, self.request.id))
+
+
+@app.task(name="mkto_bulk.retry_load", bind=True)
+def retry_load(self: Task, load_id: str) -> dict[str, Any]:
+    """``workers.pipeline.retry``: start a load of the rows that failed or were not sent.
+
+    Returns ``{"load_id", "created", "retry_of", "rows", "source"}``.
+    """
+    return _run(self, lambda: retry.retry(runtime(), DISPATCH, load_id))
 
 
 @app.task(name="mkto_bulk.split_source", bind=True)

@@ -119,3 +119,39 @@ def test_a_doubled_slash_in_a_prefix_never_loads_a_marker(
         # Keys are literal (as on AWS): no key starts with "in//".
         with pytest.raises(SourceNotFound, match="no objects under this prefix"):
             storage.list_source(f"s3://{bucket}/in//")
+
+
+def test_a_streamed_put_writes_an_object_of_many_parts_as_its_pieces_come(
+    s3_client: Any, bucket: str, storage: Storage
+) -> None:
+    """More than two multipart parts, from pieces of every size: the object is their bytes."""
+    piece = bytes(range(256)) * 4096  # 1 MiB
+    pieces = [piece[: 1 + n * 37_001 % len(piece)] for n in range(40)]
+    uri = f"s3://{bucket}/streamed/big.bin"
+
+    size = storage.put_stream(uri, iter(pieces))
+
+    stored = s3_client.get_object(Bucket=bucket, Key="streamed/big.bin")["Body"].read()
+    assert size == len(stored) == sum(map(len, pieces)) > 2 * 8 * 1024 * 1024
+    assert stored == b"".join(pieces)
+
+
+def test_a_streamed_put_whose_pieces_fail_leaves_the_object_as_it_was(
+    s3_client: Any, bucket: str, storage: Storage, tmp_path: Path
+) -> None:
+    uri = f"s3://{bucket}/streamed/kept.bin"
+    storage.put_stream(uri, [b"before"])
+
+    def failing() -> Any:
+        yield b"x" * (9 * 1024 * 1024)  # a first part is sent
+        raise ValueError("the rows could not be read")
+
+    with pytest.raises(ValueError, match="could not be read"):
+        storage.put_stream(uri, failing())
+    assert storage.read_bytes(uri) == b"before"
+    uploads = s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert uploads == [], "the multipart upload was aborted"
+    local = tmp_path / "out" / "local.bin"
+    with pytest.raises(ValueError, match="could not be read"):
+        storage.put_stream(str(local), failing())
+    assert not local.exists() and list(local.parent.iterdir()) == []

@@ -1,4 +1,4 @@
-"""The Python entry point: start a load, read how it is doing, list recent loads.
+"""The Python entry point: start a load, read how it is doing, list recent loads, retry one.
 
 Starting a load only enqueues ``mkto_bulk.start_load`` on the broker, exactly
 as an ETL's ``send_task`` does, so the caller needs Redis but neither the
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 START_TASK = "mkto_bulk.start_load"
+RETRY_TASK = "mkto_bulk.retry_load"
+RETRY_TIMEOUT_S = 300  # a retry's source is written before the answer: chunk files are read
 
 
 @lru_cache(maxsize=4)
@@ -235,3 +237,52 @@ def start_load(
             load_id, timeout=left, on_progress=on_progress, start_result=result, redis_url=url
         )
     return load_id
+
+
+def retry_load(
+    load_id: str,
+    *,
+    wait: bool = False,
+    timeout: float | None = None,
+    on_progress: ProgressCallback | None = None,
+    redis_url: str | None = None,
+) -> str:
+    """Start a load of exactly the rows of ``load_id`` that failed or were not sent.
+
+    A worker (``mkto_bulk.retry_load``) writes those rows' records, taken from the
+    load's chunk files, as a new source under the load's staging prefix and starts a
+    load of it with the same parameters; this returns the new load's id once it has
+    (waiting up to ``timeout``, default 300 s). Retrying a load again returns the same
+    retry. :class:`LoadNotFound` for an unknown id; :class:`InputError` when the load
+    has not ended, has no results file, or no row to retry. ``wait=True`` then follows
+    the retry until it ends.
+    """
+    from celery.exceptions import TimeoutError as CeleryTimeout
+    from kombu.exceptions import OperationalError
+
+    url = redis_url or load_settings().redis_url
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        _redis(url).ping()
+        result = _client_app(url).send_task(RETRY_TASK, args=(load_id,))
+    except (OperationalError, redis.RedisError) as error:
+        raise TransientError(f"cannot reach the broker (REDIS_URL): {error}") from None
+    try:
+        answer = result.get(timeout=RETRY_TIMEOUT_S if timeout is None else timeout,
+                            propagate=False)  # fmt: skip
+    except CeleryTimeout:
+        raise LoadWaitTimeout(f"no worker started the retry of load {load_id} in time") from None
+    if result.failed() and isinstance(result.result, LedgerError):
+        raise LoadNotFound(f"no load {load_id!r}") from None
+    if result.failed() and isinstance(result.result, InputError):
+        raise InputError(str(result.result)) from None
+    if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
+        raise MktoBulkError(
+            f"the retry of load {load_id} failed in the worker: "
+            f"{type(result.result).__name__}: {result.result}"
+        )
+    retry_id = str(answer["load_id"])
+    if wait:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        wait_for_load(retry_id, timeout=left, on_progress=on_progress, redis_url=url)
+    return retry_id

@@ -45,6 +45,7 @@ ROUTES = {
     "mkto_bulk.push_flush": {"queue": MARKETO_QUEUE},
     RUN_SCHEDULED_TASK: {"queue": ENTRY_QUEUE},  # quick: checks a source, starts a load
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
+    "mkto_bulk.retry_load": {"queue": SPLIT_QUEUE},  # reads chunk files, writes the retry's
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.*": {"queue": POLL_QUEUE},

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workers.results.reasons import ReasonCount
+from workers.results.report import results_view
 from workers.state.ledger import TERMINAL_LOAD_STATES, Chunk, ChunkState, Load, LoadState
 
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
@@ -60,6 +62,14 @@ class LoadStatus:
     waiting: str | None = None  # why a live load is not moving, e.g. the daily quota
     waiting_until: float | None = None
     last_error: str | None = None  # the latest unexpected error of one of its steps
+    # Its results file (once it has ended): outcomes by row and the top reasons.
+    results_uri: str | None = None
+    results_error: str | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
+    top_failure_reasons: tuple[ReasonCount, ...] = ()
+    top_warning_reasons: tuple[ReasonCount, ...] = ()
+    retry_of: str | None = None  # the load this one retries
+    retried_by: str | None = None  # the load retrying this one
 
     @property
     def terminal(self) -> bool:
@@ -99,6 +109,7 @@ def _tally(chunks: list[Chunk]) -> ChunkTally:
 def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
     """Build a :class:`LoadStatus` from a load's ledger records."""
     params = dict(load.params)
+    results = results_view(load.results_summary)
     errors = tuple(
         (c.index, c.message or c.last_failure or "") for c in chunks if c.state == ChunkState.FAILED
     )
@@ -133,4 +144,11 @@ def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
         waiting=load.waiting,
         waiting_until=load.waiting_until,
         last_error=load.last_error,
+        results_uri=load.results_uri,
+        results_error=load.results_error,
+        outcomes=results.outcomes,
+        top_failure_reasons=results.failure_reasons,
+        top_warning_reasons=results.warning_reasons,
+        retry_of=load.retry_of,
+        retried_by=load.retried_by,
     )

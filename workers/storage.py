@@ -20,10 +20,12 @@ from typing import IO, Any
 
 from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
-from workers.storage_reader import LengthedReader
+from workers.storage_reader import LengthedReader, PiecesReader, write_whole
 from workers.telemetry import traces
 
 log = logging.getLogger(__name__)
+
+STREAM_PART_BYTES = 8 * 1024 * 1024  # of a streamed upload (S3 wants at least 5 MiB a part)
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,23 @@ class Storage:
         body = b"".join(pieces)
         self.client.put_object(Bucket=location.bucket, Key=location.key, Body=body)
         return len(body)
+
+    def put_stream(self, uri: str, pieces: Iterable[bytes | memoryview]) -> int:
+        """Write an object of any size from ``pieces`` as they come; returns its size.
+
+        Memory stays at a multipart part or two (S3). When ``pieces`` fails, the upload
+        is aborted: the object is as it was before (absent, or the earlier version).
+        """
+        location = parse_uri(uri)
+        reader = PiecesReader(pieces)
+        if not location.is_s3:
+            write_whole(Path(location.key), reader)
+            return reader.size
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(max_concurrency=2, multipart_chunksize=STREAM_PART_BYTES)
+        self.client.upload_fileobj(reader, location.bucket, location.key, Config=config)
+        return reader.size
 
     def upload_file(self, path: str | Path, uri: str) -> None:
         """Copy a local file to ``uri`` (multipart for big files on S3)."""

@@ -1,4 +1,5 @@
-"""A resumable read of one S3 object: the stream ``Storage.open`` returns.
+"""A resumable read of one S3 object: the stream ``Storage.open`` returns; and the
+stream ``Storage.put_stream`` uploads from.
 
 Kept apart from ``workers.storage`` (which alone talks to S3) because it only
 reads a body and asks its opener for a fresh one; it never calls boto3 itself.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from workers.errors import StorageUnavailable
@@ -124,3 +128,51 @@ def _is_transient(error: BaseException) -> bool:
             "TimeoutError",
         }
     )
+
+
+class PiecesReader:
+    """A read-only binary stream over an iterator of byte strings (for a streamed upload).
+
+    ``read(n)`` pulls pieces as it needs them, so an upload of it holds at most
+    the part being sent plus one piece; an error raised by the iterator comes
+    out of ``read`` (and so fails the upload).
+    """
+
+    def __init__(self, pieces: Iterable[bytes | memoryview]) -> None:
+        self._pieces = iter(pieces)
+        self._buffer = bytearray()
+        self._done = False
+        self.size = 0  # bytes handed out so far
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = None if size is None or size < 0 else size
+        while not self._done and (want is None or len(self._buffer) < want):
+            piece = next(self._pieces, None)
+            if piece is None:
+                self._done = True
+                break
+            self._buffer += piece
+        if want is None or want >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:want])
+            del self._buffer[:want]
+        self.size += len(out)
+        return out
+
+
+def write_whole(path: Path, reader: PiecesReader) -> None:
+    """A local file from ``reader``: there whole, or (when reading fails) left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as handle:
+            shutil.copyfileobj(reader, handle, 1024 * 1024)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)

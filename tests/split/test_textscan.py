@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from workers.split.records import (
     first_problem_python,
     last_boundary_python,
+    line_spans_python,
     plan_python,
     scan_python,
     utf8_valid_reference,
@@ -104,6 +105,11 @@ def test_c_problem_scanner_agrees_with_the_python_one(
         clean = data.find(b"\x00", start, end) < 0 and utf8_valid_reference(data, start, end)
         assert planned[2] == (None if expected else clean)
         assert _textscan.plan(data, start, end, delimiter, grain) == planned
+        # With each record's line spans, found in the same pass (the line index's).
+        stop = planned[1][-1][0] if planned[1] else start
+        spans = line_spans_python(data, start, stop)
+        assert _textscan.plan(data, start, end, delimiter, grain, True) == (*planned, spans)
+        assert _textscan.line_spans(data, start, stop) == spans
     finally:
         _textscan.use(previous)
 

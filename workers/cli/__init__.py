@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "push": "workers.cli.push:push",
     "quota": "workers.cli.quota:quota",
     "report": "workers.cli.report:report",
+    "retry": "workers.cli.retry:retry",
     "sandbox": "workers.cli.sandbox:sandbox",
     "schedule": "workers.cli.schedule:schedule",
     "split": "workers.cli.split:split",

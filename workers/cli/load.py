@@ -105,6 +105,8 @@ def summary_lines(status: LoadStatus) -> list[str]:
         lines.append(f"  chunk {index} failed: {message}")
     if status.rejects_uri and status.rows_rejected:
         lines.append(f"  rejected records: {status.rejects_uri}")
+    if status.results_uri:
+        lines.append(f"  results: {status.results_uri}")
     if status.report_uri:
         lines.append(f"  report: {status.report_uri}")
     return lines

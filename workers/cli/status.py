@@ -95,6 +95,28 @@ def details(status: LoadStatus) -> list[str]:
         f"rejects:   {status.rejects_uri if status.rows_rejected and status.rejects_uri else '-'}",
         f"report:    {status.report_uri or '-'}",
     ]
+    return lines + _results(status)
+
+
+def _results(status: LoadStatus) -> list[str]:
+    """The results file, its outcomes and top reasons, and the retry links."""
+    lines = []
+    if status.results_uri:
+        lines.append(f"results:   {status.results_uri}")
+        if status.outcomes:
+            shown = ", ".join(f"{count:,} {name}" for name, count in status.outcomes.items())
+            lines.append(f"           rows by outcome: {shown}")
+    elif status.results_error:
+        lines.append(f"results:   not written: {status.results_error}")
+    for title, reasons in (("top failure reasons:", status.top_failure_reasons),
+                           ("top warning reasons:", status.top_warning_reasons)):  # fmt: skip
+        if reasons:
+            lines.append(title)
+            lines += [f"           {reason.text()}" for reason in reasons]
+    if status.retry_of:
+        lines.append(f"retry of:  {status.retry_of}")
+    if status.retried_by:
+        lines.append(f"retried by: {status.retried_by}")
     return lines
 
 

@@ -1,9 +1,10 @@
-"""Closing a load: its final state and its report.
+"""Closing a load: its final state, its results file and its report.
 
 The report (JSON in S3, next to the load) is the durable record of the
 ledger: per chunk its batch id, sizes, Marketo's counts and links to the
 failure and warning files, and totals that account for every input row.
 ``report.html`` beside it draws the same record (``workers.report``).
+The results file (``workers.results``) says what became of each source row.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.report.write import write_html
+from workers.pipeline.step_errors import describe, is_unexpected
+from workers.results.build import ResultsSummary, write_results
+from workers.results.report import results_report
 from workers.state import accounting
 from workers.state.ledger import (
     ACTIVE_LOADS,
@@ -85,10 +89,16 @@ def _sending_entry(load: Load, chunks: list[Chunk], sending: Sending) -> dict[st
     }
 
 
-def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> dict[str, Any]:
+def build_report(
+    load: Load,
+    chunks: list[Chunk],
+    sending: Sending | None = None,
+    results: ResultsSummary | None = None,
+) -> dict[str, Any]:
     """The load report: everything an operator needs to trust (or chase) the load.
 
-    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``).
+    ``sending``: a request-based API's own account of the rows (see ``Importer.sending``);
+    ``results``: what the results file holds.
     """
     totals = {
         "rows_read": load.rows_read,
@@ -129,6 +139,9 @@ def build_report(load: Load, chunks: list[Chunk], sending: Sending | None = None
         "totals": totals,
         "chunks": [_chunk_entry(c) for c in chunks],
         **({"sending": _sending_entry(load, chunks, sending)} if sending is not None else {}),
+        **results_report(results, load.results_error),
+        "retry_of": load.retry_of,
+        "retried_by": load.retried_by,
     }
 
 
@@ -167,6 +180,24 @@ def _write_page(
         return None
 
 
+def _results(
+    rt: Runtime, load: Load, chunks: list[Chunk]
+) -> tuple[ResultsSummary | None, str | None]:
+    """Write the results file: (its summary, None), or (None, why it could not be).
+
+    An S3 outage raises (the task retries); anything else must not keep the load open:
+    the load ends without a results file, and says why.
+    """
+    try:
+        return write_results(rt.storage, load, chunks), None
+    except Exception as error:
+        if not is_unexpected(error):
+            raise
+        text = describe(error)
+        logger.error("no results file load_id=%s: %s", load.load_id, text, exc_info=error)
+        return None, text
+
+
 def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
     """Close the load once it is split and every chunk is terminal; idempotent.
 
@@ -191,7 +222,14 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         error = accounting.mismatch(load, chunks, _problems(sending)) or ""
         fields["error"] = error
         load = dataclasses.replace(load, error=error or None)
-    report = build_report(load, chunks, sending)
+    results, results_error = _results(rt, load, chunks)
+    if results is not None:
+        fields["results_uri"] = results.uri
+        fields["results_summary"] = results.ledger_text()
+    elif results_error:
+        fields["results_error"] = results_error
+        load = dataclasses.replace(load, results_error=results_error)
+    report = build_report(load, chunks, sending, results)
     report["state"] = state.value
     report["finished_at"] = time.time()
     report["report_html"] = _write_page(rt, load, chunks, state, report["finished_at"])

@@ -17,20 +17,25 @@ logger = logging.getLogger(__name__)
 
 
 def start_load(
-    rt: Runtime, dispatch: Dispatcher, payload: dict[str, Any], load_id: str | None = None
+    rt: Runtime,
+    dispatch: Dispatcher,
+    payload: dict[str, Any],
+    load_id: str | None = None,
+    fields: LoadFields | None = None,
 ) -> dict[str, Any]:
     """Validate the payload and record the load; the same idempotency key returns the first.
 
     The key reused with a different payload raises IdempotencyConflict (an InputError).
+    ``fields``: more of the load's record (a retry names the load it retries).
     """
     request = parse_load_request(payload, RequestPolicy.from_settings(rt.settings))
     load_id = load_id or uuid.uuid4().hex
-    fields: LoadFields = {"staging": f"{rt.settings.staging_uri}/{load_id}"}
+    own: LoadFields = {"staging": f"{rt.settings.staging_uri}/{load_id}"}
     trace_context = traces.carrier()  # the steps that others start join this trace
     if trace_context:
-        fields["trace_context"] = trace_context
+        own["trace_context"] = trace_context
     load_id, created = rt.ledger.create_load(
-        load_id, request.to_json(), request.idempotency_key, fields
+        load_id, request.to_json(), request.idempotency_key, {**(fields or {}), **own}
     )
     bind(load_id=load_id)
     if created:

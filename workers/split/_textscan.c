@@ -20,13 +20,21 @@
  *     or closing quote just before it is fine). ``record_start`` is where the record
  *     holding ``offset`` starts. The rules are spelled out in workers/split/records.py.
  *
- * plan(data, start, end, delimiter, grain) -> (first_problem, pieces, clean)
+ * plan(data, start, end, delimiter, grain, spans=False) -> (first_problem, pieces, clean)
  *     The same scan, also cutting data[start:stop] (stop: the problem's record start,
  *     else the last record end) into pieces: each ends at the last record end within
  *     ``grain`` bytes of the previous one (or the first end after, for a longer
  *     record); (end, newlines, rows) each. ``clean``: whether data[start:end] holds no
  *     NUL byte and is valid UTF-8, None when a problem ended the scan early. One pass
- *     instead of three.
+ *     instead of three. With ``spans``, a fourth item: line_spans of data[start:last cut],
+ *     made in the same pass (the split's line index).
+ *
+ * line_spans(data, start=0, end=None) -> bytes
+ *     For each record of data[start:end] (start at a record boundary) that ends in the
+ *     range, the number of lines it spans (its newlines, at least 1), as an unsigned
+ *     LEB128 varint: one byte per record of fewer than 128 lines. A record left open
+ *     at ``end`` is not counted. The split's line index (workers/split/line_index.py)
+ *     is built from these.
  *
  * implementations() -> names; use(name) -> previous name
  *     The instruction sets usable here (fastest first, chosen at import) and a way
@@ -257,6 +265,18 @@ static inline void scan_block(scan_state *r, const text_masks *m, uint64_t prefi
     r->parity = (int)(inside >> 63);
 }
 
+/* One unsigned LEB128 varint at ``out``; the bytes written. */
+static inline Py_ssize_t put_varint(unsigned char *out, uint64_t value)
+{
+    Py_ssize_t k = 0;
+    while (value >= 0x80) {
+        out[k++] = (unsigned char)(value | 0x80);
+        value >>= 7;
+    }
+    out[k++] = (unsigned char)value;
+    return k;
+}
+
 /* -- first_problem: the state carried from one 64-byte block to the next ------------ */
 
 enum { PROBLEM_NONE, PROBLEM_BLANK, PROBLEM_CR, PROBLEM_QUOTE_IN_FIELD, PROBLEM_AFTER_QUOTE };
@@ -277,7 +297,38 @@ typedef struct {
     Py_ssize_t count, capacity;
     int failed; /* out of memory */
     int check;  /* in: also check NUL and UTF-8; out: 1 clean, 0 not, -1 unknown (a problem) */
+    /* Line spans (``plan`` with spans): a varint per record ending, as line_spans gives,
+     * into a buffer of the data's size plus 64 (a record of L lines has L newlines and a
+     * varint of at most L bytes; the last store of a block may write 7 bytes past). */
+    int want_spans;
+    unsigned char *spans;
+    Py_ssize_t spans_len, pending_lines;
 } problem_state;
+
+/* The lines each record ending in this block spans (``ends``: its record-ending newlines). */
+static inline void emit_spans(problem_state *p, uint64_t ends, uint64_t newline)
+{
+    unsigned char *out = p->spans + p->spans_len;
+    if (ends == newline && p->pending_lines == 0) { /* records of one line: a 01 byte each */
+        const uint64_t ones = 0x0101010101010101ULL;
+        int count = __builtin_popcountll(ends);
+        for (int k = 0; k < count; k += 8)
+            memcpy(out + k, &ones, 8);
+        p->spans_len += count;
+        return;
+    }
+    uint64_t consumed = 0;
+    Py_ssize_t written = 0;
+    for (uint64_t rest = ends; rest; rest &= rest - 1) {
+        uint64_t upto = (2ULL << __builtin_ctzll(rest)) - 1; /* (bit 63: all ones) */
+        Py_ssize_t lines = p->pending_lines + __builtin_popcountll(newline & upto & ~consumed);
+        written += put_varint(out + written, (uint64_t)lines);
+        p->pending_lines = 0;
+        consumed = upto;
+    }
+    p->pending_lines += __builtin_popcountll(newline & ~consumed);
+    p->spans_len += written;
+}
 
 static inline __attribute__((always_inline)) void emit_cut(problem_state *p, Py_ssize_t end,
                                                          Py_ssize_t newlines, Py_ssize_t rows)
@@ -307,6 +358,8 @@ static inline __attribute__((always_inline)) void emit_cut(problem_state *p, Py_
  * grain, the pieces. Branch-free unless a piece ends in this block. */
 static inline void plan_block(problem_state *p, uint64_t ends, uint64_t newline, Py_ssize_t offset)
 {
+    if (p->want_spans)
+        emit_spans(p, ends, newline);
     if (p->grain && ends && offset + 64 > p->limit) { /* a piece may end here: one at a time */
         for (uint64_t rest = ends; rest; rest &= rest - 1) {
             int k = __builtin_ctzll(rest);
@@ -458,15 +511,17 @@ typedef struct {
     void (*scan)(const unsigned char *, Py_ssize_t, scan_state *);
     int (*clean)(const unsigned char *, Py_ssize_t);
     void (*problem)(const unsigned char *, Py_ssize_t, unsigned char, problem_state *);
+    Py_ssize_t (*spans)(const unsigned char *, Py_ssize_t, unsigned char *);
     int (*supported)(void);
 } implementation;
 
 /* Best first. */
 static const implementation implementations[] = {
 #ifdef HAVE_X86
-    {"avx2", scan_bytes_avx2, clean_bytes_avx2, problem_bytes_avx2, has_avx2},
+    {"avx2", scan_bytes_avx2, clean_bytes_avx2, problem_bytes_avx2, spans_bytes_avx2, has_avx2},
 #endif
-    {"portable", scan_bytes_portable, clean_bytes_portable, problem_bytes_portable, always},
+    {"portable", scan_bytes_portable, clean_bytes_portable, problem_bytes_portable,
+     spans_bytes_portable, always},
 };
 #define IMPLEMENTATIONS ((int)(sizeof(implementations) / sizeof(implementations[0])))
 
@@ -565,6 +620,34 @@ static PyObject *textscan_clean(PyObject *self, PyObject *args)
     return PyBool_FromLong(ok);
 }
 
+static PyObject *textscan_line_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, end;
+    if (!parse_range(args, &view, &start, &end))
+        return NULL;
+    const unsigned char *s = (const unsigned char *)view.buf + start;
+    Py_ssize_t n = end - start, written;
+    /* At most one byte per byte: a record of c lines holds c bytes, its varint fewer.
+     * Pages never written are never touched. */
+    unsigned char *out = malloc((size_t)n + 16);
+    if (out == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    if (n >= GIL_FREE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        written = chosen->spans(s, n, out);
+        Py_END_ALLOW_THREADS
+    } else {
+        written = chosen->spans(s, n, out);
+    }
+    PyBuffer_Release(&view);
+    PyObject *result = PyBytes_FromStringAndSize((const char *)out, written);
+    free(out);
+    return result;
+}
+
 /* first_problem(data, start, end, delimiter) and plan(data, start, end, delimiter, grain). */
 static PyObject *problem_call(PyObject *args, int with_plan)
 {
@@ -572,9 +655,10 @@ static PyObject *problem_call(PyObject *args, int with_plan)
     Py_ssize_t start, end, grain = 0;
     const char *delimiter;
     Py_ssize_t delimiter_len;
+    int want_spans = 0;
     if (with_plan) {
-        if (!PyArg_ParseTuple(args, "y*nny#n", &view, &start, &end, &delimiter, &delimiter_len,
-                              &grain))
+        if (!PyArg_ParseTuple(args, "y*nny#n|p", &view, &start, &end, &delimiter,
+                              &delimiter_len, &grain, &want_spans))
             return NULL;
     } else if (!PyArg_ParseTuple(args, "y*nny#", &view, &start, &end, &delimiter,
                                  &delimiter_len)) {
@@ -595,6 +679,14 @@ static PyObject *problem_call(PyObject *args, int with_plan)
     p.grain = grain;
     p.limit = grain;
     p.check = with_plan;
+    p.want_spans = want_spans;
+    if (want_spans) {
+        p.spans = malloc((size_t)n + 64); /* pages never written are never touched */
+        if (p.spans == NULL) {
+            PyBuffer_Release(&view);
+            return PyErr_NoMemory();
+        }
+    }
     if (n >= GIL_FREE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
         chosen->problem(s, n, (unsigned char)delimiter[0], &p);
@@ -630,9 +722,18 @@ static PyObject *problem_call(PyObject *args, int with_plan)
         PyList_SET_ITEM(cuts, k, cut);
     }
     PyObject *clean = p.check < 0 ? Py_None : (p.check ? Py_True : Py_False);
-    result = PyTuple_Pack(3, problem, cuts, clean);
+    if (want_spans) {
+        PyObject *spans = PyBytes_FromStringAndSize((const char *)p.spans, p.spans_len);
+        if (spans == NULL)
+            goto out;
+        result = PyTuple_Pack(4, problem, cuts, clean, spans);
+        Py_DECREF(spans);
+    } else {
+        result = PyTuple_Pack(3, problem, cuts, clean);
+    }
 out:
     free(p.cuts);
+    free(p.spans);
     Py_XDECREF(problem);
     Py_XDECREF(cuts);
     return result;
@@ -692,7 +793,10 @@ static PyMethodDef textscan_methods[] = {
     {"first_problem", textscan_first_problem, METH_VARARGS,
      "first_problem(data, start, end, delimiter) -> None or (kind, record_start, offset)"},
     {"plan", textscan_plan, METH_VARARGS,
-     "plan(data, start, end, delimiter, grain) -> (first_problem, [(cut, newlines, rows)], clean)"},
+     "plan(data, start, end, delimiter, grain, spans=False) -> (first_problem, [(cut, newlines, "
+     "rows)], clean[, spans])"},
+    {"line_spans", textscan_line_spans, METH_VARARGS,
+     "line_spans(data, start=0, end=None) -> varints: the lines each record spans"},
     {"clean", textscan_clean, METH_VARARGS,
      "clean(data, start=0, end=None) -> True when no NUL byte and valid UTF-8"},
     {NULL, NULL, 0, NULL},

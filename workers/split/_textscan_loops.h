@@ -116,6 +116,41 @@ done:
     *r = p;
 }
 
+/* The lines each record ending in s[0:n] spans, as varints into ``out``; bytes written. */
+TARGET static Py_ssize_t CONCAT(spans_bytes, SUFFIX)(const unsigned char *s, Py_ssize_t n,
+                                                     unsigned char *out)
+{
+    text_masks m;
+    uint64_t parity = 0; /* all ones inside a quoted field at the end of the last block */
+    Py_ssize_t pending = 0, written = 0;
+    for (Py_ssize_t i = 0; i < n; i += 64) {
+        if (i + 64 <= n) {
+            TEXT_MASKS(s + i, &m);
+        } else { /* the tail, padded with NUL bytes (neither quote nor newline) */
+            unsigned char tail[64] = {0};
+            memcpy(tail, s + i, (size_t)(n - i));
+            TEXT_MASKS(tail, &m);
+        }
+        uint64_t inside = PREFIX_XOR(m.quote) ^ parity;
+        uint64_t ends = m.newline & ~inside, consumed = 0;
+        if (ends == m.newline && pending == 0) { /* one-line records only: one byte each */
+            for (int k = __builtin_popcountll(ends); k > 0; k--)
+                out[written++] = 1;
+        } else {
+            for (uint64_t rest = ends; rest; rest &= rest - 1) {
+                uint64_t upto = (2ULL << __builtin_ctzll(rest)) - 1; /* (bit 63: all ones) */
+                Py_ssize_t lines = pending + __builtin_popcountll(m.newline & upto & ~consumed);
+                written += put_varint(out + written, (uint64_t)lines);
+                pending = 0;
+                consumed = upto;
+            }
+            pending += __builtin_popcountll(m.newline & ~consumed);
+        }
+        parity = (inside >> 63) ? ~(uint64_t)0 : 0;
+    }
+    return written;
+}
+
 #undef CONCAT
 #undef CONCAT_
 #undef SUFFIX

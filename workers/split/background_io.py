@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from workers.split.line_index import PendingIndex, compress
 from workers.storage import Storage
 
 MAX_PENDING = 2
@@ -91,14 +92,34 @@ class BackgroundWrites:
         self._waiting: deque[Future[int]] = deque()
         self._confirmed = 0
 
-    def submit(self, uri: str, pieces: Sequence[bytes | memoryview]) -> None:
-        """Queue one file (waits while ``max_pending`` files are still unwritten)."""
+    def submit(
+        self,
+        uri: str,
+        pieces: Sequence[bytes | memoryview],
+        index: tuple[str, PendingIndex] | None = None,
+    ) -> None:
+        """Queue one file (waits while ``max_pending`` files are still unwritten).
+
+        ``index``: the file's line index and its URI, encoded, compressed and written
+        first in the same thread (with the file's bytes in cache), so a file counts as
+        written with it.
+        """
         while len(self._waiting) >= self.max_pending:
             self._waiting.popleft().result()
         run = contextvars.copy_context().run  # the caller's log fields and trace
-        future = self._executor.submit(run, self.storage.put, uri, pieces)
+        future = self._executor.submit(run, self._put, uri, pieces, index)
         self._futures.append(future)
         self._waiting.append(future)
+
+    def _put(
+        self,
+        uri: str,
+        pieces: Sequence[bytes | memoryview],
+        index: tuple[str, PendingIndex] | None,
+    ) -> int:
+        if index is not None:
+            self.storage.put(index[0], [compress(index[1].encode())])
+        return self.storage.put(uri, pieces)
 
     def written(self, count: int, *, wait: bool = False) -> int:
         """How many of the first ``count`` files are written (all of them when ``wait``)."""

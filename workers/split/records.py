@@ -27,9 +27,9 @@ scanning resumes after it at a record start: one bad record is one reject, not
 the rest of the file. Objects whose lines end in CR only are translated CR -> LF
 as they are read (every CR, also inside quotes, is then a line break).
 
-``scan``, ``last_boundary``, ``first_problem`` and ``clean`` use the C scanners of
-``workers.split._textscan`` when that extension is built (one pass, GIL released,
-several times faster) and the pure-Python versions of
+``scan``, ``last_boundary``, ``first_problem``, ``plan``, ``clean`` and ``line_spans``
+use the C scanners of ``workers.split._textscan`` when that extension is built (one
+pass, GIL released, several times faster) and the pure-Python versions of
 ``workers.split.records_python`` otherwise; both give the same results (the
 property tests run both).
 """
@@ -45,6 +45,7 @@ from workers.split.records_python import (
     Problem,
     first_problem_python,
     last_boundary_python,
+    line_spans_python,
     record_end,
     scan_python,
 )
@@ -76,6 +77,14 @@ def last_boundary(data: bytes, start: int, end: int) -> tuple[int, int, int]:
         result: tuple[int, int, int] = _c.last_boundary(data, start, end)
         return result
     return last_boundary_python(data, start, end)
+
+
+def line_spans(data: bytes | memoryview, start: int = 0, end: int | None = None) -> bytes:
+    """The lines each record ending in ``data[start:end]`` spans, as varints (from a start)."""
+    if _c is not None:
+        result: bytes = _c.line_spans(data, start, end)
+        return result
+    return line_spans_python(bytes(data), start, end)
 
 
 STRAY_CR_REASON = "carriage return (CR) outside quotes: Marketo would read it as a line break"
@@ -112,6 +121,19 @@ def plan(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Pla
         result: Plan = _c.plan(data, start, end, delimiter, grain)
         return result
     return plan_python(data, start, end, delimiter, grain)
+
+
+SpannedPlan = tuple[Problem | None, list[Cut], bool | None, bytes]
+
+
+def plan_with_spans(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> SpannedPlan:
+    """``plan``, and ``line_spans`` of its pieces (``data[start:last cut]``) in the same pass."""
+    if _c is not None:
+        result: SpannedPlan = _c.plan(data, start, end, delimiter, grain, True)
+        return result
+    problem, cuts, checked = plan_python(data, start, end, delimiter, grain)
+    stop = cuts[-1][0] if cuts else start
+    return problem, cuts, checked, line_spans_python(data, start, stop)
 
 
 def plan_python(data: bytes, start: int, end: int, delimiter: bytes, grain: int) -> Plan:

@@ -82,6 +82,31 @@ def record_end(data: bytes, start: int, end: int, parity: int = 0) -> tuple[int,
         parity = 1
 
 
+def varint(value: int) -> bytes:
+    """``value`` as an unsigned LEB128 varint (seven bits a byte, low bits first)."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def line_spans_python(data: bytes, start: int = 0, end: int | None = None) -> bytes:
+    """The lines each record ending in ``data[start:end]`` spans, as varints (one a record)."""
+    stop = len(data) if end is None else end
+    out = bytearray()
+    position = start
+    while position < stop:
+        record_stop, _ = record_end(data, position, stop)
+        if record_stop < 0:
+            break
+        lines = data.count(b"\n", position, record_stop)
+        out += b"\x01" if lines == 1 else varint(lines)
+        position = record_stop
+    return bytes(out)
+
+
 _QUOTED_BODY = re.compile(rb'(?:[^"]|"")*+')
 _PATTERNS: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
 

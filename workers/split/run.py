@@ -40,6 +40,8 @@ from workers.split.header_check import (
     plan_header,
     sniff_delimiter,
 )
+from workers.split.line_index import PendingIndex, index_uri
+from workers.split.manifest import write_manifest
 from workers.split.records import CR_TO_LF, header_end
 from workers.split.rejects import Reject, RejectsWriter
 from workers.split.source_reader import BLOCK_BYTES, Limits, skip_bytes, utf8_blocks
@@ -65,6 +67,7 @@ class SplitOptions:
     rejects_name: str = "rejects.csv"
     block_bytes: int = BLOCK_BYTES  # read size; tests make it tiny
     read_ahead: bool = True  # read (and decompress) in a thread of its own
+    line_index: bool = True  # each record's source line, beside each file (line_index.py)
     max_expansion_ratio: float | None = defaults.SPLIT_MAX_EXPANSION_RATIO  # gzip bombs
     max_source_bytes: int | None = defaults.SPLIT_MAX_SOURCE_BYTES  # per object, decompressed
 
@@ -268,9 +271,12 @@ class SplitRun:
         ready: list[ChunkInfo] = []
         writes = BackgroundWrites(self.storage)
 
-        def write_chunk(index: int, pieces: list[bytes | memoryview]) -> str:
-            uri = join_uri(self.dest, f"{options.file_prefix}-{index:05d}.{out_format}")
-            writes.submit(uri, pieces)
+        def write_chunk(
+            index: int, pieces: list[bytes | memoryview], lines: PendingIndex | None
+        ) -> str:
+            name = f"{options.file_prefix}-{index:05d}.{out_format}"
+            uri = join_uri(self.dest, name)
+            writes.submit(uri, pieces, None if lines is None else (index_uri(uri), lines))
             return uri
 
         splitter = Splitter(
@@ -283,6 +289,7 @@ class SplitRun:
             encoding=options.encoding,
             convert=convert,
             delimiter=in_delimiter.encode(),
+            index_lines=options.line_index,
         )
         announced = 0
         try:
@@ -312,6 +319,10 @@ class SplitRun:
                 result.files = splitter.chunks
                 result.reject_samples = list(rejects.samples)
                 result.rejects_uri = rejects.close()
+                if options.line_index and (result.files or result.rejects_uri):
+                    write_manifest(self.storage, self.dest, self.source, result,
+                                   [info.uri for info, _ in headed], plan, in_format,
+                                   options.target)  # fmt: skip
         if result.rows == 0 and result.rejects == 0:
             what = "header only, no records"
             if len(parts) > 1 or self.source.endswith("/"):

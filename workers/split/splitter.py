@@ -10,7 +10,9 @@ byte, valid UTF-8; a piece that fails is taken apart record by
 record and only the bad records are rejected), then packs pieces into files
 of at most ``limit`` bytes including the header, cutting the last piece of a
 file at the last record that fits. Pieces carry their row count, newline
-count and first source line, so every file knows its rows and source lines.
+count and first source line, so every file knows its rows and source lines, and
+each record's own line goes into the file's line index
+(``workers.split.line_index``).
 
 A record that cannot fit in a file, or whose quoted field is still open at
 the end of its part, is streamed to the rejects file. Pieces are views into
@@ -32,12 +34,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from workers.split.convert import Converter
+from workers.split.line_index import LineIndexBuilder, PendingIndex, Spans, as_indexable
 from workers.split.records import (
     Cut,
     clean,
     iter_records,
     last_boundary,
+    line_spans,
     plan,
+    plan_with_spans,
     problem_reason,
     record_end,
     scan,
@@ -84,8 +89,9 @@ class _Piece:
     end: int
     source: str
     first_line: int
-    newlines: int
+    newlines: int  # in the source (a converted piece may hold fewer)
     rows: int
+    spans: Spans = None  # the source lines each record spans; None: one each
 
 
 def record_size_reason(size: int, header: int, limit: int, note: str = "") -> str:
@@ -111,7 +117,8 @@ def utf8_problem(record: bytes, encoding: str) -> str | None:
     return None
 
 
-ChunkWriter = Callable[[int, list[bytes | memoryview]], str]  # (index, pieces) -> uri
+# (index, pieces, line index or None) -> uri
+ChunkWriter = Callable[[int, list[bytes | memoryview], PendingIndex | None], str]
 
 
 class Splitter:
@@ -129,6 +136,7 @@ class Splitter:
         encoding: str = "utf-8",
         convert: Converter | None = None,
         delimiter: bytes = b",",
+        index_lines: bool = True,
     ) -> None:
         self.header = header
         self.limit = limit
@@ -149,6 +157,7 @@ class Splitter:
         self._rows = 0
         self._first: tuple[str, int] | None = None
         self._last: tuple[str, int] = ("", 0)
+        self._lines = LineIndexBuilder() if index_lines else None
 
     # -- stage 1: blocks of one part -> validated record-aligned pieces ------------
 
@@ -224,12 +233,19 @@ class Splitter:
         scan_end = size if final else data.rfind(b"\n", start) + 1
         position = start
         while position < scan_end:
-            problem, cuts, checked = plan(data, position, scan_end, self.delimiter, self.grain)
+            spans: bytes | None = None
+            if self._lines is None:
+                problem, cuts, checked = plan(data, position, scan_end, self.delimiter, self.grain)
+            else:  # each record's lines too, in the same pass
+                problem, cuts, checked, spans = plan_with_spans(
+                    data, position, scan_end, self.delimiter, self.grain
+                )
             stop = scan_end if problem is None else problem[1]
             if stop > position:
                 last = final and problem is None
                 position, line = self._pieces(data, stats, line, final=last, start=position,
-                                              stop=stop, cuts=cuts, checked=checked)  # fmt: skip
+                                              stop=stop, cuts=cuts, checked=checked,
+                                              spans=spans)  # fmt: skip
             if problem is None:
                 break
             kind, record_start, offset = problem
@@ -255,6 +271,7 @@ class Splitter:
         stop: int,
         cuts: list[Cut],
         checked: bool | None,
+        spans: bytes | None = None,
     ) -> tuple[int, int]:
         """Validate and pack the pieces ``cuts`` of ``data[start:stop]``; returns (rest, line).
 
@@ -262,8 +279,11 @@ class Splitter:
         quote parity is sound in it. With ``final``, ``stop`` is the end of the data
         and what follows the last cut is the last record, without a line ending.
         ``checked``: whether the whole range is clean (None: not known yet).
+        ``spans``: the lines each record of the cuts spans (varints), if known.
         """
         position = start
+        by_record = as_indexable(spans)
+        row = 0
         # Validate all pieces at once: when that is clean, so is every piece of it
         # (pieces end at newlines, which never split a character).
         clean_end = cuts[-1][0] if cuts else start
@@ -275,10 +295,14 @@ class Splitter:
             if cut - position > self.target:
                 self._reject(stats, line, self._size_reason(cut - position), data[position:cut])
             else:
+                piece_spans = None
+                if by_record is not None and newlines != rows:
+                    piece_spans = by_record[row : row + rows]
                 self._validated(data, position, cut, stats, line, newlines, rows,
-                                cut <= clean_end)  # fmt: skip
+                                cut <= clean_end, piece_spans)  # fmt: skip
             line += newlines
             position = cut
+            row += rows
         if not final or position >= stop:
             return position, line
         record = data[position:stop]
@@ -306,9 +330,10 @@ class Splitter:
         newlines: int,
         rows: int,
         checked: bool,
+        spans: Spans = None,
     ) -> None:
         if checked or clean(data, start, end):
-            self._emit(data, start, end, stats, line, newlines, rows)
+            self._emit(data, start, end, stats, line, newlines, rows, spans)
             return
         # Slow path: take the piece apart and reject only the bad records.
         piece = data[start:end]
@@ -339,18 +364,24 @@ class Splitter:
         line: int,
         newlines: int,
         rows: int,
+        spans: Spans = None,
     ) -> None:
-        """Pack valid records; converted first (rejecting wrong field counts) when asked."""
+        """Pack valid records; converted first (rejecting wrong field counts) when asked.
+
+        ``spans``: the lines each record spans, when not all one (found here if not given).
+        """
+        if spans is None and newlines != rows and self._lines is not None:
+            spans = as_indexable(line_spans(data, start, end))
         if self.convert is None:
             stats.rows += rows
-            self._pack(_Piece(data, start, end, stats.uri, line, newlines, rows), stats)
+            self._pack(_Piece(data, start, end, stats.uri, line, newlines, rows, spans), stats)
             return
         piece = data[start:end]
         converted, bad = self.convert(piece)
         if not bad:
             stats.rows += rows
-            self._pack(_Piece(converted, 0, len(converted), stats.uri, line, newlines, rows),
-                       stats)  # fmt: skip
+            self._pack(_Piece(converted, 0, len(converted), stats.uri, line, newlines, rows,
+                              spans), stats)  # fmt: skip
             return
         run_start = 0
         run_line = line
@@ -407,18 +438,26 @@ class Splitter:
         line = piece.first_line
         newlines_left = piece.newlines
         rows_left = piece.rows
+        spans = piece.spans
+        taken = 0
         while position < stop:
             room = self.target - self._size
             if stop - position <= room:
-                self._append(view[position:stop], piece.source, line, newlines_left, rows_left)
+                rest = None if spans is None else spans[taken:]
+                self._append(view[position:stop], piece.source, line, newlines_left, rows_left,
+                             rest)  # fmt: skip
                 return
             cut, newlines, rows = last_boundary(data, position, position + room)
+            taking = None if spans is None else spans[taken : taken + rows]
+            if taking is not None and self.convert is not None:
+                newlines = sum(taking)  # (the source's: a converted record may hold fewer)
             if cut > position:
-                self._append(view[position:cut], piece.source, line, newlines, rows)
+                self._append(view[position:cut], piece.source, line, newlines, rows, taking)
                 self.flush()
                 line += newlines
                 newlines_left -= newlines
                 rows_left -= rows
+                taken += rows
                 position = cut
                 continue
             if self._size:
@@ -429,6 +468,9 @@ class Splitter:
             end = stop if end < 0 else end
             record = data[position:end]
             _, newlines, rows = scan(data, position, end)
+            if spans is not None:
+                newlines = sum(spans[taken : taken + rows])
+                taken += rows
             reason = self._size_reason(len(record), " after conversion")
             self.rejects.add(piece.source, line, reason, record)
             stats.rows -= rows
@@ -438,9 +480,25 @@ class Splitter:
             rows_left -= rows
             position = end
 
-    def _append(self, data: memoryview, source: str, line: int, newlines: int, rows: int) -> None:
+    def _append(
+        self,
+        data: memoryview,
+        source: str,
+        line: int,
+        newlines: int,
+        rows: int,
+        spans: Spans = None,
+    ) -> None:
+        """Add records to the file being filled; ``newlines``: theirs in the source,
+        ``spans``: the lines each spans (None: one each)."""
         if self._first is None:
             self._first = (source, line)
+        lines = self._lines
+        if lines is not None:
+            if spans is None:
+                lines.add_one_line_records(source, line, rows)
+            else:
+                lines.add_spans(source, line, spans, newlines)
         self._pending.append(data)
         self._size += len(data)
         self._rows += rows
@@ -451,7 +509,8 @@ class Splitter:
         if not self._pending or self._first is None:
             return
         index = len(self.chunks)
-        uri = self.write_chunk(index, [self.header, *self._pending])
+        index_data = self._lines.finish() if self._lines is not None else None
+        uri = self.write_chunk(index, [self.header, *self._pending], index_data)
         info = ChunkInfo(
             index=index,
             uri=uri,

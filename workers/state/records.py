@@ -117,6 +117,13 @@ class Load:
     report_uri: str | None = None
     # The W3C trace context (JSON) of the task that started it, when tracing: its steps join it.
     trace_context: str | None = None
+    # Its results file (one row per source row) and its summary (JSON: outcomes, top
+    # reasons), or why it could not be written; the load it retries, the load retrying it.
+    results_uri: str | None = None
+    results_summary: str | None = None
+    results_error: str | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
 
     @cached_property
     def request(self) -> LoadRequest:
@@ -216,6 +223,11 @@ class LoadFields(TypedDict, total=False):
     last_wait: str
     report_uri: str
     trace_context: str
+    results_uri: str
+    results_summary: str
+    results_error: str
+    retry_of: str
+    retried_by: str
 
 
 class LoadCounters(TypedDict, total=False):
