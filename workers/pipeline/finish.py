@@ -23,8 +23,8 @@ from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
-from workers.report.write import write_html
 from workers.pipeline.step_errors import describe, is_unexpected
+from workers.report.write import write_html
 from workers.results.build import ResultsSummary, write_results
 from workers.results.report import results_report
 from workers.state import accounting
