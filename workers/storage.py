@@ -5,6 +5,9 @@ Objects are read as streams, never whole: ``Storage.open`` returns a
 reports how many bytes are left (``len()``), which multipart encoders need.
 The boto3 client is built lazily, on first use, from the settings, so a
 storage object can be created before a worker process forks.
+
+Over 300 lines on purpose: every call the project makes to S3 is here, so how
+its errors map to the project's and how transfers are traced stay in one place.
 """
 
 from __future__ import annotations
@@ -281,9 +284,9 @@ class Storage:
         if not location.is_s3:
             write_whole(Path(location.key), reader)
             return reader.size
-        from boto3.s3.transfer import TransferConfig
-
-        config = TransferConfig(max_concurrency=2, multipart_chunksize=STREAM_PART_BYTES)
+        config = _transfers(max_concurrency=2, multipart_chunksize=STREAM_PART_BYTES)
+        # The pieces are made as the upload reads them (S3 reads of their own): in a traced
+        # process in the caller's thread, so those calls stay under the step's span too.
         self.client.upload_fileobj(reader, location.bucket, location.key, Config=config)
         return reader.size
 
@@ -340,7 +343,7 @@ class Storage:
             return reader.read()
 
 
-def _transfers() -> Any:
+def _transfers(**options: Any) -> Any:
     """boto3's transfer settings: its own threads, except when tracing.
 
     Its threads do not carry the caller's trace, so a traced upload runs in the
@@ -348,4 +351,4 @@ def _transfers() -> Any:
     """
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(use_threads=not traces.enabled())
+    return TransferConfig(use_threads=not traces.enabled(), **options)
