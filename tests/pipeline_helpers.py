@@ -194,6 +194,19 @@ def put_dataset(s3_client: Any, bucket: str, key: str, body: str | bytes) -> str
     return f"s3://{bucket}/{key}"
 
 
+# The tasks every load runs, in order: what Flower, the logs and a trace must all show.
+LOAD_STEPS = frozenset(
+    {
+        "mkto_bulk.start_load",
+        "mkto_bulk.split_source",
+        "mkto_bulk.submit_chunk",
+        "mkto_bulk.poll_chunk",
+        "mkto_bulk.collect_chunk",
+        "mkto_bulk.finish_load",
+    }
+)
+
+
 def assert_rows_accounted(report: dict[str, Any]) -> None:
     """Every input row is submitted, rejected, skipped (blank) or not submitted; every
     submitted row has an outcome."""

@@ -13,20 +13,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.pipeline_helpers import Pipeline, lead_rows
+from tests.pipeline_helpers import LOAD_STEPS, Pipeline, lead_rows
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = ("user", "pass")
 HEADER = "email,firstName,lastName,leadScore\n"
-PIPELINE_TASKS = {
-    "mkto_bulk.start_load",
-    "mkto_bulk.split_source",
-    "mkto_bulk.submit_chunk",
-    "mkto_bulk.poll_chunk",
-    "mkto_bulk.collect_chunk",
-    "mkto_bulk.finish_load",
-}
 
 
 class Flower:
@@ -112,13 +104,13 @@ def test_flower_shows_our_tasks_behind_basic_auth_without_secrets_or_tokens(
         tasks = flower.tasks().values()
         seen = {t["name"] for t in tasks if t.get("state") == "SUCCESS"}
         submits = [t for t in tasks if t["name"] == "mkto_bulk.submit_chunk"]
-        return seen >= PIPELINE_TASKS and len(submits) >= chunks
+        return seen >= LOAD_STEPS and len(submits) >= chunks
 
     wait_for(all_events_arrived, timeout=30, interval=0.2, what="flower to show the load's tasks")
 
     tasks = flower.tasks()
     names = {task["name"] for task in tasks.values()}
-    assert names >= PIPELINE_TASKS, names
+    assert names >= LOAD_STEPS, names
     submitted = set()
     for task in tasks.values():
         if task["name"] in ("mkto_bulk.submit_chunk", "mkto_bulk.collect_chunk"):

@@ -10,19 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset
+from tests.pipeline_helpers import LOAD_STEPS, Pipeline, lead_rows, put_dataset
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, wait_for
 from workers.state import keys as redis_keys
 
 HEADER = "email,firstName,lastName,leadScore\n"
-LOAD_TASKS = {
-    "mkto_bulk.start_load",
-    "mkto_bulk.split_source",
-    "mkto_bulk.submit_chunk",
-    "mkto_bulk.poll_chunk",
-    "mkto_bulk.collect_chunk",
-    "mkto_bulk.finish_load",
-}
 CHUNK_TASKS = {"mkto_bulk.submit_chunk", "mkto_bulk.poll_chunk", "mkto_bulk.collect_chunk"}
 
 
@@ -63,7 +55,7 @@ def test_json_logs_carry_the_loads_fields_on_every_line_and_no_secret(
     assert all({"time", "level", "logger", "process", "message"} <= r.keys() for r in records)
 
     ours = [r for r in records if r.get("load_id") == load_id]
-    assert {r.get("task_name") for r in ours} >= LOAD_TASKS, "every step's lines name the load"
+    assert {r.get("task_name") for r in ours} >= LOAD_STEPS, "every step's lines name the load"
     assert all(r.get("task_id") and r.get("task_name") for r in ours)
     assert all(isinstance(r.get("chunk"), int) for r in ours if r["task_name"] in CHUNK_TASKS)
     assert all(f"load_id={load_id}" not in r["message"] or r.get("load_id") for r in records)
@@ -79,7 +71,7 @@ def test_json_logs_carry_the_loads_fields_on_every_line_and_no_secret(
         assert calls and all(r["marketo"]["code"] == "ok" for r in calls), calls
     # The worker's main process names the task it received (the line is about the task).
     received = [r for r in records if r["message"].endswith(" received")]
-    assert {r["task_name"] for r in received} >= LOAD_TASKS
+    assert {r["task_name"] for r in received} >= LOAD_STEPS
     assert {r["task_id"] for r in ours} <= {r["task_id"] for r in received}
 
     cached = json.loads(pipeline.redis.get(redis_keys.token(SANDBOX_CLIENT_ID)) or "{}")

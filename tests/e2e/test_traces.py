@@ -16,19 +16,11 @@ from typing import Any
 import pytest
 
 from tests.otlp_helpers import ExportedSpan, OtlpReceiver
-from tests.pipeline_helpers import Pipeline, lead_rows, put_dataset
+from tests.pipeline_helpers import LOAD_STEPS, Pipeline, lead_rows, put_dataset
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, wait_for
 from workers.state import keys as redis_keys
 
 HEADER = "email,firstName,lastName,leadScore\n"
-STEPS = {
-    "mkto_bulk.start_load",
-    "mkto_bulk.split_source",
-    "mkto_bulk.submit_chunk",
-    "mkto_bulk.poll_chunk",
-    "mkto_bulk.collect_chunk",
-    "mkto_bulk.finish_load",
-}
 CALLBACK = "etl.load_finished"
 
 
@@ -86,7 +78,7 @@ def test_every_step_of_a_load_is_in_the_trace_its_etl_sent(
     by_id = {s.span_id: s for s in spans}
     ours = [s for s in spans if s.attributes.get("mkto_bulk.load_id") == load_id]
     runs = [s for s in ours if s.name.startswith("run/")]
-    assert {s.attributes["celery.task_name"] for s in runs} >= STEPS
+    assert {s.attributes["celery.task_name"] for s in runs} >= LOAD_STEPS
     assert {s.trace_id for s in ours} == {etl_trace}, "every step of the load in the ETL's trace"
     (start,) = [s for s in runs if s.name == "run/mkto_bulk.start_load"]
     assert start.parent_id == etl_span

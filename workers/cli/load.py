@@ -217,7 +217,7 @@ def load(
     succeeded, with or without row errors (succeeded, succeeded_with_row_errors;
     see the report for the failed rows), and 1 when it failed.
     """
-    from workers.api import LoadWaitTimeout, start_load, wait_for_load
+    from workers.api import start_load
     from workers.errors import InputError, MktoBulkError
 
     payload: dict[str, Any] = {
@@ -241,8 +241,16 @@ def load(
     except MktoBulkError as error:
         raise click.ClickException(str(error)) from None
     click.echo(load_id)
-    if not wait:
-        return
+    if wait:
+        follow(load_id, timeout)
+
+
+def follow(load_id: str, timeout: float | None) -> None:
+    """``--wait``: a progress bar until the load ends, then its summary; exits non-zero
+    when it did not succeed (``EXIT_FAILED``) or the wait ran out (``EXIT_TIMEOUT``)."""
+    from workers.api import LoadWaitTimeout, wait_for_load
+    from workers.errors import MktoBulkError
+
     progress = Progress()
     try:
         status = wait_for_load(load_id, timeout=timeout, interval=0.5, on_progress=progress)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from workers.cli.load import EXIT_FAILED, EXIT_TIMEOUT, InvalidRequest, Progress, summary_lines
+from workers.cli.load import InvalidRequest, follow
 
 
 @click.command(short_help="Load again the rows of a load that failed or were not sent.")
@@ -29,7 +27,7 @@ def retry(load_id: str, wait: bool, timeout: float | None) -> None:
     same retry. Exit status 2 when there is nothing to retry (the load has not
     ended, has no results file, or no such row); with --wait as for `mkto-bulk load`.
     """
-    from workers.api import LoadWaitTimeout, retry_load, wait_for_load
+    from workers.api import retry_load
     from workers.errors import InputError, LoadNotFound, MktoBulkError
 
     try:
@@ -39,20 +37,5 @@ def retry(load_id: str, wait: bool, timeout: float | None) -> None:
     except MktoBulkError as error:
         raise click.ClickException(str(error)) from None
     click.echo(retry_id)
-    if not wait:
-        return
-    progress = Progress()
-    try:
-        status = wait_for_load(retry_id, timeout=timeout, interval=0.5, on_progress=progress)
-    except LoadWaitTimeout as error:
-        progress.close()
-        click.echo(f"Error: {error}; see `mkto-bulk status {retry_id}`", err=True)
-        sys.exit(EXIT_TIMEOUT)
-    except MktoBulkError as error:
-        progress.close()
-        raise click.ClickException(str(error)) from None
-    progress.close()
-    for line in summary_lines(status):
-        click.echo(line)
-    if not status.ok:
-        sys.exit(EXIT_FAILED)
+    if wait:
+        follow(retry_id, timeout)
