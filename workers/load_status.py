@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workers.priority import DEFAULT_PRIORITY
 from workers.state.ledger import TERMINAL_LOAD_STATES, Chunk, ChunkState, Load, LoadState
 
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
@@ -60,6 +61,7 @@ class LoadStatus:
     waiting: str | None = None  # why a live load is not moving, e.g. the daily quota
     waiting_until: float | None = None
     last_error: str | None = None  # the latest unexpected error of one of its steps
+    priority: str = DEFAULT_PRIORITY.value  # which loads' chunks get import slots first
 
     @property
     def terminal(self) -> bool:
@@ -133,4 +135,5 @@ def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
         waiting=load.waiting,
         waiting_until=load.waiting_until,
         last_error=load.last_error,
+        priority=str(params.get("priority") or DEFAULT_PRIORITY.value),
     )

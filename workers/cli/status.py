@@ -63,7 +63,7 @@ def details(status: LoadStatus) -> list[str]:
     parameters = {
         k: v
         for k, v in status.parameters.items()
-        if k not in ("source", "object") and v not in (None, "", {})
+        if k not in ("source", "object", "priority") and v not in (None, "", {})
     }
     lines = [
         f"load:      {status.load_id}",
@@ -72,6 +72,7 @@ def details(status: LoadStatus) -> list[str]:
         f"source:    {status.source}",
         f"object:    {status.object}"
         + (f"  {json.dumps(parameters, sort_keys=True)}" if parameters else ""),
+        f"priority:  {status.priority}",
         f"created:   {_when(status.created_at)}",
         f"finished:  {_when(status.finished_at)}  (elapsed {_duration(status)})",
         f"chunks:    {total} total; {c.split} split, {c.waiting} waiting, {c.queued} queued, "
