@@ -76,7 +76,8 @@ def details(status: LoadStatus) -> list[str]:
         f"created:   {_when(status.created_at)}",
         f"finished:  {_when(status.finished_at)}  (elapsed {_duration(status)})",
         f"chunks:    {total} total; {c.split} split, {c.waiting} waiting, {c.queued} queued, "
-        f"{c.importing} importing, {c.done} done, {c.failed} failed",
+        f"{c.importing} importing, {c.done} done, {c.failed} failed"
+        + (f", {c.cancelled} cancelled" if c.cancelled else ""),
         f"jobs:      {status.jobs_submitted} submitted, {status.jobs_retried} retried",
         f"rows:      {status.rows_read:,} read, {status.rows_rejected:,} rejected, "
         f"{status.rows_submitted:,} submitted, {status.rows_skipped:,} blank lines skipped",
@@ -85,6 +86,7 @@ def details(status: LoadStatus) -> list[str]:
         f"{status.rows_not_submitted:,} not submitted",
         f"error:     {status.error or '-'}",
     ]
+    lines[2:2] = _control_lines(status)
     if status.last_error:
         lines.append(f"last step error: {status.last_error}")
     for index, message in status.chunk_errors[:20]:
@@ -96,6 +98,19 @@ def details(status: LoadStatus) -> list[str]:
         f"rejects:   {status.rejects_uri if status.rows_rejected and status.rejects_uri else '-'}",
         f"report:    {status.report_uri or '-'}",
     ]
+    return lines
+
+
+def _control_lines(status: LoadStatus) -> list[str]:
+    """What a cancel or resume did to the load, under its state."""
+    lines = []
+    if status.cancel_requested_at:
+        lines.append(f"cancel:    requested {_when(status.cancel_requested_at)}; "
+                     f"{status.rows_cancelled:,} rows in {status.chunks.cancelled} chunks not "
+                     "sent" + ("; the split was stopped, the rest of the source not read"
+                               if status.split_stopped else ""))  # fmt: skip
+    if status.resumes:
+        lines.append(f"resumed:   {status.resumes} time(s)")
     return lines
 
 

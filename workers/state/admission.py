@@ -37,12 +37,15 @@ from workers.priority import DEFAULT_PRIORITY, GRANT_ORDER
 from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
 from workers.state import keys as redis_keys
 from workers.state import scripts
+from workers.state.records import CLOSED_LOAD_STATES, ChunkState, LoadState
 from workers.state.redis_text import text
 
 DEFAULT_PERMIT_LEASE_S = 300.0
 
 GHOST_PREFIX = "ghost:"
 PRIORITY_NAMES = json.dumps([p.value for p in GRANT_ORDER])
+CLOSED = json.dumps([state.value for state in CLOSED_LOAD_STATES])
+CANCELLED_MESSAGE = "not sent: the load was cancelled"
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Admission:
         self._requeue_front = script("admission_requeue_front")
         self._withdraw = script("admission_withdraw")
         self._waiting = script("admission_waiting")
+        self._cancel_waiting = script("admission_cancel_waiting")
         self._renew = scripts.register(client, "workers.state", "admission_renew")
 
     def _now_ms(self) -> int:
@@ -101,19 +105,39 @@ class Admission:
         return redis_keys.admission_line(self._instance, load_id)
 
     def enqueue(self, chunk_id: str) -> bool:
-        """Put a chunk at the back of its load's line; False if it is already in line or
-        holds a permit."""
+        """Put a chunk at the back of its load's line; False if it is already in line, holds
+        a permit, or its load was cancelled (its line is closed: see ``cancel_waiting``)."""
         load_id = load_of(chunk_id)
         keys = [self._permits, self._sequence, self.line_key(load_id), redis_keys.load(load_id)]
-        args = [chunk_id, load_id, self._rings, PRIORITY_NAMES, DEFAULT_PRIORITY.value]
-        return bool(self._enqueue(keys=keys, args=args))
+        args = [chunk_id, load_id, self._rings, PRIORITY_NAMES, DEFAULT_PRIORITY.value, CLOSED]
+        return int(self._enqueue(keys=keys, args=args)) == 1
+
+    def cancel_waiting(self, load_id: str, now: float | None = None) -> list[int]:
+        """A cancelling load's waiting chunks out of line and cancelled in the ledger, at once.
+
+        Only while the load is ``cancelling``: its line is emptied, and each chunk
+        ``waiting`` without a permit becomes ``cancelled`` (its rows counted in the
+        load's ``rows_cancelled``). A chunk granted before is left to be submitted, and
+        the grant never gives a cancelled load a permit, so a chunk is either sent or
+        cancelled, never both. Idempotent; the indexes cancelled now.
+        """
+        keys = [
+            redis_keys.load(load_id), redis_keys.load_chunks(load_id), self._permits,
+            self.line_key(load_id),
+        ]  # fmt: skip
+        args = [
+            load_id, redis_keys.chunk_prefix(load_id), self._rings, PRIORITY_NAMES,
+            LoadState.CANCELLING.value, ChunkState.WAITING.value, ChunkState.CANCELLED.value,
+            repr(self._clock() if now is None else now), CANCELLED_MESSAGE,
+        ]  # fmt: skip
+        return sorted(int(index) for index in self._cancel_waiting(keys=keys, args=args))
 
     def grant(self, limit: int = -1) -> list[str]:
         """Hand out free permits: highest priority first, round-robin between its loads."""
         keys = [self._permits, self._hold, self._sequence, self._legacy_waiting]
         args: list[str | int] = [
             self._now_ms(), self._max, self._lease_ms, limit, self._lines, self._rings,
-            PRIORITY_NAMES, DEFAULT_PRIORITY.value, redis_keys.LOAD_PREFIX,
+            PRIORITY_NAMES, DEFAULT_PRIORITY.value, redis_keys.LOAD_PREFIX, CLOSED,
         ]  # fmt: skip
         granted = self._grant(keys=keys, args=args)
         return [text(item) for item in granted]
@@ -133,26 +157,26 @@ class Admission:
 
     def withdraw(self, chunk_id: str) -> bool:
         """Take a chunk out of line without submitting it (its load's source failed)."""
-        return bool(self._take_out(load_of(chunk_id), chunk_id))
-
-    def withdraw_load(self, load_id: str) -> list[str]:
-        """Take every waiting chunk of a load out of line at once; the chunk ids taken."""
-        return self._take_out(load_id, "")
-
-    def _take_out(self, load_id: str, chunk_id: str) -> list[str]:
+        load_id = load_of(chunk_id)
         keys = [self.line_key(load_id)]
-        taken = self._withdraw(keys=keys, args=[load_id, chunk_id, self._rings, PRIORITY_NAMES])
-        return [text(item) for item in taken]
+        args = [load_id, chunk_id, self._rings, PRIORITY_NAMES]
+        return bool(self._withdraw(keys=keys, args=args))
 
-    def too_many_imports(self, chunk_id: str, hold_s: float) -> None:
-        """Marketo said 1016: give the permit back, keep the chunk first in line, hold off."""
-        self._put_first(chunk_id, self._now_ms() + int(hold_s * 1000))
+    def too_many_imports(self, chunk_id: str, hold_s: float) -> bool:
+        """Marketo said 1016: give the permit back, keep the chunk first in line, hold off.
 
-    def requeue_front(self, chunk_id: str) -> None:
-        """Give the permit back and keep the chunk first in line (it waits for the daily quota)."""
-        self._put_first(chunk_id, 0)
+        False if the chunk's load was cancelled (not put back in line).
+        """
+        return self._put_first(chunk_id, self._now_ms() + int(hold_s * 1000))
 
-    def _put_first(self, chunk_id: str, hold_until_ms: int) -> None:
+    def requeue_front(self, chunk_id: str) -> bool:
+        """Give the permit back and keep the chunk first in line (it waits for the daily quota).
+
+        False if the chunk's load was cancelled (not put back in line).
+        """
+        return self._put_first(chunk_id, 0)
+
+    def _put_first(self, chunk_id: str, hold_until_ms: int) -> bool:
         load_id = load_of(chunk_id)
         keys = [
             self._permits, self._hold, self._sequence, self.line_key(load_id),
@@ -160,9 +184,9 @@ class Admission:
         ]  # fmt: skip
         args: list[str | int] = [
             chunk_id, load_id, hold_until_ms, self._rings, PRIORITY_NAMES,
-            DEFAULT_PRIORITY.value,
+            DEFAULT_PRIORITY.value, CLOSED,
         ]  # fmt: skip
-        self._requeue_front(keys=keys, args=args)
+        return int(self._requeue_front(keys=keys, args=args)) == 1
 
     def hold_ghost(self, chunk_id: str, seconds: float) -> None:
         """Keep a slot for a job that a crashed attempt may have created, for ``seconds``.

@@ -35,9 +35,14 @@ def load_chunks(load_id: str) -> str:
     return f"{load(load_id)}:chunks"
 
 
+def chunk_prefix(load_id: str) -> str:
+    """What the records of a load's chunks start with (a cancel's script adds the index)."""
+    return f"{load(load_id)}:chunk:"
+
+
 def chunk(load_id: str, index: int) -> str:
     """Hash: one chunk's record (state, URI, rows, Marketo batch id)."""
-    return f"{load(load_id)}:chunk:{index}"
+    return f"{chunk_prefix(load_id)}{index}"
 
 
 def idempotency(idempotency_key: str) -> str:

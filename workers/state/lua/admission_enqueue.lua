@@ -1,8 +1,13 @@
 -- KEYS: permits, sequence, the load's line, the load's ledger record;
--- ARGV: chunk, load id, ring prefix, priorities (json list), default priority.
+-- ARGV: chunk, load id, ring prefix, priorities (json list), default priority,
+-- closed load states (json list).
 -- Puts the chunk at the back of its load's line, and the load in its priority's ring.
--- Returns 0 (nothing queued) for a chunk holding a permit or already in line.
+-- Returns 0 (nothing queued) for a chunk holding a permit or already in line, and -1
+-- for a chunk whose load's line is closed (cancelled).
 local priorities = cjson.decode(ARGV[4])
+if is_closed(KEYS[4], cjson.decode(ARGV[6])) then
+  return -1
+end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return 0
 end

@@ -1,13 +1,15 @@
 -- KEYS: permits, hold_until, sequence, the line of the earlier version (one for all loads);
 -- ARGV: now_ms, max, lease_ms, limit, line prefix, ring prefix, priorities (json list,
--- in grant order), default priority, load record prefix.
+-- in grant order), default priority, load record prefix, closed load states (json list).
 -- Grants free permits from the highest priority with chunks waiting, round-robin
 -- between its loads: each grant takes the first chunk of the load granted longest
--- ago, and sends that load to the back of its ring.
+-- ago, and sends that load to the back of its ring. A closed line (its load was
+-- cancelled) leaves its ring and is granted nothing; the cancel takes its chunks out.
 -- Ghost permits (jobs that may exist in Marketo unknown to us) free themselves
 -- when their estimated end passes; real permits never do.
 local now = tonumber(ARGV[1])
 local priorities = cjson.decode(ARGV[7])
+local closed = cjson.decode(ARGV[10])
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   if string.sub(member, 1, 6) == 'ghost:' then
     redis.call('ZREM', KEYS[1], member)
@@ -45,13 +47,16 @@ for _, name in ipairs(priorities) do
       break
     end
     local line = ARGV[5] .. load
-    local chunk = redis.call('ZRANGE', line, 0, 0)[1]
+    local chunk = nil
+    if not is_closed(ARGV[9] .. load, closed) then
+      chunk = redis.call('ZRANGE', line, 0, 0)[1]
+    end
     if chunk then
       redis.call('ZREM', line, chunk)
       redis.call('ZADD', KEYS[1], deadline, chunk)
       granted[#granted + 1] = chunk
     end
-    if redis.call('EXISTS', line) == 1 then
+    if chunk and redis.call('EXISTS', line) == 1 then
       redis.call('ZADD', ring, 'XX', redis.call('INCR', KEYS[3]), load)
     else
       redis.call('ZREM', ring, load)

@@ -21,6 +21,18 @@ local function priority_of(load_key, priorities, default)
   return default
 end
 
+-- Whether a load's line is closed: its ledger state is one of `closed` (its load was
+-- cancelled), so nothing of it is queued or granted.
+local function is_closed(load_key, closed)
+  local state = redis.call('HGET', load_key, 'state')
+  for _, name in ipairs(closed) do
+    if name == state then
+      return true
+    end
+  end
+  return false
+end
+
 -- The load id of a chunk id ('<load id>:<index>').
 local function load_of(chunk)
   return string.match(chunk, '^(.*):[^:]*$')
