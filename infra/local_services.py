@@ -70,16 +70,27 @@ class Service:
 
 
 def spawn(
-    name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None
+    name: str,
+    argv: list[str],
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    without: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``argv`` in its own session, logging to ``workdir/<name>.log``.
+
+    The child gets this environment plus ``env``, less the variables whose
+    names start with one of ``without``.
+    """
     log_path = workdir / f"{name}.log"
     log = log_path.open("wb")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(without)}
     process = subprocess.Popen(
         argv,
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**inherited, **(env or {})},
         start_new_session=True,
     )
     return process, log_path

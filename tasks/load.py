@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -35,6 +36,7 @@ from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.transient import transient_boundary
 from workers.schedule import runs as scheduled_runs
 from workers.settings import load_settings
+from workers.telemetry import traces
 
 logger = logging.getLogger(__name__)
 
@@ -43,22 +45,29 @@ RETRY_BASE_S = 2.0
 
 
 class CeleryDispatcher:
-    """Schedules the pipeline's next steps as tasks."""
+    """Schedules the pipeline's next steps as tasks, each sent from inside its load's trace."""
 
     def split(self, load_id: str) -> None:
-        split_source.apply_async((load_id,))
+        with _in_load_trace(load_id):
+            split_source.apply_async((load_id,))
 
     def submit(self, load_id: str, index: int, countdown: float = 0) -> None:
-        submit_chunk.apply_async((load_id, index), countdown=min(countdown, MAX_COUNTDOWN_S))
+        with _in_load_trace(load_id):
+            submit_chunk.apply_async((load_id, index), countdown=min(countdown, MAX_COUNTDOWN_S))
 
     def poll(self, load_id: str, index: int, token: str, countdown: float) -> None:
-        poll_chunk.apply_async((load_id, index, token), countdown=min(countdown, MAX_COUNTDOWN_S))
+        with _in_load_trace(load_id):
+            poll_chunk.apply_async(
+                (load_id, index, token), countdown=min(countdown, MAX_COUNTDOWN_S)
+            )
 
     def collect(self, load_id: str, index: int) -> None:
-        collect_chunk.apply_async((load_id, index))
+        with _in_load_trace(load_id):
+            collect_chunk.apply_async((load_id, index))
 
     def finish(self, load_id: str) -> None:
-        finish_load.apply_async((load_id,))
+        with _in_load_trace(load_id):
+            finish_load.apply_async((load_id,))
 
     def pump(self, countdown: float = 0) -> None:
         pump.apply_async(countdown=min(countdown, MAX_COUNTDOWN_S))
@@ -72,7 +81,13 @@ class CeleryDispatcher:
                 "callback not sent load_id=%s: %s", report.get("load_id"), "; ".join(problems)
             )
             return
-        app.send_task(task_name, kwargs={"report": report}, queue=queue)
+        with _in_load_trace(str(report.get("load_id") or "")):
+            app.send_task(task_name, kwargs={"report": report}, queue=queue)
+
+
+def _in_load_trace(load_id: str) -> AbstractContextManager[None]:
+    """While sending a message about ``load_id``: its trace, stored when it started."""
+    return traces.in_load_trace(load_id, lambda: runtime().ledger.load(load_id).trace_context)
 
 
 DISPATCH = CeleryDispatcher()

@@ -1,4 +1,9 @@
-"""Session-wide real services: a private Redis, an S3 endpoint and the Marketo sandbox."""
+"""Session-wide real services: a private Redis, an S3 endpoint and the Marketo sandbox.
+
+The S3 endpoint is moto's server, except in a module (or test) marked
+``s3_endpoints``: its tests run once against moto and once against a real
+SeaweedFS (ids ``[moto]`` and ``[seaweedfs]``), each started once a session.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,24 @@ import pytest
 
 from tests.pipeline_helpers import Pipeline, pipeline_env
 from tests.sandbox_helpers import admin
-from tests.services import Service, start_redis, start_s3, start_sandbox
+from tests.services import (
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    Service,
+    start_redis,
+    start_s3,
+    start_sandbox,
+    start_seaweedfs,
+)
+
+S3_ENDPOINTS = ("moto", "seaweedfs")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "s3_service" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "s3_endpoints"
+    ):
+        metafunc.parametrize("s3_service", S3_ENDPOINTS, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +65,25 @@ def redis_url(redis_service: Service) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def s3_service(service_dir: Path) -> Iterator[Service]:
+def moto_service(service_dir: Path) -> Iterator[Service]:
     service = start_s3(service_dir)
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_service(service_dir: Path) -> Iterator[Service]:
+    service = start_seaweedfs(service_dir)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_service(request: pytest.FixtureRequest) -> Service:
+    """The session's S3 endpoint: moto, or the one a test marked ``s3_endpoints`` runs on."""
+    kind = getattr(request, "param", "moto")
+    service: Service = request.getfixturevalue(f"{kind}_service")
+    return service
 
 
 @pytest.fixture
@@ -57,8 +94,8 @@ def s3_client(s3_service: Service) -> Any:
         "s3",
         endpoint_url=s3_service.url,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
     )
 
 

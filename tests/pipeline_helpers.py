@@ -16,7 +16,14 @@ import redis
 from celery import Celery
 
 from tests.marketo_helpers import SANDBOX_MUNCHKIN_ID
-from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service, wait_for
+from tests.services import (
+    S3_ACCESS_KEY,
+    S3_SECRET_KEY,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    Service,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = "celery,mkto_split,mkto_marketo,mkto_poll"
@@ -168,8 +175,8 @@ def pipeline_env(
         MARKETO_CLIENT_ID=SANDBOX_CLIENT_ID,
         MARKETO_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
         S3_ENDPOINT_URL=s3.url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ACCESS_KEY_ID=S3_ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=S3_SECRET_KEY,
         AWS_DEFAULT_REGION="us-east-1",
         STAGING_URI=f"s3://{bucket}/loads",
         POLL_MIN_S="0.2",

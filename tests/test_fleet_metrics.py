@@ -18,6 +18,7 @@ from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
 from workers.marketo.metrics import Metrics
 from workers.state.admission import Admission
 from workers.state.ledger import Ledger, LoadState
+from workers.state.records import LoadFields
 
 INSTANCE = "metrics-test"
 MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))
@@ -114,7 +115,7 @@ def test_metrics_are_served_over_http_for_prometheus(fleet: redis.Redis, redis_u
     def answered() -> bool:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
-            return requests.get(url, timeout=1).status_code == 200
+            return requests.get(url, timeout=10).status_code == 200  # a scrape waits on inspect
         except requests.RequestException:
             return False
 
@@ -127,3 +128,55 @@ def test_metrics_are_served_over_http_for_prometheus(fleet: redis.Redis, redis_u
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _at(client: redis.Redis, when: float) -> Ledger:
+    return Ledger(client, clock=lambda: when)
+
+
+def _loading(client: redis.Redis, load_id: str, since: float, chunk_moved: float) -> None:
+    """A load in ``loading`` since ``since``, whose one chunk last moved at ``chunk_moved``."""
+    _at(client, since).create_load(load_id, {"source": f"s3://b/{load_id}"})
+    _at(client, since).update_load(load_id, [LoadState.PENDING], LoadState.LOADING)
+    _at(client, since).add_chunk(load_id, 0, {"uri": f"s3://b/{load_id}/0.csv", "rows": 10})
+    _at(client, chunk_moved).move_chunk(load_id, 0, ["waiting"], "submitting")
+
+
+def test_a_load_whose_chunks_move_is_not_stuck_and_a_wait_for_the_quota_counts_from_the_reset(
+    redis_url: str,
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    now = time.time()
+    hours = 3600.0
+    # loading for two hours, its chunks still moving: not stuck, though the load's own record is old
+    _loading(client, "moving", since=now - 2 * hours, chunk_moved=now - 60)
+    # loading, but nothing has moved for an hour: stuck
+    _loading(client, "quiet", since=now - 3 * hours, chunk_moved=now - hours)
+    # waiting for a reset an hour away: not stuck, however long it has been quiet
+    _loading(client, "waiting", since=now - 5 * hours, chunk_moved=now - 5 * hours)
+    Ledger(client).mark_waiting("waiting", "daily_quota")
+    Ledger(client).set_load_fields("waiting", {"waiting_until": now + hours})
+    # still waiting 40 minutes after the reset it waited for: stuck, quiet since the reset
+    _loading(client, "waited", since=now - 5 * hours, chunk_moved=now - 5 * hours)
+    Ledger(client).mark_waiting("waited", "daily_quota")
+    Ledger(client).set_load_fields("waited", {"waiting_until": now - 2400})
+    # ended: the latest failed one's finish is the time the failed-load alert reads
+    for load_id, finished in (("failed-early", now - 2 * hours), ("failed-late", now - 600)):
+        _at(client, now - 3 * hours).create_load(load_id, {"source": f"s3://b/{load_id}"})
+        fields: LoadFields = {"finished_at": finished}
+        _at(client, finished).update_load(load_id, [LoadState.PENDING], LoadState.FAILED, fields)
+
+    done = subprocess.run(
+        [MKTO_BULK, "metrics", "--once"],
+        env=_env(redis_url), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = _samples(done.stdout)
+
+    assert samples[("mkto_bulk_loads", (("state", "loading"),))] == 4
+    assert samples[("mkto_bulk_loads_waiting", (("reason", "daily_quota"),))] == 2
+    assert samples[("mkto_bulk_loads_stuck", ())] == 2, "quiet and waited, not moving or waiting"
+    assert hours - 5 <= samples[("mkto_bulk_load_quiet_seconds_max", ())] <= hours + 120
+    ended = "mkto_bulk_load_last_ended_timestamp_seconds"
+    assert samples[(ended, (("state", "failed"),))] == pytest.approx(now - 600)
+    assert samples[(ended, (("state", "succeeded"),))] == 0, "none succeeded"

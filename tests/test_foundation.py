@@ -72,6 +72,20 @@ def test_several_bad_settings_are_listed_together_without_their_values() -> None
     assert "\n" not in message and SECRET not in message
 
 
+@pytest.mark.parametrize("staging", ["s3://mkto-bulk//loads", "s3://mkto-bulk/loads/./x"])
+def test_a_staging_prefix_s3_servers_rename_or_refuse_stops_the_worker_at_start(
+    staging: str,
+) -> None:
+    # SeaweedFS stores "a//b" as "a/b" and answers 400 to every key with a "." segment: a
+    # worker with such a prefix would fail each load at its first chunk.
+    result = _run_worker(_env(STAGING_URI=staging, MARKETO_CLIENT_SECRET=SECRET))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "mkto-bulk: invalid settings: STAGING_URI must not have an empty, '.' or '..' segment "
+        "in its prefix: S3-compatible servers rename or refuse such keys"
+    ]
+
+
 def test_the_worker_connects_to_redis_from_redis_url_and_answers_a_ping(
     redis_service: Service, tmp_path: Path
 ) -> None:
@@ -131,6 +145,7 @@ def test_the_private_redis_is_not_the_machine_default(redis_service: Service) ->
     assert redis.Redis.from_url(redis_service.url).ping()
 
 
+@pytest.mark.s3_endpoints
 def test_the_s3_endpoint_speaks_s3_over_http(
     s3_service: Service, s3_client: Any, bucket: str
 ) -> None:

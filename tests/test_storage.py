@@ -1,4 +1,4 @@
-"""The S3 storage layer against a real endpoint over HTTP."""
+"""The S3 storage layer against real endpoints over HTTP: moto and SeaweedFS."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.services import Service
 from workers.errors import SourceNotFound
 from workers.storage import Storage, parse_uri
 from workers.storage_reader import LengthedReader
+
+pytestmark = pytest.mark.s3_endpoints
 
 
 @pytest.fixture
@@ -102,3 +105,17 @@ def test_put_and_read_back(bucket: str, storage: Storage, tmp_path: Path) -> Non
     storage.put(local, [b"z\n"])
     assert storage.read_bytes(local) == b"z\n"
     assert [o.name for o in storage.list_source(str(tmp_path))] == ["x.csv"]
+
+
+def test_a_doubled_slash_in_a_prefix_never_loads_a_marker(
+    s3_service: Service, s3_client: Any, bucket: str, storage: Storage
+) -> None:
+    for key in ["in/_SUCCESS", "in/.part-0.csv.crc", "in/part-0.csv"]:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"email\nx@example.com\n")
+    if s3_service.name == "seaweedfs":
+        # Keys are file paths there: "in//" lists the objects under "in/".
+        assert [o.name for o in storage.list_source(f"s3://{bucket}/in//")] == ["part-0.csv"]
+    else:
+        # Keys are literal (as on AWS): no key starts with "in//".
+        with pytest.raises(SourceNotFound, match="no objects under this prefix"):
+            storage.list_source(f"s3://{bucket}/in//")

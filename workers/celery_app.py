@@ -16,6 +16,7 @@ from workers.schedule import RUN_SCHEDULED_TASK
 from workers.schedule.config import scheduled_loads
 from workers.settings import load_settings
 from workers.state import keys as redis_keys
+from workers.telemetry import logs, traces
 
 # Every countdown a task schedules stays below this, and the broker's
 # visibility timeout stays well above it: a message that waits longer than the
@@ -92,6 +93,7 @@ try:
     # it touches the schedule in Redis, and publishes the entries there (tasks.load);
     # a tick names its entry, so workers need neither the file nor SCHEDULE_FILE.
     SCHEDULED_LOADS = scheduled_loads(_settings) if _command == "beat" else []
+    traces.check(_settings)  # OTEL_TRACES_EXPORTER without the otel extra
 except SettingsError as error:
     # A worker or beat with a bad environment must say why in one line, not a traceback.
     print(f"mkto-bulk: {error}", file=sys.stderr)
@@ -140,3 +142,6 @@ app.conf.update(
     redbeat_redis_options={},
     timezone="UTC",
 )
+# LOG_FORMAT, each task's log context, and traces when OTEL_TRACES_EXPORTER asks for them.
+logs.install(app, _settings, _command)
+traces.install(_settings)

@@ -48,3 +48,14 @@ PUSH_MAX_RECORDS = 10_000  # records in one push; a longer push is refused as a 
 PUSH_SWEEP_INTERVAL_S = 5.0  # beat's safety sweep over the queues' flush times
 PUSH_FLUSH_LEASE_S = 30.0  # one flusher per queue; a killed one's records wait this long
 PUSH_NOT_ENTITLED_RECHECK_S = 3600.0  # how long a 403 4030801 sends queues to bulk import
+
+# Logs and traces (docs/operators/logs-and-traces.md).
+LOG_FORMAT = "text"  # Celery's own lines; "json": one object per line
+OTEL_TRACES_EXPORTER = "none"  # "otlp": OpenTelemetry traces (the otel extra)
+
+# The scheduler integrations (workers/integrations/): what their waits and starts default to.
+AIRFLOW_CONN_ID = "mkto_bulk_default"  # the Airflow connection that names the broker
+INTEGRATION_POLL_INTERVAL_S = 30.0  # how often a wait (task, trigger, sensor) reads the load
+INTEGRATION_START_TIMEOUT_S = 60.0  # how long a start waits for a worker to take it
+INTEGRATION_BROKER_OUTAGE_S = 300.0  # how long a wait rides out an unreachable broker
+INTEGRATION_MISSING_LOAD_S = 120.0  # how long a sensor waits for an unknown load id to appear

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from workers.importers import IMPORTERS
+from workers.load_progress import read_loads
 from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
 from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
 from workers.marketo.metrics import CODE_PREFIX, Metrics
@@ -81,29 +82,12 @@ class FleetCollector(Collector):
         yield from self._push_queues()
 
     def _loads(self) -> Iterator[Metric]:
-        load_ids = Ledger(self.redis).recent_loads(LOADS_SCANNED)
-        pipe = self.redis.pipeline(transaction=False)
-        for load_id in load_ids:
-            pipe.hmget(
-                Ledger.load_key(load_id), "state", "updated_at", "created_at", "waiting_reason"
-            )
-        states: Counter[str] = Counter()
-        waiting: Counter[str] = Counter()
         now = time.time()
-        stuck = 0
-        oldest_quiet = 0.0
-        for state_raw, updated, created, reason in pipe.execute():
-            if state_raw is None:
-                continue
-            state = state_raw.decode()
-            states[state] += 1
-            if state in TERMINAL_LOAD_STATES:
-                continue
-            if reason:
-                waiting[reason.decode()] += 1
-            quiet = now - float(updated or created or now)
-            oldest_quiet = max(oldest_quiet, quiet)
-            stuck += quiet > self.stuck_after_s
+        loads = read_loads(self.redis, Ledger(self.redis).recent_loads(LOADS_SCANNED), now)
+        states = Counter(load.state for load in loads)
+        live = [load for load in loads if load.live]
+        waiting = Counter(load.waiting_reason for load in live if load.waiting_reason)
+        quiet = [now - load.moved_at for load in live]
         by_state = GaugeMetricFamily(
             "mkto_bulk_loads", "loads among the newest recorded, by state", labels=["state"]
         )
@@ -120,14 +104,24 @@ class FleetCollector(Collector):
         yield by_reason
         yield GaugeMetricFamily(
             "mkto_bulk_loads_stuck",
-            f"live loads whose ledger has not changed for {self.stuck_after_s:g} s",
-            value=stuck,
+            f"live loads of which neither the load nor a chunk has changed for "
+            f"{self.stuck_after_s:g} s (a wait for the daily quota counts from the reset)",
+            value=sum(seconds > self.stuck_after_s for seconds in quiet),
         )
         yield GaugeMetricFamily(
             "mkto_bulk_load_quiet_seconds_max",
-            "seconds since the least recently updated live load last changed",
-            value=oldest_quiet,
+            "seconds since the quietest live load (the load or any of its chunks) last changed",
+            value=max(quiet, default=0.0),
         )
+        ended = GaugeMetricFamily(
+            "mkto_bulk_load_last_ended_timestamp_seconds",
+            "when the latest load that ended in each final state finished, Unix time (0: none)",
+            labels=["state"],
+        )
+        for state in sorted(TERMINAL_LOAD_STATES):
+            times = [load.ended_at or 0.0 for load in loads if load.state == state]
+            ended.add_metric([state], max(times, default=0.0))
+        yield ended
 
     def _admission(self) -> Iterator[Metric]:
         snapshot = self.admission.snapshot()

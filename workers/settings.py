@@ -10,6 +10,7 @@ themselves are named in ``workers/defaults.py``.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,6 +32,20 @@ MUNCHKIN_PATTERN = re.compile(r"^[0-9]{3}-[A-Za-z]{3}-[0-9]{3}$")
 # Gzip bombs: how far one source object may expand when read (also SplitOptions' defaults).
 DEFAULT_SPLIT_MAX_EXPANSION_RATIO = defaults.SPLIT_MAX_EXPANSION_RATIO
 DEFAULT_SPLIT_MAX_SOURCE_BYTES = defaults.SPLIT_MAX_SOURCE_BYTES
+
+
+class LogFormat(StrEnum):
+    """How workers and beat write their logs."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class TracesExporter(StrEnum):
+    """Where OpenTelemetry traces go (``none``: not traced)."""
+
+    NONE = "none"
+    OTLP = "otlp"
 
 
 class Settings(BaseSettings):
@@ -297,7 +312,7 @@ class Settings(BaseSettings):
     )
 
     # Object storage.
-    # Set for MinIO or a local endpoint; unset on AWS.
+    # Set for SeaweedFS, MinIO or a local endpoint; unset on AWS.
     s3_endpoint_url: str | None = Field(
         default=None, description="An S3-compatible endpoint (SeaweedFS, MinIO, moto); unset on AWS"
     )
@@ -342,6 +357,27 @@ class Settings(BaseSettings):
         description="Most bytes one source object may hold once decompressed",
     )
 
+    # Logs and traces (docs/operators/logs-and-traces.md).
+    log_format: LogFormat = Field(
+        default=LogFormat(defaults.LOG_FORMAT),
+        description=(
+            "Workers' and beat's logs: text (Celery's lines), or json (one object per line, with "
+            "load_id, chunk, batch_id, task_id and task_name as fields)"
+        ),
+    )
+    otel_traces_exporter: TracesExporter = Field(
+        default=TracesExporter(defaults.OTEL_TRACES_EXPORTER),
+        description=(
+            "OpenTelemetry traces of every load (the otel extra): none, or otlp (OTLP over HTTP "
+            "to OTEL_EXPORTER_OTLP_ENDPOINT, http://localhost:4318 unless set)"
+        ),
+    )
+
+    @field_validator("log_format", "otel_traces_exporter", mode="before")
+    @classmethod
+    def _choices_ignore_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url_is_a_redis_url(cls, value: str) -> str:
@@ -371,7 +407,15 @@ class Settings(BaseSettings):
     def _staging_is_s3(cls, value: str) -> str:
         if not value.startswith("s3://") or len(value) <= len("s3://"):
             raise ValueError("must be an s3://bucket/prefix URI")
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        _, _, prefix = value[len("s3://") :].partition("/")
+        if prefix and {"", ".", ".."} & set(prefix.split("/")):
+            # SeaweedFS (a file system underneath) renames "a//b" to "a/b" and refuses "."/"..".
+            raise ValueError(
+                "must not have an empty, '.' or '..' segment in its prefix: "
+                "S3-compatible servers rename or refuse such keys"
+            )
+        return value
 
     @model_validator(mode="after")
     def _poll_bounds_are_ordered(self) -> Settings:

@@ -1,4 +1,4 @@
-"""Object storage: ``s3://bucket/key`` URIs (AWS, MinIO, any S3 endpoint) and local paths.
+"""Object storage: ``s3://bucket/key`` URIs (AWS, SeaweedFS, any S3 endpoint) and local paths.
 
 Objects are read as streams, never whole: ``Storage.open`` returns a
 ``LengthedReader`` that resumes an interrupted GET from where it stopped and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import IO, Any
 from workers.errors import InputError, SourceNotFound
 from workers.settings import Settings
 from workers.storage_reader import LengthedReader
+from workers.telemetry import traces
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,19 @@ def _hidden(relative: str) -> bool:
     next to the data: none of them is data.
     """
     return any(segment.startswith(("_", ".")) for segment in relative.split("/"))
+
+
+def _below(key: str, prefix: str) -> str:
+    """The part of a listed ``key`` below the ``prefix`` it was listed under (``key`` if none).
+
+    A server that keeps objects as files (SeaweedFS) stores and lists keys
+    normalized, ``a//b`` as ``a/b`` and ``/a`` as ``a``, so a key listed under
+    ``in//`` may start with ``in/`` only.
+    """
+    for listed in (prefix, re.sub("/+", "/", prefix).lstrip("/")):
+        if key.startswith(listed) and len(key) > len(listed):
+            return key[len(listed) :]
+    return key
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,7 @@ class Storage:
             for page in paginator.paginate(Bucket=location.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     key = str(item["Key"])
-                    if key.endswith("/") or _hidden(key[len(prefix) :] or key):
+                    if key.endswith("/") or _hidden(_below(key, prefix)):
                         continue
                     objects.append(ObjectInfo(f"s3://{location.bucket}/{key}", int(item["Size"])))
         except ClientError as error:
@@ -261,7 +276,7 @@ class Storage:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             return
-        self.client.upload_file(str(path), location.bucket, location.key)
+        self.client.upload_file(str(path), location.bucket, location.key, Config=_transfers())
 
     def upload_fileobj(self, handle: IO[bytes], uri: str) -> None:
         """Copy an open binary file (read from its current position) to ``uri``."""
@@ -272,9 +287,46 @@ class Storage:
             with open(target, "wb") as out:
                 shutil.copyfileobj(handle, out, 1024 * 1024)
             return
-        self.client.upload_fileobj(handle, location.bucket, location.key)
+        self.client.upload_fileobj(handle, location.bucket, location.key, Config=_transfers())
+
+    def read_head(self, uri: str, max_bytes: int) -> tuple[bytes, int]:
+        """At most the first ``max_bytes`` of an object (one ranged GET), and its whole size."""
+        location = parse_uri(uri)
+        if not location.is_s3:
+            try:
+                with open(location.key, "rb") as handle:
+                    return handle.read(max_bytes), os.fstat(handle.fileno()).st_size
+            except FileNotFoundError:
+                raise SourceNotFound(f"{uri}: no such file") from None
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(
+                Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{max_bytes - 1}"
+            )
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code == "InvalidRange":  # an empty object
+                return b"", 0
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+                raise SourceNotFound(f"{uri}: no such object") from None
+            raise
+        data: bytes = response["Body"].read()
+        total = str(response.get("ContentRange", "")).rpartition("/")[2]
+        return data, int(total) if total.isdigit() else len(data)
 
     def read_bytes(self, uri: str) -> bytes:
         """A whole (small) object: results, reports, test fixtures."""
         with self.open(uri) as reader:
             return reader.read()
+
+
+def _transfers() -> Any:
+    """boto3's transfer settings: its own threads, except when tracing.
+
+    Its threads do not carry the caller's trace, so a traced upload runs in the
+    caller's thread and its S3 calls are children of the step's span.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(use_threads=not traces.enabled())

@@ -7,7 +7,8 @@ follows it on a progress bar; prints the report and where the failure and
 warning files are; then keeps Flower open until Ctrl-C and stops everything
 it started.
 
-    python -m infra.demo [--leads 300000] [--parts 4] [--fast] [--no-linger] [--keep]
+    python -m infra.demo [--leads 300000] [--parts 4] [--fast] [--s3 seaweedfs|moto]
+                         [--no-linger] [--keep]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from infra.demo.dataset import Planted, generate_parts
-from infra.demo.stack import FLOWER_USER, LocalStack
+from infra.demo.stack import FLOWER_USER, S3_SERVERS, LocalStack
 from infra.local_services import session_tmpdir
 from workers.storage import Storage
 
@@ -42,7 +43,8 @@ def _storage(stack: LocalStack) -> Storage:
 
     client = boto3.client(
         "s3", endpoint_url=stack.s3_url, region_name="us-east-1",
-        aws_access_key_id="demo", aws_secret_access_key="demo",
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip
     return Storage(client=client)
 
@@ -135,7 +137,8 @@ def flower_lines(stack: LocalStack) -> tuple[list[str], bool]:
 
 def run(args: argparse.Namespace, stack: LocalStack) -> int:
     say = print
-    say(f"starting Redis, S3, the Marketo sandbox, 2 workers, beat, Flower (logs: {stack.workdir})")
+    say(f"starting Redis, S3 ({stack.s3}), the Marketo sandbox, 2 workers, beat, Flower "
+        f"(logs: {stack.workdir})")  # fmt: skip
     stack.start()
     say(f"Flower: {stack.flower_url}  user {FLOWER_USER}  password {stack.flower_password}")
     started = time.monotonic()
@@ -175,13 +178,17 @@ def main(argv: list[str] | None = None) -> int:
         "--fast", action="store_true", help="the sandbox imports at once (default: Marketo's pace)"
     )
     parser.add_argument(
+        "--s3", choices=S3_SERVERS, default=S3_SERVERS[0],
+        help="SeaweedFS (checks signatures, as AWS does) or moto (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-linger", dest="linger", action="store_false", help="stop as soon as the load ends"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = session_tmpdir("mkto-bulk-demo-")
-    stack = LocalStack(workdir, realistic=not args.fast)
+    stack = LocalStack(workdir, realistic=not args.fast, s3=args.s3)
     code = 1
     try:
         code = run(args, stack)

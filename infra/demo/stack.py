@@ -1,5 +1,8 @@
 """The whole system on one machine: private Redis, S3, sandbox, workers, beat and Flower.
 
+S3 is SeaweedFS (a real server that checks signatures) or, with ``s3="moto"``,
+moto's server.
+
 Every process runs in its own session on a free loopback port, logs to a file
 in the work directory, and is stopped by :meth:`LocalStack.stop`, whatever
 happened before.
@@ -27,12 +30,14 @@ from infra.local_services import (
     start_sandbox,
     wait_for,
 )
+from infra.seaweedfs import start_seaweedfs
 
 FLOWER_USER = "demo"
 CLIENT_ID = "mkto-bulk-demo"
 # Two workers as a small deployment would run them: one splits, one talks to Marketo.
 WORKERS = {"split": ("celery,mkto_split", 1), "marketo": ("mkto_marketo,mkto_poll", 2)}
 STOP_TIMEOUT_S = 20.0
+S3_SERVERS = ("seaweedfs", "moto")
 
 
 @dataclass
@@ -41,6 +46,7 @@ class LocalStack:
 
     workdir: Path
     realistic: bool = True
+    s3: str = "seaweedfs"
     services: list[Service] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -50,8 +56,12 @@ class LocalStack:
 
     def start(self) -> None:
         redis = self._keep(start_redis(self.workdir, appendonly=True))
-        s3 = self._keep(start_s3(self.workdir))
-        # A secret per run: only the sandbox and the workers ever see it.
+        # Secrets per run: only the services and the workers ever see them.
+        s3_key, s3_secret = "mkto-bulk-demo", secrets.token_urlsafe(24)
+        if self.s3 == "moto":
+            s3 = self._keep(start_s3(self.workdir))
+        else:
+            s3 = self._keep(start_seaweedfs(self.workdir, access_key=s3_key, secret_key=s3_secret))
         secret = secrets.token_urlsafe(24)
         speed = ["--realistic"] if self.realistic else []
         sandbox = self._keep(
@@ -64,8 +74,8 @@ class LocalStack:
             "MARKETO_CLIENT_ID": CLIENT_ID,
             "MARKETO_CLIENT_SECRET": secret,
             "S3_ENDPOINT_URL": s3.url,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_ACCESS_KEY_ID": s3_key,
+            "AWS_SECRET_ACCESS_KEY": s3_secret,
             "AWS_DEFAULT_REGION": "us-east-1",
             "STAGING_URI": "s3://mkto-bulk/loads",
             "PYTHONUNBUFFERED": "1",

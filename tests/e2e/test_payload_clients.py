@@ -47,6 +47,7 @@ def test_the_cli_refuses_an_unknown_encoding_naming_the_option_field(pipeline: P
     assert pipeline.redis.llen("celery") == 0
 
 
+@pytest.mark.serial
 def test_wait_for_load_on_an_unknown_id_says_there_is_no_such_load(redis_url: str) -> None:
     from workers.api import LoadNotFound, wait_for_load
 

@@ -13,6 +13,9 @@ from tests.services import SANDBOX_CLIENT_SECRET, Service
 HEADER = "email,firstName,lastName,leadScore\n"
 
 
+# The one whole load also run on SeaweedFS: workers reading, writing and streaming uploads
+# from a server that checks their signatures.
+@pytest.mark.s3_endpoints
 def test_a_lead_load_accounts_for_every_row_and_keeps_marketos_queue_limits(
     pipeline: Pipeline, sandbox: Service, s3_client: Any, bucket: str
 ) -> None:

@@ -144,13 +144,16 @@ def test_every_object_lands_in_one_batch_or_is_rejected(
 _TYPES = ["string", "integer", "float", "currency", "boolean", "date", "datetime", None]
 _CELLS = st.one_of(
     st.text(max_size=12), st.sampled_from(["", "1", "-7", "3.5", "1e308", "true", "no",
-    "2026-02-28", "2026-02-30", "2026-02-28T10:00:00", "x", " 9 ", "\u2028", "\"q\""])
+    "2026-02-28", "2026-02-30", "2026-02-28T10:00:00", "x", " 9 ", "\u2028", "\"q\"",
+    "-0", "007", "+5", "0", "123456789012345678", "9223372036854775808", "TRUE", "Yes", "1.50",
+    "%s", "50%"])
 )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    columns=st.lists(st.tuples(st.text(min_size=1, max_size=6), st.sampled_from(_TYPES)),
+    columns=st.lists(st.tuples(st.text(min_size=1, max_size=6) | st.just("%s%"),
+                               st.sampled_from(_TYPES)),
                      min_size=1, max_size=6, unique_by=lambda c: c[0]),
     cells=st.lists(_CELLS, min_size=6, max_size=6),
     required=st.booleans(),

@@ -62,6 +62,7 @@ def test_the_demo_loads_every_lead_reports_counts_that_add_up_and_stops_everythi
             process.kill()
             process.wait(10)
     output = "".join(lines)
+    assert "starting Redis, S3 (seaweedfs)," in output  # a real S3 server by default
     assert "enqueued mkto_bulk.start_load by name" in output
     assert re.search(r"load \S+ succeeded_with_row_errors", output), output
     assert "rows read 60,000 = submitted" in output and ": yes" in output, output

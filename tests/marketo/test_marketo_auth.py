@@ -90,6 +90,7 @@ def test_the_token_is_refreshed_ahead_of_expiry(sandbox: Service, redis_url: str
     assert "602" not in seen["calls_by_code"] and "601" not in seen["calls_by_code"]
 
 
+@pytest.mark.serial
 def test_bad_credentials_fail_fast_naming_the_client_id(sandbox: Service, redis_url: str) -> None:
     client = make_client(sandbox, redis_url, secret="wrong-secret-123")
     started = time.monotonic()

@@ -91,6 +91,7 @@ def test_retries_give_up_after_the_limit(sandbox: Service, redis_url: str) -> No
     assert stats(sandbox)["calls_by_endpoint"][DESCRIBE] == 3
 
 
+@pytest.mark.serial
 def test_permanent_errors_are_raised_at_once_with_code_and_message(
     sandbox: Service, redis_url: str
 ) -> None:

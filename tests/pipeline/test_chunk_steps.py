@@ -8,10 +8,10 @@ from pydantic import SecretStr
 
 from tests.pipeline_helpers import RecordingDispatcher
 from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service
-from workers.pipeline import poll, submit
+from workers.pipeline import collect, poll, submit
 from workers.pipeline.runtime import Runtime
 from workers.settings import Settings
-from workers.state.ledger import ChunkState, Ledger
+from workers.state.ledger import ChunkFields, ChunkState, Ledger
 
 
 def runtime_for(redis_url: str, sandbox: Service) -> Runtime:
@@ -45,6 +45,33 @@ def test_a_job_marketo_no_longer_knows_fails_its_chunk_instead_of_polling_foreve
     assert ("finish", ("L",)) in dispatch.calls
     assert rt.ledger.load("L").rows_in_failed_jobs == 7
     assert rt.ledger.load("L").params["object"] == "leads"
+
+
+def test_a_failed_job_retried_forgets_when_the_failed_one_started_importing(
+    redis_url: str, sandbox: Service
+) -> None:
+    rt = runtime_for(redis_url, sandbox)
+    rt.ledger.create_load("L", {"source": "s3://b/k", "object": "leads"}, None,
+                          {"staging": "s3://b/loads/L"})  # fmt: skip
+    rt.ledger.add_chunk("L", 0, {"rows": 7, "bytes": 100, "uri": "s3://b/c"})
+    failed: ChunkFields = {
+        "batch_id": "55",
+        "status": "Failed",
+        "attempts": 1,
+        "importing_since": 1_790_000_000.0,
+        "message": "Import failed",
+    }
+    rt.ledger.move_chunk("L", 0, [ChunkState.WAITING], ChunkState.COLLECTING, failed)
+
+    assert collect.collect(rt, RecordingDispatcher(), "L", 0) == "retry"
+
+    chunk = rt.ledger.chunk("L", 0)
+    assert (chunk.state, chunk.attempts, chunk.last_failure) == (
+        ChunkState.WAITING,
+        2,
+        "Import failed",
+    )
+    assert chunk.importing_since is None, "the next job's polls and timeline start afresh"
 
 
 def test_a_stale_poll_does_nothing(redis_url: str, sandbox: Service) -> None:

@@ -10,8 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from tests.pipeline_helpers import ROOT, Pipeline, lead_rows, put_dataset
 from tests.services import wait_for
+
+pytestmark = pytest.mark.serial  # a stand-by beat takes over within a minute
 
 FAST_BEAT = {"SCHEDULE_TICK_S": "0.5", "BEAT_LOCK_TIMEOUT_S": "3", "RECONCILE_INTERVAL_S": "1"}
 SENDING = "Sending due task load:"

@@ -13,6 +13,8 @@ from workers.errors import HeaderError, InputError
 from workers.split.header_check import ColumnMapping, TargetFields
 from workers.storage import Storage
 
+pytestmark = pytest.mark.s3_endpoints
+
 
 def test_a_50000_column_mapping_gives_a_short_error(
     s3_client: Any, bucket: str, storage: Storage

@@ -19,6 +19,8 @@ from workers.split.header_check import ColumnMapping
 from workers.split.run import SplitResult
 from workers.storage import Storage
 
+pytestmark = pytest.mark.s3_endpoints
+
 STRAY_CR = "carriage return (CR) outside quotes: Marketo would read it as a line break"
 
 

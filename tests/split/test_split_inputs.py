@@ -17,6 +17,8 @@ from tests.split.split_helpers import put, records, split
 from workers.errors import HeaderError, InputError
 from workers.storage import Storage
 
+pytestmark = pytest.mark.s3_endpoints
+
 HEADER = b"email,firstName,notes\n"
 
 

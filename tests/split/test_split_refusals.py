@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline_helpers import Pipeline, read_report
+from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.split.split_helpers import put, records
 
 HEADER = b"email,firstName,notes\n"
@@ -18,8 +19,8 @@ HEADER = b"email,firstName,notes\n"
 @pytest.fixture
 def cli_env(s3_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3_ENDPOINT_URL", s3_service.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
 
 
 def cli_error(args: list[str]) -> str:
@@ -35,6 +36,7 @@ def cli_error(args: list[str]) -> str:
     return outcome.output.strip().splitlines()[-1]
 
 
+@pytest.mark.s3_endpoints
 @pytest.mark.usefixtures("cli_env")
 def test_cli_refuses_bad_options_and_destinations_in_one_line(
     s3_client: Any, bucket: str, tmp_path: Path

@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.split.split_helpers import put, split
 from workers.errors import HeaderError, InputError, SourceNotFound, TooManyRejects
 from workers.split.header_check import ColumnMapping, TargetFields
 from workers.split.run import SplitOptions, SplitRun, split_dataset
 from workers.storage import Storage
+
+pytestmark = pytest.mark.s3_endpoints
 
 HEADER = b"email,firstName,notes\n"
 
@@ -237,8 +240,8 @@ def test_cli_split_s3_to_s3(
     from workers.cli import cli
 
     monkeypatch.setenv("S3_ENDPOINT_URL", s3_service.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
     put(s3_client, bucket, "cli.csv", HEADER + records(20) + b"z@x.com,\x00,\n")
     mapping = tmp_path / "map.json"
     mapping.write_text('{"notes": null}')

@@ -20,6 +20,8 @@ from tests.pipeline_helpers import (
 from tests.sandbox_helpers import admin
 from tests.services import Service, wait_for
 
+pytestmark = pytest.mark.serial  # a dead splitter is replaced within a minute
+
 HEADER = "email,firstName,lastName,leadScore\n"
 ROWS = 3000
 NOTICED_WITHIN_S = 60  # a dead splitter's load is split again and finished within this

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "metrics": "workers.cli.metrics:metrics",
     "push": "workers.cli.push:push",
     "quota": "workers.cli.quota:quota",
+    "report": "workers.cli.report:report",
     "resume": "workers.cli.control:resume",
     "sandbox": "workers.cli.sandbox:sandbox",
     "schedule": "workers.cli.schedule:schedule",

@@ -7,6 +7,7 @@ import threading
 import click
 
 DEFAULT_PORT = 9808
+INSPECT_TIMEOUT_S = 1.0  # how long a scrape waits for workers to say which queues they consume
 
 
 @click.command(short_help="Serve (or print) Prometheus metrics read from Redis.")
@@ -19,16 +20,27 @@ DEFAULT_PORT = 9808
     show_default=True,
     help="Seconds without progress after which a live load counts as stuck.",
 )
+@click.option(
+    "--inspect-timeout",
+    type=float,
+    default=INSPECT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a scrape waits for workers to say which queues they consume.",
+)
 @click.option("--once", is_flag=True, help="Print the metrics once and exit (for a textfile).")
-def metrics(port: int, address: str, stuck_after: float, once: bool) -> None:
+def metrics(
+    port: int, address: str, stuck_after: float, inspect_timeout: float, once: bool
+) -> None:
     """Loads by state, stuck loads, import jobs held, daily quota use and Marketo error codes.
 
-    Reads only Redis (REDIS_URL), never Marketo: any number of exporters can run.
-    Flower's own /metrics covers tasks, queues and workers.
+    Also each queue's messages waiting in the broker, and the workers consuming it
+    (those answering Celery's inspect). Reads only Redis (REDIS_URL), never Marketo:
+    any number of exporters can run. Flower's own /metrics covers tasks and workers.
     """
     import redis
     from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+    from workers.broker_metrics import BrokerCollector
     from workers.errors import SettingsError
     from workers.fleet_metrics import FleetCollector
     from workers.settings import load_settings
@@ -40,6 +52,9 @@ def metrics(port: int, address: str, stuck_after: float, once: bool) -> None:
     registry = CollectorRegistry()
     client = redis.Redis.from_url(settings.redis_url)
     registry.register(FleetCollector(client, settings, stuck_after_s=stuck_after))
+    registry.register(
+        BrokerCollector(client, settings.redis_url, inspect_timeout_s=inspect_timeout)
+    )
     if once:
         try:
             click.echo(generate_latest(registry).decode(), nl=False)

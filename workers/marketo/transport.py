@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.auth
@@ -26,6 +27,7 @@ from workers.errors import (
     MarketoTransportError,
     marketo_error,
 )
+from workers.telemetry import traces
 
 DEFAULT_CONNECT_TIMEOUT_S = defaults.MARKETO_CONNECT_TIMEOUT_S
 DEFAULT_READ_TIMEOUT_S = defaults.MARKETO_READ_TIMEOUT_S
@@ -108,7 +110,28 @@ class Transport:
         timeout: tuple[float, float] | None = None,
         auth: requests.auth.AuthBase | None = None,
     ) -> requests.Response:
-        """Send one request; raise MarketoTransportError if no HTTP answer came back."""
+        """Send one request; raise MarketoTransportError if no HTTP answer came back.
+
+        When tracing, the request is a client span: its method, URL without the
+        query and status, never a header or a body (the token, the secret).
+        """
+        with traces.span(f"marketo {method} {path}", _span_attributes(method, url)) as span:
+            response = self._send(method, url, path, headers, params, data, stream, timeout, auth)
+            traces.http_status(span, response.status_code)
+            return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        data: Any,
+        stream: bool,
+        timeout: tuple[float, float] | None,
+        auth: requests.auth.AuthBase | None,
+    ) -> requests.Response:
         try:
             return self.session.request(
                 method,
@@ -140,6 +163,19 @@ class Transport:
             ) from None
         except requests.exceptions.ChunkedEncodingError:
             raise MarketoTransportError("connection", f"{method} {path}: answer cut off") from None
+
+
+def _span_attributes(method: str, url: str) -> dict[str, str | int]:
+    """A request's span attributes (OpenTelemetry's HTTP names): no query, no credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    attributes: dict[str, str | int] = {"http.request.method": method, "server.address": host}
+    if parts.port is not None:
+        attributes["server.port"] = parts.port
+        netloc += f":{parts.port}"
+    attributes["url.full"] = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return attributes
 
 
 def iter_body(response: requests.Response, path: str, chunk_bytes: int) -> Iterator[bytes]:

@@ -19,6 +19,7 @@ from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
 from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger, LoadState
 from workers.targets import import_target
+from workers.telemetry.context import bind
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def collect(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> Step
     """Copy Marketo's failure and warning files to S3; retry a Failed job a bounded number
     of times."""
     chunk = rt.ledger.chunk(load_id, index)
+    bind(batch_id=chunk.batch_id)
     if chunk.state != ChunkState.COLLECTING:
         return StepOutcome.NOT_COLLECTING
     try:
@@ -84,6 +86,8 @@ def _collect(
                     "attempts": attempts + 1,
                     "batch_id": "",
                     "status": "",
+                    # The next job's own start, for its polls and the report's timeline.
+                    "importing_since": "",
                     "last_failure": chunk.message or "",
                 },
                 {"jobs_retried": 1, "api_calls": calls},

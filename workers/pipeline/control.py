@@ -105,6 +105,7 @@ def _back_to_waiting(rt: Runtime, chunk: Chunk, resume: int) -> Transition:
                 "resumed_in": resume,
                 "batch_id": "",
                 "status": "",
+                "importing_since": "",  # the next job's own start, for its polls
                 "message": "",
                 "last_failure": chunk.message or chunk.last_failure or "",
                 "failures_uri": "",

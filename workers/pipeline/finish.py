@@ -3,6 +3,7 @@
 The report (JSON in S3, next to the load) is the durable record of the
 ledger: per chunk its batch id, sizes, Marketo's counts and links to the
 failure and warning files, and totals that account for every input row.
+``report.html`` beside it draws the same record (``workers.report``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from workers.pipeline import quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
+from workers.report.write import write_html
 from workers.state import accounting
 from workers.state.ledger import (
     ACTIVE_LOADS,
@@ -176,6 +178,23 @@ def final_state(load: Load, chunks: list[Chunk], sending: Sending | None = None)
     return LoadState.SUCCEEDED
 
 
+def _write_page(
+    rt: Runtime, load: Load, chunks: list[Chunk], state: LoadState, finished_at: float
+) -> str | None:
+    """``report.html`` next to ``report.json``; its URI, or None when it could not be written.
+
+    The page is a view of the report: a failure to build or store it is logged and
+    never holds the load back from its final state.
+    """
+    try:
+        return write_html(rt.storage, load, chunks, state=state, finished_at=finished_at)
+    except Exception as error:
+        logger.warning(
+            "load_id=%s report.html not written: %s: %s", load.load_id, type(error).__name__, error
+        )
+        return None
+
+
 def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | LoadState:
     """Close the load once it is split and every chunk is terminal; idempotent.
 
@@ -193,7 +212,10 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
         return StepOutcome.IN_PROGRESS
-    sending = rt.importer_for(load.request).sending(chunks)
+    # From the recorded parameters, not the parsed request: a load whose request no longer
+    # validates (recorded before a rule) still finishes, failed, with its report.
+    api = str(load.params.get("api") or defaults.IMPORT_API)
+    sending = rt.importer_named(api).sending(chunks) if api in IMPORTERS else None
     state = final_state(load, chunks, sending)
     fields: LoadFields = {}
     if state == LoadState.COUNTS_MISMATCH:
@@ -203,6 +225,7 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
     report = build_report(load, chunks, sending)
     report["state"] = state.value
     report["finished_at"] = time.time()
+    report["report_html"] = _write_page(rt, load, chunks, state, report["finished_at"])
     # Each resume writes its own report; the earlier ones stay.
     name = f"report-resume-{load.resumes}.json" if load.resumes else "report.json"
     report_uri = load.staged(name)

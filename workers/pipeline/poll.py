@@ -25,6 +25,7 @@ from workers.pipeline.step_errors import is_unexpected
 from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
 from workers.state.redis_text import text
 from workers.targets import import_target
+from workers.telemetry.context import bind
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def poll(
     Returns what happened, or, when Marketo answered, its status of the job.
     """
     chunk = rt.ledger.chunk(load_id, index)
+    bind(batch_id=chunk.batch_id)
     if chunk.state != ChunkState.SUBMITTED or chunk.poll_token != token:
         return StepOutcome.STALE
     try:

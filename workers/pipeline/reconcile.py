@@ -27,6 +27,7 @@ from workers.state.ledger import (
     LoadState,
 )
 from workers.state.redis_text import text
+from workers.telemetry.context import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
     for raw in rt.redis.smembers(ACTIVE_LOADS):
         load_id = text(raw)
         try:
-            _reconcile_load(rt, dispatch, load_id, counts)
+            with log_context(load_id=load_id):
+                _reconcile_load(rt, dispatch, load_id, counts)
         except DamagedLedgerRecord as error:  # one unreadable record must not stop the sweep
             logger.error("reconcile skipped load_id=%s: %s", load_id, error)
             counts["damaged"] += 1

@@ -88,7 +88,10 @@ class Runtime:
 
         The payload's ``api`` chooses it; a load without one uses bulk import.
         """
-        name = request.api or defaults.IMPORT_API
+        return self.importer_named(request.api or defaults.IMPORT_API)
+
+    def importer_named(self, name: str) -> Importer:
+        """The import API ``name`` (one of ``workers.importers.IMPORTERS``)."""
         if name not in self.importers:
             self.importers[name] = make_importer(name, self.marketo)
         return self.importers[name]

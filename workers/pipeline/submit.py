@@ -35,6 +35,7 @@ from workers.state import keys as redis_keys
 from workers.state.lease import Lease
 from workers.state.ledger import Chunk, ChunkState, Ledger
 from workers.targets import import_target
+from workers.telemetry.context import bind
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def _submit(
     except PermanentError as error:
         return _fail_holding_chunk(rt, dispatch, chunk, load_id, ChunkState.SUBMITTING, error, 0)
     quota_wait.clear(rt, load_id, load)
+    bind(batch_id=status.job_id)
     now = time.time()
     token = uuid.uuid4().hex
     recorded = rt.ledger.move_chunk(

@@ -10,6 +10,7 @@ its slowest stage instead of the sum of all three). Memory stays bounded:
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections import deque
@@ -58,7 +59,9 @@ def read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD) -> Generator[by
             return
         offer(_End())
 
-    thread = threading.Thread(target=produce, name="split-read", daemon=True)
+    # The caller's context (its log fields, its trace) goes with the work into the thread.
+    run = contextvars.copy_context().run
+    thread = threading.Thread(target=run, args=(produce,), name="split-read", daemon=True)
     thread.start()
     try:
         while True:
@@ -92,7 +95,8 @@ class BackgroundWrites:
         """Queue one file (waits while ``max_pending`` files are still unwritten)."""
         while len(self._waiting) >= self.max_pending:
             self._waiting.popleft().result()
-        future = self._executor.submit(self.storage.put, uri, pieces)
+        run = contextvars.copy_context().run  # the caller's log fields and trace
+        future = self._executor.submit(run, self.storage.put, uri, pieces)
         self._futures.append(future)
         self._waiting.append(future)
 

@@ -133,6 +133,8 @@ class Load:
     last_wait: str | None = None
     quota_waits: int = 0
     report_uri: str | None = None
+    # The W3C trace context (JSON) of the task that started it, when tracing: its steps join it.
+    trace_context: str | None = None
 
     @property
     def rows_sent(self) -> int:
@@ -240,6 +242,7 @@ class LoadFields(TypedDict, total=False):
     waiting_until: float
     last_wait: str
     report_uri: str
+    trace_context: str
 
 
 class LoadCounters(TypedDict, total=False):
@@ -280,7 +283,7 @@ class ChunkFields(TypedDict, total=False):
     submitted_at: float
     poll_token: str
     status: str
-    importing_since: float
+    importing_since: float | Literal[""]
     finished_at: float
     processed: int
     failed: int
