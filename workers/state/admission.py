@@ -10,7 +10,9 @@ worker processes on any number of hosts see one consistent picture:
   go to the highest priority with chunks waiting, and within it round-robin: each
   grant takes the first chunk of the load granted longest ago, which then goes to
   the back of its ring. A load joins its ring at the back. Its priority is its
-  payload's, read from its ledger record by the scripts;
+  payload's, read from its ledger record by the scripts, and so is its state: a
+  cancelled load's line is closed (nothing queued, nothing granted), and
+  ``cancel_waiting`` takes what is left in it out at once;
 - ``permits``: a sorted set of chunk ids holding a permit, scored by the lease
   deadline (epoch ms). A permit is taken before the POST and returned when a
   poll sees the job terminal;
