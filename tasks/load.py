@@ -29,7 +29,7 @@ from workers.errors import (
     UnexpectedStepError,
 )
 from workers.load_request import callback_problems
-from workers.pipeline import collect, finish, poll, retry, split, start, submit
+from workers.pipeline import collect, control, finish, poll, retry, split, start, submit
 from workers.pipeline import reconcile as reconcile_step
 from workers.pipeline.runtime import runtime
 from workers.pipeline.step_errors import describe, is_unexpected
@@ -208,6 +208,21 @@ def pump(self: Task) -> int:
 def reconcile(self: Task) -> dict[str, int]:
     """``workers.pipeline.reconcile``: re-drive every step a crash or lost message left."""
     return _run(self, lambda: reconcile_step.reconcile(runtime(), DISPATCH))
+
+
+@app.task(name="mkto_bulk.cancel_load", bind=True)
+def cancel_load(self: Task, load_id: str) -> dict[str, Any]:
+    """``workers.pipeline.control``: cancel a load; its jobs already in Marketo finish.
+
+    Returns ``{"load_id", "outcome", "state", "message"}`` (docs: priorities-cancel-resume).
+    """
+    return _run(self, lambda: control.cancel(runtime(), DISPATCH, load_id))
+
+
+@app.task(name="mkto_bulk.resume_load", bind=True)
+def resume_load(self: Task, load_id: str) -> dict[str, Any]:
+    """``workers.pipeline.control``: resume a cancelled or failed load's unsent chunks."""
+    return _run(self, lambda: control.resume(runtime(), DISPATCH, load_id))
 
 
 @app.task(name="mkto_bulk.run_scheduled", bind=True)

@@ -27,7 +27,7 @@ from tests.services import (
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = "celery,mkto_split,mkto_marketo,mkto_poll"
-TERMINAL = {"succeeded", "succeeded_with_row_errors", "failed", "counts_mismatch"}
+TERMINAL = {"succeeded", "succeeded_with_row_errors", "failed", "counts_mismatch", "cancelled"}
 
 
 @dataclass
@@ -208,20 +208,28 @@ LOAD_STEPS = frozenset(
 
 
 def assert_rows_accounted(report: dict[str, Any]) -> None:
-    """Every input row is submitted, rejected, skipped (blank) or not submitted; every
-    submitted row has an outcome."""
+    """Every input row is submitted, rejected, skipped (blank), not submitted or cancelled
+    (never sent); every submitted row has an outcome."""
     totals = report["totals"]
     accounted = (
         totals["rows_submitted"]
         + totals["rows_rejected"]
         + totals["rows_not_submitted"]
         + totals["rows_skipped"]
+        + totals["rows_cancelled"]
     )
     assert totals["rows_read"] == accounted, totals
     outcome = totals["rows_processed"] + totals["rows_failed"] + totals["rows_in_failed_jobs"]
     assert totals["rows_submitted"] == outcome, totals
-    submitted = [c for c in report["chunks"] if c["state"] != "failed" or c["batch_id"]]
+    submitted = [
+        c
+        for c in report["chunks"]
+        if c["state"] not in ("failed", "cancelled") or (c["state"] == "failed" and c["batch_id"])
+    ]
     assert totals["rows_submitted"] == sum(c["rows"] for c in submitted), totals
+    cancelled = [c for c in report["chunks"] if c["state"] == "cancelled"]
+    assert totals["rows_cancelled"] == sum(c["rows"] for c in cancelled), totals
+    assert all(c["batch_id"] is None for c in cancelled), cancelled
     for chunk in report["chunks"]:
         if chunk["state"] == "done":
             assert chunk["rows"] == chunk["processed"] + chunk["failed"], chunk

@@ -85,6 +85,12 @@ def test_metrics_once_shows_stuck_loads_jobs_held_quota_share_and_1016s(
     assert samples[("mkto_bulk_load_quiet_seconds_max", ())] >= 3500
     assert samples[("mkto_bulk_import_jobs_outstanding", instance)] == 2
     assert samples[("mkto_bulk_chunks_waiting", instance)] == 1
+    by_priority = {
+        dict(k[1])["priority"]: v
+        for k, v in samples.items()
+        if k[0] == "mkto_bulk_chunks_waiting_by_priority"
+    }
+    assert by_priority == {"high": 0, "normal": 1, "low": 0}
     assert samples[("mkto_bulk_marketo_daily_share", instance)] == 8000
     lanes = {k[1]: v for k, v in samples.items() if k[0] == "mkto_bulk_lane_chunks_in_flight"}
     assert lanes == {

@@ -186,3 +186,15 @@ def test_a_bad_company_or_list_member_payload_is_refused_naming_the_field(
     with pytest.raises(InputError) as caught:
         parse_load_request(merged)
     assert str(caught.value) == f"invalid load request: {message}"
+
+
+def test_a_load_names_its_priority_and_a_payload_without_one_is_normal_and_unchanged() -> None:
+    urgent = parse_load_request({"source": "s3://etl/k", "object": "leads", "priority": "high"})
+    assert urgent.load_priority == "high"
+    assert urgent.to_json()["priority"] == "high"
+    plain = parse_load_request({"source": "s3://etl/k", "object": "leads"})
+    assert plain.load_priority == "normal"
+    # Left out, as before: an idempotency key's stored payload still matches a repeat.
+    assert "priority" not in plain.to_json()
+    with pytest.raises(InputError, match=r"priority: Input should be 'high', 'normal' or 'low'"):
+        parse_load_request({"source": "s3://etl/k", "object": "leads", "priority": "urgent"})

@@ -1,4 +1,5 @@
-"""The Python entry point: start a load, read how it is doing, list recent loads, retry one.
+"""The Python entry point: start a load, read how it is doing, list recent loads, retry,
+cancel and resume one.
 
 Starting a load only enqueues ``mkto_bulk.start_load`` on the broker, exactly
 as an ETL's ``send_task`` does, so the caller needs Redis but neither the
@@ -20,6 +21,7 @@ import redis
 from workers.errors import (
     DamagedLedgerRecord,
     InputError,
+    LoadControlRefused,
     LoadNotFound,
     LoadWaitTimeout,
     MktoBulkError,
@@ -30,6 +32,7 @@ from workers.load_status import LoadStatus, summarize
 from workers.push.client import push_records as push_records  # pushed records (workers/push/)
 from workers.queues import ENTRY_QUEUE
 from workers.settings import load_settings
+from workers.state.control import ControlAnswer, LoadControl, Outcome
 from workers.state.ledger import (
     Ledger,
     LedgerError,
@@ -286,3 +289,46 @@ def retry_load(
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         wait_for_load(retry_id, timeout=left, on_progress=on_progress, redis_url=url)
     return retry_id
+
+
+def cancel_load(load_id: str, *, redis_url: str | None = None) -> ControlAnswer:
+    """Cancel a load: from now on nothing more of it is sent; its jobs already in Marketo
+    finish and are collected, and it ends ``cancelled`` with a report of what was sent.
+
+    Takes effect at once (a step in Redis); a worker then takes its waiting chunks out
+    of line (``mkto_bulk.cancel_load``; the reconciler would too). A second cancel says
+    so and changes nothing. :class:`LoadControlRefused` for a load that already ended.
+    """
+    return _control(load_id, redis_url, "mkto_bulk.cancel_load", LoadControl.request_cancel)
+
+
+def resume_load(load_id: str, *, redis_url: str | None = None) -> ControlAnswer:
+    """Resume a cancelled or failed load: its unsent and failed chunks go back in line, it
+    is ``loading`` again and ends with a new report; chunks done are not sent again.
+
+    A load still running is left alone (the answer says so). :class:`LoadControlRefused`
+    for a load that succeeded, did not add up, or whose source failed.
+    """
+    return _control(load_id, redis_url, "mkto_bulk.resume_load", LoadControl.request_resume)
+
+
+def _control(
+    load_id: str,
+    redis_url: str | None,
+    task: str,
+    request: Callable[[LoadControl, str], ControlAnswer],
+) -> ControlAnswer:
+    from kombu.exceptions import OperationalError
+
+    url = redis_url or load_settings().redis_url
+    try:
+        answer = request(LoadControl(_redis(url)), load_id)
+        if answer.outcome in (Outcome.CANCELLING, Outcome.RESUMED):
+            _client_app(url).send_task(task, kwargs={"load_id": load_id}, queue=ENTRY_QUEUE)
+    except LedgerError:
+        raise LoadNotFound(f"no load {load_id!r}") from None
+    except (OperationalError, redis.RedisError) as error:
+        raise TransientError(f"cannot reach Redis (REDIS_URL): {error}") from None
+    if answer.refused:
+        raise LoadControlRefused(answer.message)
+    return answer

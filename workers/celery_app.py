@@ -42,6 +42,8 @@ RESULT_RETRY_MAX_SLEEP_MS = 2000
 ROUTES = {
     "mkto_bulk.start_load": {"queue": ENTRY_QUEUE},
     "mkto_bulk.push_records": {"queue": ENTRY_QUEUE},  # quick: checks records, appends them
+    "mkto_bulk.cancel_load": {"queue": ENTRY_QUEUE},  # quick: a few Redis scripts
+    "mkto_bulk.resume_load": {"queue": ENTRY_QUEUE},
     "mkto_bulk.push_flush": {"queue": MARKETO_QUEUE},
     RUN_SCHEDULED_TASK: {"queue": ENTRY_QUEUE},  # quick: checks a source, starts a load
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},

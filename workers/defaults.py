@@ -33,6 +33,9 @@ REJECT_THRESHOLD = 0.01
 SPLIT_MAX_EXPANSION_RATIO = 200.0
 SPLIT_MAX_SOURCE_BYTES = 50_000_000_000
 
+# A load's priority when its payload names none (workers/priority.py: high, normal, low).
+LOAD_PRIORITY = "normal"
+
 # The import API a load goes through (a name in workers.importers.IMPORTERS).
 IMPORT_API = "bulk"
 # Chunks of Data Ingestion loads being sent at once per instance (each a run of requests).

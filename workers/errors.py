@@ -38,6 +38,7 @@ the other is given in brackets)::
     |    |    +-- IngestionNotEntitled
     |    +-- UnexpectedStepError
     |    +-- LoadNotFound
+    |    +-- LoadControlRefused
     |    +-- LedgerError [RuntimeError]
     +-- MarketoError (never raised itself: always transient or permanent)
     +-- LeaseLost (neither: the holder stops and the new owner goes on)
@@ -336,6 +337,11 @@ class DamagedLedgerRecord(MktoBulkError, ValueError):
 
 class LoadNotFound(PermanentError):
     """The ledger has no such load (a wrong id, or no worker has picked up its start yet)."""
+
+
+class LoadControlRefused(PermanentError):
+    """A cancel or resume that does not apply to the load in its state (a load that ended
+    cannot be cancelled; one that succeeded cannot be resumed); the message says why."""
 
 
 class LoadWaitTimeout(TransientError):

@@ -134,6 +134,14 @@ class FleetCollector(Collector):
             gauge = GaugeMetricFamily(f"mkto_bulk_{name}", help_text, labels=labels)
             gauge.add_metric([self.instance], value)
             yield gauge
+        by_priority = GaugeMetricFamily(
+            "mkto_bulk_chunks_waiting_by_priority",
+            "chunks waiting for an import slot, by their load's priority (high goes first)",
+            labels=["instance", "priority"],
+        )
+        for priority, waiting in snapshot.waiting_by_priority.items():
+            by_priority.add_metric([self.instance, priority], waiting)
+        yield by_priority
 
     def _marketo(self) -> Iterator[Metric]:
         labels = ["instance"]

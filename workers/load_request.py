@@ -36,6 +36,7 @@ from workers.errors import InputError
 from workers.objects import REGISTRY, SPECS, ObjectType
 from workers.objects.base import MAX_ID, PayloadField, V
 from workers.payload_text import field_limits, shown, unsendable
+from workers.priority import DEFAULT_PRIORITY, Priority
 from workers.queues import queue_refusal
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ class _How(BaseModel):
     mapping: dict[str, str | None] = Field(default_factory=dict)
     # The import API (workers.importers.IMPORTERS); None: the default, bulk import.
     api: str | None = None
+    # Which loads get import permits first (workers/priority.py); None: normal.
+    priority: Priority | None = None
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey")
     callback: str | None = None
     # The ETL's own queue for the callback: never one of ours.
@@ -181,6 +184,11 @@ class LoadRequest(_How, _ObjectFields):
     """
 
     model_config = _CONFIG
+
+    @property
+    def load_priority(self) -> Priority:
+        """The priority its chunks wait with: the payload's, else ``normal``."""
+        return self.priority or DEFAULT_PRIORITY
 
     def option(self, field: PayloadField[V]) -> V | None:
         """An object type's own field (e.g. ``request.option(LIST_ID)``), typed as declared."""

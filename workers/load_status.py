@@ -11,6 +11,7 @@ from typing import Any
 
 from workers.results.reasons import ReasonCount
 from workers.results.report import results_view
+from workers.priority import DEFAULT_PRIORITY
 from workers.state.ledger import TERMINAL_LOAD_STATES, Chunk, ChunkState, Load, LoadState
 
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})
@@ -26,6 +27,7 @@ class ChunkTally:
     importing: int = 0  # importing in Marketo, or result files being fetched
     done: int = 0
     failed: int = 0
+    cancelled: int = 0  # taken out of line by a cancel: never sent
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class LoadStatus:
     rows_split: int  # rows in the files split so far
     rows_read: int
     rows_rejected: int
-    rows_submitted: int
+    rows_submitted: int  # sent to Marketo (not those of chunks cancelled before)
     rows_processed: int
     rows_failed: int
     rows_warned: int
@@ -70,6 +72,11 @@ class LoadStatus:
     top_warning_reasons: tuple[ReasonCount, ...] = ()
     retry_of: str | None = None  # the load this one retries
     retried_by: str | None = None  # the load retrying this one
+    priority: str = DEFAULT_PRIORITY.value  # which loads' chunks get import slots first
+    rows_cancelled: int = 0  # in chunks a cancel took out of line: never sent
+    cancel_requested_at: float | None = None
+    split_stopped: bool = False  # a cancel stopped the split: the rest of the source not read
+    resumes: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -87,7 +94,7 @@ class LoadStatus:
 
 
 def _tally(chunks: list[Chunk]) -> ChunkTally:
-    counts = dict.fromkeys(("waiting", "queued", "importing", "done", "failed"), 0)
+    counts = dict.fromkeys(("waiting", "queued", "importing", "done", "failed", "cancelled"), 0)
     for chunk in chunks:
         state = chunk.state
         if state == ChunkState.WAITING:
@@ -103,6 +110,8 @@ def _tally(chunks: list[Chunk]) -> ChunkTally:
             counts["done"] += 1
         elif state == ChunkState.FAILED:
             counts["failed"] += 1
+        elif state == ChunkState.CANCELLED:
+            counts["cancelled"] += 1
     return ChunkTally(split=len(chunks), **counts)
 
 
@@ -127,7 +136,7 @@ def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
         rows_split=sum(c.rows for c in chunks),
         rows_read=load.rows_read,
         rows_rejected=load.rows_rejected,
-        rows_submitted=load.rows_submitted,
+        rows_submitted=load.rows_sent,
         rows_processed=load.rows_processed,
         rows_failed=load.rows_failed,
         rows_warned=load.rows_warned,
@@ -151,4 +160,9 @@ def summarize(load: Load, chunks: list[Chunk]) -> LoadStatus:
         top_warning_reasons=results.warning_reasons,
         retry_of=load.retry_of,
         retried_by=load.retried_by,
+        priority=str(params.get("priority") or DEFAULT_PRIORITY.value),
+        rows_cancelled=load.rows_cancelled,
+        cancel_requested_at=load.cancel_requested_at,
+        split_stopped=load.split_stopped,
+        resumes=load.resumes,
     )

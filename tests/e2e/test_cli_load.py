@@ -83,6 +83,9 @@ def test_an_invalid_request_exits_2_naming_the_field_and_sends_nothing(
 
     bad_lead = cli(pipeline, "load", "s3://etl/cars.csv", "--object", "leads", "--api-name", "x")
     assert bad_lead.returncode == 2 and "apiName" in bad_lead.stderr
+    urgent = cli(pipeline, "load", "s3://etl/cars.csv", "--object", "leads", "--priority", "asap")
+    assert urgent.returncode == 2
+    assert "'asap' is not one of 'high', 'normal', 'low'" in urgent.stderr
 
 
 def test_status_lists_recent_loads_and_shows_one_in_detail(
@@ -90,7 +93,7 @@ def test_status_lists_recent_loads_and_shows_one_in_detail(
 ) -> None:
     source = put_leads(s3_client, bucket, "in/small.csv", list(lead_rows(20)))
     assert cli(pipeline, "status").stdout.strip() == "no loads yet"
-    started = cli(pipeline, "load", source, "--object", "leads")
+    started = cli(pipeline, "load", source, "--object", "leads", "--priority", "high")
     assert started.returncode == 0, started.stderr
     load_id = started.stdout.strip()
     pipeline.start_worker("a", concurrency=1)
@@ -108,6 +111,7 @@ def test_status_lists_recent_loads_and_shows_one_in_detail(
     assert detail.returncode == 0, detail.stderr
     text = detail.stdout
     assert f"load:      {load_id}" in text and "state:     succeeded" in text
+    assert "priority:  high" in text
     assert "20 read, 0 rejected, 20 submitted" in text and "20 processed, 0 failed" in text
     assert "error:     -" in text
     assert f"report:    {load['report_uri']}" in text

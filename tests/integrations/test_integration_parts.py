@@ -180,6 +180,12 @@ def test_the_trigger_reads_the_same_load_as_the_operator_and_judges_it(
     failed = verdict(dataclasses.replace(sync, state="failed", error="source missing"),
                      fail_on_row_errors=False)  # fmt: skip
     assert (failed.passed, failed.message) == (False, f"load {load_id} failed: source missing")
+    stopped = dataclasses.replace(sync, state="cancelled", rows_submitted=10, rows_cancelled=20)
+    cancelled = verdict(stopped, fail_on_row_errors=False)
+    assert not cancelled.passed and not cancelled.retry_can_help
+    assert cancelled.message == (
+        f"load {load_id} cancelled: 10 rows sent, 20 rows not sent (mkto-bulk resume)"
+    )
 
 
 def test_a_start_the_workers_policy_refuses_fails_with_their_message_and_none_waits_in_time(

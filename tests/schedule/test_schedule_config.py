@@ -195,3 +195,12 @@ def test_a_nightly_load_can_go_through_the_data_ingestion_api(tmp_path: Path) ->
                            'object = "leads"\napi = "fast"\n')  # fmt: skip
     with pytest.raises(ScheduleFileError, match=r'api: "fast" is not an import API'):
         load_schedule_file(path, 3600)
+
+
+def test_a_scheduled_load_takes_a_priority_checked_as_a_payloads(tmp_path: Path) -> None:
+    run = entry(priority="low").run_for(utc("2026-12-01T08:00:00"))
+    assert run.payload["priority"] == "low"
+    path = write(tmp_path, '[[load]]\nname = "a"\ncron = "0 2 * * *"\nsource = "s3://etl/{ds}/"\n'
+                           'object = "leads"\npriority = "asap"\n')  # fmt: skip
+    with pytest.raises(ScheduleFileError, match=r'"a": invalid load request: priority: Input'):
+        load_schedule_file(path, 3600)

@@ -86,6 +86,6 @@ def test_a_split_stopped_after_its_first_file_leaves_no_reading_thread(tmp_path:
         )
     )
     first = next(run)
-    run.close()  # type: ignore[attr-defined]
+    run.close()
     assert Path(first.uri).stat().st_size == first.bytes
     assert not _reading_threads()

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from workers.state.admission import Admission
+from workers.state.ledger import Ledger
 
 
 class FakeClock:
@@ -24,14 +25,16 @@ def client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url)
 
 
-def test_permits_go_to_chunks_in_first_come_order_across_loads(client: redis.Redis) -> None:
+def test_permits_take_turns_between_loads_and_each_load_goes_in_order(
+    client: redis.Redis,
+) -> None:
     admission = Admission(client, "inst", max_outstanding=3)
-    for chunk in ["a:1", "b:1", "a:2", "b:2", "a:3"]:
+    for chunk in ["a:1", "a:2", "a:3", "b:1", "b:2"]:
         assert admission.enqueue(chunk)
     assert admission.grant() == ["a:1", "b:1", "a:2"]
     assert admission.grant() == []
     admission.release("b:1")
-    assert admission.grant() == ["b:2"]
+    assert admission.grant() == ["b:2"], "b was granted longest ago"
     assert admission.snapshot().outstanding == 3
     assert admission.snapshot().waiting == 1
 
@@ -98,6 +101,9 @@ def _hammer(url: str, worker: int, rounds: int, results: multiprocessing.Queue) 
 
 
 def test_four_processes_racing_never_hold_more_than_ten_permits(redis_url: str) -> None:
+    ledger = Ledger(redis.Redis.from_url(redis_url))
+    for worker, priority in enumerate(["high", "normal", "low", "normal"]):  # every ring races
+        ledger.create_load(f"w{worker}", {"source": "s3://b/k", "priority": priority})
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue = context.Queue()
     processes = [

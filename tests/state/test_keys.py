@@ -55,6 +55,8 @@ def test_the_key_strings_are_the_ones_existing_data_is_stored_under() -> None:
     assert keys.split_lease("L") == "mkto:load:L:split_lease"
     assert keys.submit_lock("L:3") == "mkto:chunk:L:3:submitting"
     assert keys.admission_waiting("i") == "mkto:admission:{i}:waiting"
+    assert keys.admission_line("i", "L") == "mkto:admission:{i}:line:L"
+    assert keys.admission_ring("i", "high") == "mkto:admission:{i}:ring:high"
     assert keys.admission_permits("i") == "mkto:admission:{i}:permits"
     assert keys.admission_hold("i") == "mkto:admission:{i}:hold_until"
     assert keys.admission_sequence("i") == "mkto:admission:{i}:sequence"

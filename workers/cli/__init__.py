@@ -17,12 +17,14 @@ FILE_FORMATS = ("csv", "tsv", "ssv")
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "cancel": "workers.cli.control:cancel",
     "load": "workers.cli.load:load",
     "metrics": "workers.cli.metrics:metrics",
     "push": "workers.cli.push:push",
     "quota": "workers.cli.quota:quota",
     "report": "workers.cli.report:report",
     "retry": "workers.cli.retry:retry",
+    "resume": "workers.cli.control:resume",
     "sandbox": "workers.cli.sandbox:sandbox",
     "schedule": "workers.cli.schedule:schedule",
     "split": "workers.cli.split:split",

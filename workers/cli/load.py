@@ -12,6 +12,7 @@ import click
 
 from workers.cli import FILE_FORMATS
 from workers.objects import SPECS, CliOption
+from workers.priority import GRANT_ORDER
 
 if TYPE_CHECKING:
     from workers.api import LoadStatus
@@ -180,6 +181,13 @@ class Progress:
     help="The import API: bulk (Marketo's bulk import) [default] or ingestion (its Data "
     "Ingestion API, on instances entitled to it).",
 )
+@click.option(
+    "--priority",
+    type=click.Choice([priority.value for priority in GRANT_ORDER]),
+    default=None,
+    help="Which loads get Marketo's import slots first: high, then normal [default], then low; "
+    "loads of one priority take turns.",
+)
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
 @click.option(
     "--callback-queue", default=None, help="The ETL's queue the callback is sent to (required)."
@@ -200,6 +208,7 @@ def load(
     mapping: str | None,
     idempotency_key: str | None,
     api: str | None,
+    priority: str | None,
     callback: str | None,
     callback_queue: str | None,
     wait: bool,
@@ -229,6 +238,7 @@ def load(
         **object_fields(by_object),
         "mapping": _mapping(mapping) if mapping else None,
         "api": api,
+        "priority": priority,
         "idempotencyKey": idempotency_key,
         "callback": callback,
         "callbackQueue": callback_queue,

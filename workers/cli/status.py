@@ -63,7 +63,7 @@ def details(status: LoadStatus) -> list[str]:
     parameters = {
         k: v
         for k, v in status.parameters.items()
-        if k not in ("source", "object") and v not in (None, "", {})
+        if k not in ("source", "object", "priority") and v not in (None, "", {})
     }
     lines = [
         f"load:      {status.load_id}",
@@ -72,10 +72,12 @@ def details(status: LoadStatus) -> list[str]:
         f"source:    {status.source}",
         f"object:    {status.object}"
         + (f"  {json.dumps(parameters, sort_keys=True)}" if parameters else ""),
+        f"priority:  {status.priority}",
         f"created:   {_when(status.created_at)}",
         f"finished:  {_when(status.finished_at)}  (elapsed {_duration(status)})",
         f"chunks:    {total} total; {c.split} split, {c.waiting} waiting, {c.queued} queued, "
-        f"{c.importing} importing, {c.done} done, {c.failed} failed",
+        f"{c.importing} importing, {c.done} done, {c.failed} failed"
+        + (f", {c.cancelled} cancelled" if c.cancelled else ""),
         f"jobs:      {status.jobs_submitted} submitted, {status.jobs_retried} retried",
         f"rows:      {status.rows_read:,} read, {status.rows_rejected:,} rejected, "
         f"{status.rows_submitted:,} submitted, {status.rows_skipped:,} blank lines skipped",
@@ -84,6 +86,7 @@ def details(status: LoadStatus) -> list[str]:
         f"{status.rows_not_submitted:,} not submitted",
         f"error:     {status.error or '-'}",
     ]
+    lines[2:2] = _control_lines(status)
     if status.last_error:
         lines.append(f"last step error: {status.last_error}")
     for index, message in status.chunk_errors[:20]:
@@ -117,6 +120,19 @@ def _results(status: LoadStatus) -> list[str]:
         lines.append(f"retry of:  {status.retry_of}")
     if status.retried_by:
         lines.append(f"retried by: {status.retried_by}")
+    return lines
+
+
+def _control_lines(status: LoadStatus) -> list[str]:
+    """What a cancel or resume did to the load, under its state."""
+    lines = []
+    if status.cancel_requested_at:
+        lines.append(f"cancel:    requested {_when(status.cancel_requested_at)}; "
+                     f"{status.rows_cancelled:,} rows in {status.chunks.cancelled} chunks not "
+                     "sent" + ("; the split was stopped, the rest of the source not read"
+                               if status.split_stopped else ""))  # fmt: skip
+    if status.resumes:
+        lines.append(f"resumed:   {status.resumes} time(s)")
     return lines
 
 

@@ -134,8 +134,8 @@ def verdict(status: LoadStatus, *, fail_on_row_errors: bool) -> Verdict:
 
     ``succeeded`` passes; ``succeeded_with_row_errors`` passes unless
     ``fail_on_row_errors`` (records rejected before submission, rows Marketo
-    refused, or jobs that failed: the report lists them); ``failed`` and
-    ``counts_mismatch`` never pass.
+    refused, or jobs that failed: the report lists them); ``failed``,
+    ``counts_mismatch`` and ``cancelled`` never pass.
     """
     name = f"load {status.load_id} {status.state}"
     done = _rows(status.rows_processed, "processed")
@@ -156,6 +156,10 @@ def verdict(status: LoadStatus, *, fail_on_row_errors: bool) -> Verdict:
             return Verdict(False, f"{line}; fail_on_row_errors is set", retry_can_help=False)
         return Verdict(True, line)
     assert status.state not in OK_STATES
+    if status.state == LoadState.CANCELLED:  # the same load stays cancelled: resume it instead
+        sent = _rows(status.rows_submitted, "sent")
+        line = f"{name}: {sent}, {_rows(status.rows_cancelled, 'not sent')} (mkto-bulk resume)"
+        return Verdict(False, line, retry_can_help=False)
     return Verdict(False, f"{name}: {status.error or 'no error recorded'}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from workers.pipeline import line
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.polling import IMPORT_SLOTS
@@ -116,7 +117,7 @@ def unexpected(
         moved = rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
         if moved.applied:
             rt.lane(chunk_id).release(chunk_id)
-            rt.lane(chunk_id).enqueue(chunk_id)
+            line.enqueue(rt, dispatch, chunk_id)
             dispatch.pump(countdown=RETRY_SUBMIT_S)
     elif state == ChunkState.SUBMITTED and step == "poll":
         token = uuid.uuid4().hex

@@ -11,13 +11,13 @@ import tempfile
 
 from workers.errors import DailyQuotaExhausted
 from workers.importers import Job, ResultFile
-from workers.pipeline import quota_wait
+from workers.pipeline import line, quota_wait
 from workers.pipeline.chunk_errors import jobs_key, unexpected
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.step_errors import is_unexpected
-from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger
+from workers.state.ledger import Chunk, ChunkFields, ChunkState, Ledger, LoadState
 from workers.targets import import_target
 from workers.telemetry.context import bind
 
@@ -74,7 +74,8 @@ def _collect(
         quota_wait.clear(rt, load_id, load)
     if chunk.status == "Failed":
         attempts = chunk.attempts or 1
-        if attempts < rt.settings.job_max_attempts:
+        cancelled = load.state == LoadState.CANCELLING  # no new job for a cancelled load
+        if attempts - chunk.attempts_before_resume < rt.settings.job_max_attempts and not cancelled:
             moved = rt.ledger.move_chunk(
                 load_id,
                 index,
@@ -92,10 +93,12 @@ def _collect(
                 {"jobs_retried": 1, "api_calls": calls},
             )
             if moved.applied:
-                rt.lane(chunk_id).enqueue(chunk_id)
                 logger.warning("job failed, retrying load_id=%s chunk=%s", load_id, index)
+                line.enqueue(rt, dispatch, chunk_id)
                 dispatch.pump()
             return StepOutcome.RETRY
+        if cancelled:
+            fields["message"] = f"{chunk.message or 'job failed'}; not retried: load cancelled"
         rt.ledger.move_chunk(
             load_id,
             index,

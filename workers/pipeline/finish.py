@@ -89,6 +89,23 @@ def _sending_entry(load: Load, chunks: list[Chunk], sending: Sending) -> dict[st
     }
 
 
+def _cancel_entry(load: Load, chunks: list[Chunk]) -> dict[str, Any]:
+    """What a cancel left unsent: the cancelled chunks (each with its source lines in
+    ``chunks``), and, when the split was stopped, where the source stopped being read."""
+    last = max(chunks, key=lambda c: c.index, default=None)
+    read_up_to = None
+    if load.split_stopped:
+        read_up_to = {"source": last.last_source, "line": last.last_line} if last else {}
+    return {
+        "requested_at": load.cancel_requested_at,
+        "rows_sent": load.rows_sent,
+        "rows_not_sent": load.rows_cancelled + load.rows_not_submitted,
+        "chunks_cancelled": [c.index for c in chunks if c.state == ChunkState.CANCELLED],
+        # None: the whole source was split. Else rows after this line were not sent.
+        "source_read_up_to": read_up_to,
+    }
+
+
 def build_report(
     load: Load,
     chunks: list[Chunk],
@@ -104,14 +121,16 @@ def build_report(
         "rows_read": load.rows_read,
         "rows_rejected": load.rows_rejected,
         "rows_skipped": load.rows_skipped,
-        "rows_submitted": load.rows_submitted,
+        "rows_submitted": load.rows_sent,  # sent to Marketo (cancelled chunks' rows are not)
         "rows_processed": load.rows_processed,
         "rows_failed": load.rows_failed,
         "rows_warned": load.rows_warned,
         "rows_in_failed_jobs": load.rows_in_failed_jobs,
         "rows_not_submitted": load.rows_not_submitted,
+        "rows_cancelled": load.rows_cancelled,
         "chunks_done": load.chunks_done,
         "chunks_failed": load.chunks_failed,
+        "chunks_cancelled": load.chunks_cancelled,
         "jobs_submitted": load.jobs_submitted,
         "jobs_retried": load.jobs_retried,
         "too_many_imports": load.too_many_imports,
@@ -136,6 +155,8 @@ def build_report(
         "last_wait": load.last_wait,
         "rejects_file": load.rejects_uri,
         "created_at": load.created_at,
+        "resumes": load.resumes,
+        **({"cancel": _cancel_entry(load, chunks)} if load.state == LoadState.CANCELLING else {}),
         "totals": totals,
         "chunks": [_chunk_entry(c) for c in chunks],
         **({"sending": _sending_entry(load, chunks, sending)} if sending is not None else {}),
@@ -150,7 +171,14 @@ def _problems(sending: Sending | None) -> tuple[str, ...]:
 
 
 def final_state(load: Load, chunks: list[Chunk], sending: Sending | None = None) -> LoadState:
-    """Failed (the source, or every job); else counts_mismatch when the counts do not add up."""
+    """Failed (the source, or every job); else counts_mismatch when the counts do not add up.
+
+    A cancelled load ends cancelled, whatever it sent, unless its counts do not add up.
+    """
+    if load.state == LoadState.CANCELLING:
+        if accounting.mismatch(load, chunks, _problems(sending)):
+            return LoadState.COUNTS_MISMATCH
+        return LoadState.CANCELLED
     if load.error or (chunks and all(c.state == ChunkState.FAILED for c in chunks)):
         return LoadState.FAILED
     if not chunks and not load.rows_read:
@@ -203,11 +231,14 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
 
     Returns the load's final state, or why it was not closed now.
     """
+    if rt.ledger.load(load_id).state == LoadState.CANCELLING:
+        rt.load_lane(load_id).cancel_waiting(load_id)  # what is still in line is not sent
     load, chunks = rt.ledger.snapshot(load_id)
-    if load.state != LoadState.LOADING:
+    if load.state not in (LoadState.LOADING, LoadState.CANCELLING):
         return StepOutcome.NOT_LOADING
     if (
-        load.chunks_total is None
+        load.resuming  # its chunks are going back in line
+        or load.chunks_total is None
         or len(chunks) < load.chunks_total
         or any(c.state not in TERMINAL_CHUNK_STATES for c in chunks)
     ):
@@ -233,11 +264,13 @@ def finish(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome | Loa
     report["state"] = state.value
     report["finished_at"] = time.time()
     report["report_html"] = _write_page(rt, load, chunks, state, report["finished_at"])
-    report_uri = load.staged("report.json")
+    # Each resume writes its own report; the earlier ones stay.
+    name = f"report-resume-{load.resumes}.json" if load.resumes else "report.json"
+    report_uri = load.staged(name)
     rt.storage.put(report_uri, [json.dumps(report, indent=2).encode()])
     fields["report_uri"] = report_uri
     fields["finished_at"] = report["finished_at"]
-    moved = rt.ledger.update_load(load_id, [LoadState.LOADING], state, fields)
+    moved = rt.ledger.update_load(load_id, [load.state], state, fields)
     if not moved.applied:
         return StepOutcome.ALREADY_FINISHED
     rt.redis.srem(ACTIVE_LOADS, load_id)

@@ -17,6 +17,7 @@ class StepOutcome(StrEnum):
     LEASE_HELD = "lease-held"  # another worker is splitting this load: nothing done
     LEASE_LOST = "lease-lost"  # the split lease lapsed mid-split; its new owner goes on
     NOT_SPLITTING = "not-splitting"  # the load is past splitting (a repeated task): nothing done
+    SPLIT_STOPPED = "split-stopped"  # the load was cancelled: the split ended at a chunk boundary
     # submit
     SUBMITTED = "submitted"  # Marketo took the file and gave a batch id; polling begins
     NOT_SUBMITTING = "not-submitting"  # the chunk is not submitting (a repeat): nothing done

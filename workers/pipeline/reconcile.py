@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 from workers.errors import DamagedLedgerRecord
+from workers.pipeline import control, line
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.runtime import Runtime
 from workers.pipeline.submit import pump
@@ -57,15 +58,24 @@ def reconcile(rt: Runtime, dispatch: Dispatcher) -> dict[str, int]:
 
 
 def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Counter[str]) -> None:
-    state = rt.ledger.load(load_id).state
-    if state in TERMINAL_LOAD_STATES:
+    load = rt.ledger.load(load_id)
+    if load.state in TERMINAL_LOAD_STATES:
         rt.redis.srem(ACTIVE_LOADS, load_id)
         return
+    if load.resuming and (resumed := control.put_back(rt, dispatch, load_id)):
+        counts["resumed"] += resumed  # a resume whose worker died before its put-back
+    load = rt.ledger.load(load_id) if load.resuming else load
+    state = load.state
+    splitting = state == LoadState.SPLITTING or (
+        state == LoadState.CANCELLING and load.chunks_total is None  # where did it stop?
+    )
     if state == LoadState.PENDING or (
-        state == LoadState.SPLITTING and not rt.redis.exists(redis_keys.split_lease(load_id))
+        splitting and not rt.redis.exists(redis_keys.split_lease(load_id))
     ):
         dispatch.split(load_id)
         counts["split"] += 1
+    if state == LoadState.CANCELLING and (cancelled := line.cancel_waiting(rt, dispatch, load_id)):
+        counts["cancelled"] += len(cancelled)  # what was still in line is not sent
     now = time.time()
     stale_s = STALE_POLLS * rt.settings.poll_max_s
     for chunk in rt.ledger.chunks(load_id):
@@ -95,7 +105,7 @@ def _reconcile_load(rt: Runtime, dispatch: Dispatcher, load_id: str, counts: Cou
         elif chunk.state == ChunkState.COLLECTING and age > stale_s:
             dispatch.collect(load_id, index)
             counts["collect"] += 1
-    if state == LoadState.LOADING:
+    if state in (LoadState.LOADING, LoadState.CANCELLING):
         dispatch.finish(load_id)
 
 

@@ -65,6 +65,10 @@ class Runtime:
     def lane(self, chunk_id: str) -> Admission:
         """The lane of the chunk's load (its API never changes, so it is looked up once)."""
         load_id, _ = Ledger.parse_chunk_id(chunk_id)
+        return self.load_lane(load_id)
+
+    def load_lane(self, load_id: str) -> Admission:
+        """The lane of a load's chunks: its import API's."""
         if load_id not in self._api_of:
             if len(self._api_of) > API_MEMORY:
                 self._api_of.clear()

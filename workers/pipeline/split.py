@@ -14,7 +14,7 @@ from workers.errors import (
 )
 from workers.load_request import LoadRequest, RequestPolicy, parse_load_request
 from workers.objects import REGISTRY
-from workers.pipeline import quota_wait
+from workers.pipeline import line, quota_wait
 from workers.pipeline.dispatch import Dispatcher
 from workers.pipeline.outcomes import StepOutcome
 from workers.pipeline.runtime import Runtime
@@ -22,7 +22,7 @@ from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.submit import pump
 from workers.split.header_check import ColumnMapping
 from workers.split.run import SplitOptions, SplitRun
-from workers.state.ledger import ChunkFields, ChunkState, Ledger, Load, LoadState
+from workers.state.ledger import ChunkFields, ChunkState, Ledger, Load, LoadFields, LoadState
 from workers.state.split_lease import SplitLease
 from workers.targets import target_fields
 
@@ -34,20 +34,25 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome:
 
     Splitting is deterministic, so a split that died halfway is simply run
     again: chunks already recorded are found in the ledger and not repeated.
+    A load cancelled while splitting stops at the next chunk boundary; one whose
+    split died before it recorded where it stopped is split again up to there.
     """
-    load = rt.ledger.load(load_id)
-    if load.state not in (LoadState.PENDING, LoadState.SPLITTING):
+    if not _may_split(rt.ledger.load(load_id)):
         return StepOutcome.NOT_SPLITTING
     settings = rt.settings
     lease = SplitLease(rt.redis, load_id, settings.split_lease_s, settings.split_lease_renew_s)
     if not lease.acquire():
         return StepOutcome.LEASE_HELD
     with lease.kept():
-        moved = rt.ledger.update_load(
-            load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
-        )
-        if not moved.applied:  # another copy finished the split meanwhile
+        load = rt.ledger.load(load_id)
+        if not _may_split(load):  # another copy finished the split meanwhile
             return StepOutcome.NOT_SPLITTING
+        if load.state != LoadState.CANCELLING:
+            moved = rt.ledger.update_load(
+                load_id, [LoadState.PENDING, LoadState.SPLITTING], LoadState.SPLITTING
+            )
+            if not moved.applied:  # it moved on meanwhile: a reconciler sweep looks again
+                return StepOutcome.NOT_SPLITTING
         # Every run of the split counts, so a split that ran again is visible.
         rt.ledger.add_to_load(load_id, {"split_runs": 1})
         try:
@@ -62,6 +67,13 @@ def split(rt: Runtime, dispatch: Dispatcher, load_id: str) -> StepOutcome:
         except LeaseLost as error:  # the lease lapsed (a long stall): the new owner goes on
             logger.warning("split stopped load_id=%s: %s", load_id, error)
             return StepOutcome.LEASE_LOST
+
+
+def _may_split(load: Load) -> bool:
+    """Not split yet, or cancelled while splitting and not yet told where the split stopped."""
+    if load.state == LoadState.CANCELLING:
+        return load.chunks_total is None
+    return load.state in (LoadState.PENDING, LoadState.SPLITTING)
 
 
 def _split(
@@ -95,9 +107,16 @@ def _split(
         target=target_fields(request, description),
     )
     run = SplitRun(request.source, load.staged("chunks"), storage=rt.storage, options=options)
+    recorded = set(rt.ledger.chunk_indexes(load_id))
+    files = iter(run)
     try:
-        for info in run:
+        for info in files:
             lease.check()
+            if rt.ledger.load(load_id).state == LoadState.CANCELLING:
+                if info.index in recorded:  # up to where an earlier run of the split got
+                    continue
+                files.close()  # its figures so far are final: nothing more is read
+                return _stop(rt, dispatch, load_id, run)
             fields: ChunkFields = {
                 "uri": info.uri,
                 "bytes": info.bytes,
@@ -110,8 +129,7 @@ def _split(
             }
             rt.ledger.add_chunk(load_id, info.index, fields)
             if rt.ledger.chunk(load_id, info.index).state == ChunkState.WAITING:
-                chunk_id = Ledger.chunk_id(load_id, info.index)
-                rt.lane(chunk_id).enqueue(chunk_id)
+                line.enqueue(rt, dispatch, Ledger.chunk_id(load_id, info.index))
             pump(rt, dispatch)
     except InputError as error:
         _fail_split(rt, dispatch, load_id, run, error)
@@ -121,16 +139,18 @@ def _split(
             raise
         return _unexpected_in_split(rt, dispatch, load_id, run, error)
     result = run.result
-    rt.ledger.update_load(
+    _record_totals(
+        rt,
+        dispatch,
         load_id,
         [LoadState.SPLITTING],
-        LoadState.LOADING,
         {
             "chunks_total": len(result.files),
             "rows_read": result.rows + result.rejects + result.skipped,
             "rows_rejected": result.rejects,
             "rows_skipped": result.skipped,
             "rows_submitted": result.rows,
+            "rows_not_submitted": 0,
             "rejects_uri": result.rejects_uri or "",
             "split_at": time.time(),
         },
@@ -144,6 +164,46 @@ def _split(
     )
     dispatch.finish(load_id)
     return StepOutcome.SPLIT
+
+
+def _record_totals(
+    rt: Runtime, dispatch: Dispatcher, load_id: str, allowed: list[LoadState], fields: LoadFields
+) -> None:
+    """The split's figures, and the load on to loading; a load cancelled meanwhile stays
+    cancelling (its chunks recorded since are taken out of line)."""
+    moved = rt.ledger.update_load(load_id, allowed, LoadState.LOADING, fields)
+    if not moved.applied and moved.found == LoadState.CANCELLING:
+        rt.ledger.update_load(load_id, [LoadState.CANCELLING], LoadState.CANCELLING, fields)
+        line.cancel_waiting(rt, dispatch, load_id)
+
+
+def _stop(rt: Runtime, dispatch: Dispatcher, load_id: str, run: SplitRun) -> StepOutcome:
+    """The load was cancelled: the split ends at this chunk boundary.
+
+    Rows read into files not in the ledger (the one at the boundary, the rest
+    of the current block) count as not submitted; the rest of the source was
+    not read (``split_stopped``: the report says up to which line it was).
+    """
+    progress = run.progress
+    assert progress is not None, "the split stops only after it wrote a file"
+    in_chunks = sum(chunk.rows for chunk in rt.ledger.chunks(load_id))
+    fields: LoadFields = {
+        "chunks_total": len(rt.ledger.chunk_indexes(load_id)),
+        "rows_read": progress.rows + progress.rejects + progress.skipped,
+        "rows_rejected": progress.rejects,
+        "rows_skipped": progress.skipped,
+        "rows_submitted": in_chunks,
+        "rows_not_submitted": progress.rows - in_chunks,
+        "rejects_uri": progress.rejects_uri or "",
+        "split_at": time.time(),
+        "split_stopped": 1,
+    }
+    rt.ledger.update_load(load_id, [LoadState.CANCELLING], LoadState.CANCELLING, fields)
+    line.cancel_waiting(rt, dispatch, load_id)
+    logger.info("split stopped load_id=%s (cancelled) after %s chunks", load_id,
+                fields["chunks_total"])  # fmt: skip
+    dispatch.finish(load_id)
+    return StepOutcome.SPLIT_STOPPED
 
 
 def _fail_split(
@@ -174,10 +234,11 @@ def _fail_split(
     skipped = progress.skipped if progress else 0
     chunks = rt.ledger.chunks(load_id)
     submitted = sum(c.rows for c in chunks if not c.not_submitted)
-    rt.ledger.update_load(
+    _record_totals(
+        rt,
+        dispatch,
         load_id,
         [LoadState.PENDING, LoadState.SPLITTING],
-        LoadState.LOADING,
         {
             "error": str(error),
             "chunks_total": len(chunks),

@@ -23,7 +23,7 @@ from workers.errors import (
     TransientError,
 )
 from workers.marketo.upload import Upload
-from workers.pipeline import quota_wait
+from workers.pipeline import line, quota_wait
 from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
 from workers.pipeline.chunk_errors import unexpected as _unexpected
 from workers.pipeline.dispatch import Dispatcher
@@ -64,7 +64,7 @@ def submit(rt: Runtime, dispatch: Dispatcher, load_id: str, index: int) -> StepO
     if not rt.lane(chunk_id).holds(chunk_id):
         # The reconciler took the permit back: get in line again.
         rt.ledger.move_chunk(load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING)
-        rt.lane(chunk_id).enqueue(chunk_id)
+        line.enqueue(rt, dispatch, chunk_id)
         dispatch.pump()
         return StepOutcome.REQUEUED
     # One POST attempt is bounded by the call lease; allow for one retry. A lock
@@ -122,7 +122,7 @@ def _submit(
         return _wait_for_quota(rt, dispatch, load_id, index, error)
     except TooManyImports:
         hold = rt.settings.too_many_imports_hold_s
-        rt.lane(chunk_id).too_many_imports(chunk_id, hold)
+        queued = rt.lane(chunk_id).too_many_imports(chunk_id, hold)
         rt.ledger.move_chunk(
             load_id,
             index,
@@ -131,6 +131,8 @@ def _submit(
             {"post_started_at": ""},
             {"too_many_imports": 1, "api_calls": 1},
         )
+        if not queued:  # its load was cancelled: never sent, so out of line for good
+            line.cancel_waiting(rt, dispatch, load_id)
         logger.warning("1016 too many imports, holding %.0fs %s", hold, log)
         dispatch.pump(countdown=hold)
         return StepOutcome.TOO_MANY_IMPORTS
@@ -207,7 +209,8 @@ def _wait_for_quota(
     )
     if moved.applied:
         rt.ledger.count_submission(load_id, index, -1)  # counted before the call, never sent
-        rt.lane(chunk_id).requeue_front(chunk_id)
+        if not rt.lane(chunk_id).requeue_front(chunk_id):  # its load was cancelled
+            line.cancel_waiting(rt, dispatch, load_id)
         dispatch.pump(countdown=delay)
     return StepOutcome.QUOTA_WAIT
 
@@ -221,7 +224,7 @@ def _back_in_line(
         load_id, index, [ChunkState.SUBMITTING], ChunkState.WAITING, {"post_started_at": ""}
     )
     rt.lane(chunk_id).release(chunk_id)
-    rt.lane(chunk_id).enqueue(chunk_id)
+    line.enqueue(rt, dispatch, chunk_id)
     logger.warning("submit failed, back in line load_id=%s chunk=%s: %s", load_id, index, why)
     dispatch.pump(countdown=RETRY_SUBMIT_S)
     return StepOutcome.BACK_IN_LINE

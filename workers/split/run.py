@@ -23,7 +23,7 @@ split (headers, checks, packing, rejects, threshold), which reads best unbroken.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from workers import defaults
@@ -236,7 +236,7 @@ class SplitRun:
 
     # -- the split -------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[ChunkInfo]:
+    def __iter__(self) -> Generator[ChunkInfo, None, None]:
         options = self.options
         parts = self.storage.list_source(self.source)
         headed, first = self._plan(parts)

@@ -1,7 +1,9 @@
 """Do a finished load's counts add up? Checked per chunk and per load before it may succeed.
 
 Per load: rows read = submitted + rejected + skipped (blank lines) + not
-submitted, and submitted = processed + failed + rows in failed jobs. Per chunk
+submitted, and submitted = processed + failed + rows in failed jobs + rows
+cancelled (in chunks a cancel took out of line, never sent; the rows of the
+load's cancelled chunks, exactly). Per chunk
 whose job completed: its rows = Marketo's processed + failed, from Marketo's own
 import status. A load where any of this fails ends ``counts_mismatch``, with a
 message that names the chunks and the figures.
@@ -47,11 +49,20 @@ def load_problems(load: Load, chunks: list[Chunk]) -> list[str]:
     in_chunks = sum(c.rows for c in chunks if not c.not_submitted)
     if submitted != in_chunks:
         problems.append(f"{submitted:,} rows submitted, but the chunks hold {in_chunks:,}")
+    cancelled = load.rows_cancelled
+    in_cancelled = sum(c.rows for c in chunks if c.state == ChunkState.CANCELLED)
+    if cancelled != in_cancelled:
+        problems.append(f"{cancelled:,} rows cancelled, but the cancelled chunks hold "
+                        f"{in_cancelled:,}")  # fmt: skip
     processed, failed = load.rows_processed, load.rows_failed
     in_failed_jobs = load.rows_in_failed_jobs
-    if submitted != processed + failed + in_failed_jobs:
+    if submitted - cancelled != processed + failed + in_failed_jobs:
+        sent = f"{submitted:,} rows submitted"
+        if cancelled:
+            sent = f"{submitted - cancelled:,} rows sent ({submitted:,} less {cancelled:,} "
+            sent += "cancelled)"
         problems.append(
-            f"{submitted:,} rows submitted, but Marketo processed {processed:,} + "
+            f"{sent}, but Marketo processed {processed:,} + "
             f"failed {failed:,} + {in_failed_jobs:,} in failed jobs"
         )
     return problems

@@ -3,8 +3,16 @@
 State lives in Redis and every change is one Lua script, so any number of
 worker processes on any number of hosts see one consistent picture:
 
-- ``waiting``: a sorted set of chunk ids scored by a global sequence number,
-  i.e. one FIFO across every load on the instance;
+- a ``line`` per load: a sorted set of its chunk ids waiting for a permit, scored
+  by a sequence number (its chunks go in the order they were split);
+- a ``ring`` per priority (``workers/priority.py``): a sorted set of the loads
+  with chunks waiting, scored by the sequence number of their last grant. Permits
+  go to the highest priority with chunks waiting, and within it round-robin: each
+  grant takes the first chunk of the load granted longest ago, which then goes to
+  the back of its ring. A load joins its ring at the back. Its priority is its
+  payload's, read from its ledger record by the scripts, and so is its state: a
+  cancelled load's line is closed (nothing queued, nothing granted), and
+  ``cancel_waiting`` takes what is left in it out at once;
 - ``permits``: a sorted set of chunk ids holding a permit, scored by the lease
   deadline (epoch ms). A permit is taken before the POST and returned when a
   poll sees the job terminal;
@@ -19,20 +27,27 @@ then releases or renews the permit.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
+from redis.commands.core import Script
 
+from workers.priority import DEFAULT_PRIORITY, GRANT_ORDER
 from workers.settings import MARKETO_MAX_OUTSTANDING_JOBS
 from workers.state import keys as redis_keys
 from workers.state import scripts
+from workers.state.records import CLOSED_LOAD_STATES, ChunkState, LoadState
 from workers.state.redis_text import text
 
 DEFAULT_PERMIT_LEASE_S = 300.0
 
 GHOST_PREFIX = "ghost:"
+PRIORITY_NAMES = json.dumps([p.value for p in GRANT_ORDER])
+CLOSED = json.dumps([state.value for state in CLOSED_LOAD_STATES])
+CANCELLED_MESSAGE = "not sent: the load was cancelled"
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,9 @@ class AdmissionSnapshot:
     outstanding: int
     waiting: int
     hold_s: float
+    # Chunks waiting, and loads with chunks waiting, by priority (every priority named).
+    waiting_by_priority: dict[str, int] = field(default_factory=dict)
+    loads_waiting_by_priority: dict[str, int] = field(default_factory=dict)
 
 
 class Admission:
@@ -60,30 +78,70 @@ class Admission:
         if not 1 <= max_outstanding <= ceiling:
             raise ValueError(f"max_outstanding must be 1..{ceiling}")
         self._redis = client
+        self._instance = instance
         self._max = max_outstanding
         self._lease_ms = int(lease_s * 1000)
         self._clock = clock
-        self._waiting = redis_keys.admission_waiting(instance)
+        self._legacy_waiting = redis_keys.admission_waiting(instance)
+        self._lines = redis_keys.admission_line_prefix(instance)
+        self._rings = redis_keys.admission_ring_prefix(instance)
         self._permits = redis_keys.admission_permits(instance)
         self._hold = redis_keys.admission_hold(instance)
         self._sequence = redis_keys.admission_sequence(instance)
-        self._grant = scripts.register(client, "workers.state", "admission_grant")
-        self._enqueue = scripts.register(client, "workers.state", "admission_enqueue")
-        self._requeue_front = scripts.register(client, "workers.state", "admission_requeue_front")
+
+        def script(name: str) -> Script:
+            return scripts.register(client, "workers.state", "admission_lines", name)
+
+        self._grant = script("admission_grant")
+        self._enqueue = script("admission_enqueue")
+        self._requeue_front = script("admission_requeue_front")
+        self._withdraw = script("admission_withdraw")
+        self._waiting = script("admission_waiting")
+        self._cancel_waiting = script("admission_cancel_waiting")
         self._renew = scripts.register(client, "workers.state", "admission_renew")
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    def line_key(self, load_id: str) -> str:
+        return redis_keys.admission_line(self._instance, load_id)
+
     def enqueue(self, chunk_id: str) -> bool:
-        """Put a chunk in line; False if it is already waiting or holds a permit."""
-        keys = [self._waiting, self._permits, self._sequence]
-        return bool(self._enqueue(keys=keys, args=[chunk_id]))
+        """Put a chunk at the back of its load's line; False if it is already in line, holds
+        a permit, or its load was cancelled (its line is closed: see ``cancel_waiting``)."""
+        load_id = load_of(chunk_id)
+        keys = [self._permits, self._sequence, self.line_key(load_id), redis_keys.load(load_id)]
+        args = [chunk_id, load_id, self._rings, PRIORITY_NAMES, DEFAULT_PRIORITY.value, CLOSED]
+        return int(self._enqueue(keys=keys, args=args)) == 1
+
+    def cancel_waiting(self, load_id: str, now: float | None = None) -> list[int]:
+        """A cancelling load's waiting chunks out of line and cancelled in the ledger, at once.
+
+        Only while the load is ``cancelling``: its line is emptied, and each chunk
+        ``waiting`` without a permit becomes ``cancelled`` (its rows counted in the
+        load's ``rows_cancelled``). A chunk granted before is left to be submitted, and
+        the grant never gives a cancelled load a permit, so a chunk is either sent or
+        cancelled, never both. Idempotent; the indexes cancelled now.
+        """
+        keys = [
+            redis_keys.load(load_id), redis_keys.load_chunks(load_id), self._permits,
+            self.line_key(load_id),
+        ]  # fmt: skip
+        args = [
+            load_id, redis_keys.chunk_prefix(load_id), self._rings, PRIORITY_NAMES,
+            LoadState.CANCELLING.value, ChunkState.WAITING.value, ChunkState.CANCELLED.value,
+            repr(self._clock() if now is None else now), CANCELLED_MESSAGE,
+        ]  # fmt: skip
+        return sorted(int(index) for index in self._cancel_waiting(keys=keys, args=args))
 
     def grant(self, limit: int = -1) -> list[str]:
-        """Hand permits to the chunks at the head of the line, as many as are free."""
-        keys = [self._waiting, self._permits, self._hold]
-        granted = self._grant(keys=keys, args=[self._now_ms(), self._max, self._lease_ms, limit])
+        """Hand out free permits: highest priority first, round-robin between its loads."""
+        keys = [self._permits, self._hold, self._sequence, self._legacy_waiting]
+        args: list[str | int] = [
+            self._now_ms(), self._max, self._lease_ms, limit, self._lines, self._rings,
+            PRIORITY_NAMES, DEFAULT_PRIORITY.value, redis_keys.LOAD_PREFIX, CLOSED,
+        ]  # fmt: skip
+        granted = self._grant(keys=keys, args=args)
         return [text(item) for item in granted]
 
     def holds(self, chunk_id: str) -> bool:
@@ -100,19 +158,37 @@ class Admission:
         return bool(self._redis.zrem(self._permits, chunk_id))
 
     def withdraw(self, chunk_id: str) -> bool:
-        """Take a chunk out of line without submitting it (its load was cancelled)."""
-        return bool(self._redis.zrem(self._waiting, chunk_id))
+        """Take a chunk out of line without submitting it (its load's source failed)."""
+        load_id = load_of(chunk_id)
+        keys = [self.line_key(load_id)]
+        args = [load_id, chunk_id, self._rings, PRIORITY_NAMES]
+        return bool(self._withdraw(keys=keys, args=args))
 
-    def too_many_imports(self, chunk_id: str, hold_s: float) -> None:
-        """Marketo said 1016: give the permit back, keep the chunk first in line, hold off."""
-        keys = [self._waiting, self._permits, self._hold]
-        deadline = self._now_ms() + int(hold_s * 1000)
-        self._requeue_front(keys=keys, args=[chunk_id, deadline])
+    def too_many_imports(self, chunk_id: str, hold_s: float) -> bool:
+        """Marketo said 1016: give the permit back, keep the chunk first in line, hold off.
 
-    def requeue_front(self, chunk_id: str) -> None:
-        """Give the permit back and keep the chunk first in line (it waits for the daily quota)."""
-        keys = [self._waiting, self._permits, self._hold]
-        self._requeue_front(keys=keys, args=[chunk_id, 0])
+        False if the chunk's load was cancelled (not put back in line).
+        """
+        return self._put_first(chunk_id, self._now_ms() + int(hold_s * 1000))
+
+    def requeue_front(self, chunk_id: str) -> bool:
+        """Give the permit back and keep the chunk first in line (it waits for the daily quota).
+
+        False if the chunk's load was cancelled (not put back in line).
+        """
+        return self._put_first(chunk_id, 0)
+
+    def _put_first(self, chunk_id: str, hold_until_ms: int) -> bool:
+        load_id = load_of(chunk_id)
+        keys = [
+            self._permits, self._hold, self._sequence, self.line_key(load_id),
+            redis_keys.load(load_id),
+        ]  # fmt: skip
+        args: list[str | int] = [
+            chunk_id, load_id, hold_until_ms, self._rings, PRIORITY_NAMES,
+            DEFAULT_PRIORITY.value, CLOSED,
+        ]  # fmt: skip
+        return int(self._requeue_front(keys=keys, args=args)) == 1
 
     def hold_ghost(self, chunk_id: str, seconds: float) -> None:
         """Keep a slot for a job that a crashed attempt may have created, for ``seconds``.
@@ -132,8 +208,16 @@ class Admission:
     def snapshot(self) -> AdmissionSnapshot:
         pipe = self._redis.pipeline(transaction=False)
         pipe.zcard(self._permits)
-        pipe.zcard(self._waiting)
         pipe.get(self._hold)
-        outstanding, waiting, hold = pipe.execute()
+        outstanding, hold = pipe.execute()
+        counts = self._waiting(keys=[], args=[self._lines, self._rings, PRIORITY_NAMES])
+        names = [p.value for p in GRANT_ORDER]
+        loads = {name: int(pair[0]) for name, pair in zip(names, counts, strict=True)}
+        chunks = {name: int(pair[1]) for name, pair in zip(names, counts, strict=True)}
         hold_s = max(0.0, (int(hold or 0) - self._now_ms()) / 1000)
-        return AdmissionSnapshot(int(outstanding), int(waiting), hold_s)
+        return AdmissionSnapshot(int(outstanding), sum(chunks.values()), hold_s, chunks, loads)
+
+
+def load_of(chunk_id: str) -> str:
+    """The load id of a chunk id (``<load id>:<index>``)."""
+    return chunk_id.rpartition(":")[0]

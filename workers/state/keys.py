@@ -21,9 +21,13 @@ ACTIVE_LOADS = f"{PREFIX}loads:active"
 """Set: the ids of loads not yet terminal, the set the reconciler sweeps."""
 
 
+LOAD_PREFIX = f"{PREFIX}load:"
+"""What every load's record key starts with (the admission scripts read a load's state)."""
+
+
 def load(load_id: str) -> str:
     """Hash: one load's record (state, params, counts, report URI)."""
-    return f"{PREFIX}load:{load_id}"
+    return f"{LOAD_PREFIX}{load_id}"
 
 
 def load_chunks(load_id: str) -> str:
@@ -31,9 +35,14 @@ def load_chunks(load_id: str) -> str:
     return f"{load(load_id)}:chunks"
 
 
+def chunk_prefix(load_id: str) -> str:
+    """What the records of a load's chunks start with (a cancel's script adds the index)."""
+    return f"{load(load_id)}:chunk:"
+
+
 def chunk(load_id: str, index: int) -> str:
     """Hash: one chunk's record (state, URI, rows, Marketo batch id)."""
-    return f"{load(load_id)}:chunk:{index}"
+    return f"{chunk_prefix(load_id)}{index}"
 
 
 def idempotency(idempotency_key: str) -> str:
@@ -73,8 +82,32 @@ def admission_prefix(instance: str) -> str:
 
 
 def admission_waiting(instance: str) -> str:
-    """Sorted set: chunk ids waiting for a permit, scored by their place in line."""
+    """Sorted set: chunk ids waiting for a permit, one line for every load (before priorities).
+
+    Kept only so that chunks a fleet of the earlier version left waiting are not lost: the
+    grant moves them into their loads' lines (``admission_line``) and deletes the key.
+    """
     return f"{admission_prefix(instance)}:waiting"
+
+
+def admission_line_prefix(instance: str) -> str:
+    """What every load's line on the lane starts with (the scripts add the load id)."""
+    return f"{admission_prefix(instance)}:line:"
+
+
+def admission_line(instance: str, load_id: str) -> str:
+    """Sorted set: one load's chunk ids waiting for a permit, scored by their place in line."""
+    return f"{admission_line_prefix(instance)}{load_id}"
+
+
+def admission_ring_prefix(instance: str) -> str:
+    """What the lane's rings start with (the scripts add the priority)."""
+    return f"{admission_prefix(instance)}:ring:"
+
+
+def admission_ring(instance: str, priority: str) -> str:
+    """Sorted set: the loads of one priority with chunks waiting, scored by their last grant."""
+    return f"{admission_ring_prefix(instance)}{priority}"
 
 
 def admission_permits(instance: str) -> str:

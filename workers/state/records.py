@@ -43,6 +43,9 @@ class LoadState(StrEnum):
     FAILED = "failed"
     # Ran to the end, but rows read, submitted and Marketo's counts do not add up.
     COUNTS_MISMATCH = "counts_mismatch"
+    # Cancelled: nothing more is sent; the jobs already in Marketo finish and are collected.
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
 
 
 TERMINAL_LOAD_STATES = frozenset(
@@ -51,8 +54,12 @@ TERMINAL_LOAD_STATES = frozenset(
         LoadState.SUCCEEDED_WITH_ROW_ERRORS,
         LoadState.FAILED,
         LoadState.COUNTS_MISMATCH,
+        LoadState.CANCELLED,
     }
 )
+
+# A load in one of these states gets no more permits: its line is closed (admission).
+CLOSED_LOAD_STATES = (LoadState.CANCELLING, LoadState.CANCELLED)
 
 
 class ChunkState(StrEnum):
@@ -62,9 +69,10 @@ class ChunkState(StrEnum):
     COLLECTING = "collecting"  # terminal in Marketo; failure/warning files being fetched
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # taken out of line when its load was cancelled: never sent
 
 
-TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED})
+TERMINAL_CHUNK_STATES = frozenset({ChunkState.DONE, ChunkState.FAILED, ChunkState.CANCELLED})
 
 
 def chunk_id(load_id: str, index: int) -> str:
@@ -89,10 +97,14 @@ class Load:
     rows_read: int = 0
     rows_rejected: int = 0
     rows_skipped: int = 0  # blank lines
+    # Rows in the chunks handed on to be submitted; those cancelled before they were
+    # sent are among them (``rows_sent`` is what Marketo was sent).
     rows_submitted: int = 0
-    rows_not_submitted: int = 0  # in chunks never submitted (the source failed)
+    rows_not_submitted: int = 0  # read but in no chunk sent: the source failed, or the split
+    # stopped (a cancel) with rows read for a file not yet in the ledger
     rejects_uri: str | None = None
     split_runs: int = 0
+    split_stopped: bool = False  # a cancel stopped the split before the end of the source
     # Rolled up from the chunks as each one ends.
     rows_processed: int = 0
     rows_failed: int = 0
@@ -105,6 +117,12 @@ class Load:
     too_many_imports: int = 0
     possible_double_submissions: int = 0
     api_calls: int = 0
+    # Cancel and resume.
+    rows_cancelled: int = 0  # in chunks taken out of line by a cancel: never sent
+    chunks_cancelled: int = 0
+    cancel_requested_at: float | None = None
+    resumes: int = 0  # times resumed (each writes its own report)
+    resuming: bool = False  # a resume is putting the chunks back in line
     # Why it failed or waits, and its report.
     error: str | None = None  # the source failed, or the counts do not add up
     unexpected_errors: int = 0  # of its split
@@ -124,6 +142,11 @@ class Load:
     results_error: str | None = None
     retry_of: str | None = None
     retried_by: str | None = None
+
+    @property
+    def rows_sent(self) -> int:
+        """Rows sent to Marketo (or being sent): submitted, less those cancelled before."""
+        return self.rows_submitted - self.rows_cancelled
 
     @cached_property
     def request(self) -> LoadRequest:
@@ -164,6 +187,8 @@ class Chunk:
     not_submitted: bool = False  # failed before it was ever submitted (the source failed)
     # Its job in Marketo.
     attempts: int = 0  # jobs made for it (a Failed job is retried)
+    attempts_before_resume: int = 0  # of those, made before its load's latest resume
+    resumed_in: int = 0  # the resume (its number) that last put it back in line
     submissions: int = 0  # POSTs counted; more than attempts means a double submission
     post_started_at: float | None = None  # a POST began and has not been answered yet
     batch_id: str | None = None  # the importer's job id (bulk: Marketo's batchId)
@@ -216,6 +241,8 @@ class LoadFields(TypedDict, total=False):
     rows_submitted: int
     rows_not_submitted: int
     rejects_uri: str
+    split_stopped: int
+    cancel_requested_at: float
     error: str
     last_error: str
     waiting: str
@@ -245,6 +272,8 @@ class LoadCounters(TypedDict, total=False):
     too_many_imports: int
     possible_double_submissions: int
     api_calls: int
+    rows_cancelled: int
+    chunks_cancelled: int
 
 
 class ChunkFields(TypedDict, total=False):
@@ -259,6 +288,8 @@ class ChunkFields(TypedDict, total=False):
     last_line: int
     not_submitted: int
     attempts: int
+    attempts_before_resume: int
+    resumed_in: int
     post_started_at: float | Literal[""]
     batch_id: str
     submitted_at: float

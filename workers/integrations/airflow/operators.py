@@ -55,7 +55,7 @@ class MktoBulkLoadOperator(BaseOperator):
     """Load an S3 dataset into Marketo through the mkto-bulk workers, and wait for the load.
 
     The fields every load has are arguments (``source``, ``object``, ``format``,
-    ``input_format``, ``encoding``, ``mapping``, ``api``, ``idempotency_key``,
+    ``input_format``, ``encoding``, ``mapping``, ``api``, ``priority``, ``idempotency_key``,
     ``callback``, ``callback_queue``); the object type's own fields go in
     ``parameters`` under the payload's names (docs/etl/payload.md).
     All of them are templated. ``fail_on_row_errors``: fail the task when the load
@@ -79,6 +79,7 @@ class MktoBulkLoadOperator(BaseOperator):
         encoding: str | None = None,
         mapping: dict[str, str | None] | None = None,
         api: str | None = None,
+        priority: str | None = None,
         idempotency_key: str | None = None,
         callback: str | None = None,
         callback_queue: str | None = None,
@@ -100,6 +101,7 @@ class MktoBulkLoadOperator(BaseOperator):
         self.encoding = encoding
         self.mapping = mapping
         self.api = api
+        self.priority = priority
         self.idempotency_key = idempotency_key
         self.callback = callback
         self.callback_queue = callback_queue

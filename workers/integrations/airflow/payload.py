@@ -26,6 +26,7 @@ COMMON_ARGUMENTS: dict[str, str] = {
     "encoding": "encoding",
     "mapping": "mapping",
     "api": "api",
+    "priority": "priority",
     "idempotency_key": "idempotencyKey",
     "callback": "callback",
     "callback_queue": "callbackQueue",
