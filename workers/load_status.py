@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workers.priority import DEFAULT_PRIORITY
 from workers.results.reasons import ReasonCount
 from workers.results.report import results_view
-from workers.priority import DEFAULT_PRIORITY
 from workers.state.ledger import TERMINAL_LOAD_STATES, Chunk, ChunkState, Load, LoadState
 
 OK_STATES = frozenset({LoadState.SUCCEEDED, LoadState.SUCCEEDED_WITH_ROW_ERRORS})

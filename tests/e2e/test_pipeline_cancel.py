@@ -10,6 +10,9 @@ the resume sends every row the cancel held back, and none twice.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import subprocess
 import sys
@@ -102,6 +105,17 @@ def test_a_cancel_and_a_resume_each_survive_a_killed_worker_and_send_every_row_o
     for chunk in cancelled:
         assert not _stored(sandbox, chunk["chunk"] * ROWS_PER_CHUNK), chunk
     assert admin(sandbox, "GET", "/_sandbox/records/leads")["count"] == len(done) * ROWS_PER_CHUNK
+    # The results file says the same, row by row: a cancelled chunk's rows were not sent.
+    rbucket, rkey = report["results_file"].removeprefix("s3://").split("/", 1)
+    data = gzip.decompress(s3_client.get_object(Bucket=rbucket, Key=rkey)["Body"].read())
+    rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
+    by_chunk = {int(c["chunk"]) for c in cancelled}
+    unsent = [r for r in rows if int(r["chunk"]) in by_chunk]
+    assert len(unsent) == report["totals"]["rows_cancelled"]
+    assert {(r["outcome"], r["reason"]) for r in unsent} == {
+        ("not_sent", "cancelled: the load was cancelled before this chunk was sent")
+    }
+    assert {r["outcome"] for r in rows if int(r["chunk"]) in done} == {"processed"}
 
     again = cli(pipeline, "cancel", load_id)
     assert again.returncode == 0 and "already cancelled; nothing changed" in again.stdout

@@ -247,6 +247,8 @@ def _chunk_uri(load: Load, manifest: Manifest, index: int) -> str:
 def _not_sent_reason(load: Load, chunk: Chunk | None) -> str:
     if chunk is None:
         return f"not submitted: the source failed: {load.error or 'the split stopped'}"
+    if chunk.state == ChunkState.CANCELLED:
+        return "cancelled: the load was cancelled before this chunk was sent"
     if chunk.message or chunk.last_failure:
         return str(chunk.message or chunk.last_failure)
     return "its import job failed" if chunk.batch_id else "not submitted"
