@@ -33,6 +33,7 @@ from workers.pipeline import reconcile as reconcile_step
 from workers.pipeline.runtime import runtime
 from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.transient import transient_boundary
+from workers.redis_clients import redis_client
 from workers.schedule import runs as scheduled_runs
 from workers.settings import load_settings
 
@@ -204,7 +205,7 @@ def publish_schedule(sender: Any = None, **_: Any) -> None:
     """Beat, at start: publish the entries it validated, the only ones a tick may run."""
     try:
         # Beat has no Marketo secret: its own Redis client, not a worker's runtime.
-        client = redis.Redis.from_url(load_settings().redis_url)
+        client = redis_client(load_settings())
         scheduled_runs.publish_entries(client, SCHEDULED_LOADS)
     except redis.RedisError as error:
         logger.critical("beat cannot publish its schedule to Redis (REDIS_URL): %s", error)

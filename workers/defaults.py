@@ -6,6 +6,10 @@ the same values as a worker configured by an empty environment.
 
 from __future__ import annotations
 
+# Redis (REDIS_URL): with Sentinel, a permit is on a replica before its POST (WAIT).
+REDIS_REPLICA_ACKS_WITH_SENTINEL = 1  # replicas that must acknowledge when REDIS_URL is sentinel://
+REDIS_REPLICA_ACK_TIMEOUT_S = 1.0  # one WAIT; a submit not acknowledged in time tries again later
+
 # Marketo budgets: our share of one instance's limits (half of Marketo's, as it advises).
 MARKETO_RATE_LIMIT_CALLS = 50  # of Marketo's 100 calls per 20 s
 MARKETO_RATE_LIMIT_WINDOW_S = 20.0

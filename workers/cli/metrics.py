@@ -31,6 +31,7 @@ def metrics(port: int, address: str, stuck_after: float, once: bool) -> None:
 
     from workers.errors import SettingsError
     from workers.fleet_metrics import FleetCollector
+    from workers.redis_clients import redis_client
     from workers.settings import load_settings
 
     try:
@@ -38,7 +39,7 @@ def metrics(port: int, address: str, stuck_after: float, once: bool) -> None:
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
     registry = CollectorRegistry()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     registry.register(FleetCollector(client, settings, stuck_after_s=stuck_after))
     if once:
         try:

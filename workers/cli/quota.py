@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 
 
 def _budgets() -> Budgets:
-    import redis
-
     from workers.marketo.budgets import BudgetLimits, Budgets
+    from workers.redis_clients import redis_client
     from workers.settings import load_settings
 
     settings = load_settings()
@@ -27,7 +26,7 @@ def _budgets() -> Budgets:
         daily_quota=settings.marketo_daily_quota,
         daily_quota_reserve=settings.marketo_daily_quota_reserve,
     )
-    return Budgets(redis.Redis.from_url(settings.redis_url), settings.instance, limits)
+    return Budgets(redis_client(settings), settings.instance, limits)
 
 
 def _show_lines() -> list[str]:

@@ -92,6 +92,13 @@ def admission_sequence(instance: str) -> str:
     return f"{admission_prefix(instance)}:sequence"
 
 
+# Replication (workers/state/replication.py) ----------------------------------
+
+REPLICATION_MARK = f"{PREFIX}replication:mark"
+"""String (counter): bumped by a submit right before its WAIT, so the WAIT covers every
+earlier write of every process (the permit, the chunk's ``post_started_at``)."""
+
+
 # Import jobs in flight (workers/pipeline/) -----------------------------------
 
 
