@@ -1,10 +1,10 @@
 """How many replicas hold what this process wrote: Redis ``WAIT`` on the writing connection.
 
 Redis replicates asynchronously: a primary that dies takes its last writes
-with it, and Sentinel promotes a replica that never saw them. Before an action
-outside Redis that must not happen twice (an import POST, whose permit could
-otherwise be granted again on the promoted replica), a step asks the primary to
-confirm that replicas have everything written so far.
+with it, and Sentinel promotes a replica that never saw them. Before a step does
+something outside Redis that must not happen twice (an import POST, whose permit
+could otherwise be granted again on the promoted replica), it asks the primary
+to confirm that replicas have everything written so far.
 
 ``WAIT`` counts the replicas that acknowledged the calling *connection's* last
 write, and a connection that wrote nothing gets an immediate, meaningless
