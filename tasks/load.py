@@ -29,6 +29,7 @@ from workers.errors import (
 )
 from workers.load_request import callback_problems
 from workers.pipeline import collect, finish, poll, split, start, submit
+from workers.pipeline import marketo_usage as marketo_usage_step
 from workers.pipeline import reconcile as reconcile_step
 from workers.pipeline.runtime import runtime
 from workers.pipeline.step_errors import describe, is_unexpected
@@ -179,6 +180,12 @@ def finish_load(self: Task, load_id: str) -> str:
 def pump(self: Task) -> int:
     """``workers.pipeline.submit``: give free permits to the chunks first in line."""
     return len(_run(self, lambda: submit.pump(runtime(), DISPATCH)))
+
+
+@app.task(name="mkto_bulk.marketo_usage", bind=True)
+def marketo_usage(self: Task) -> dict[str, int]:
+    """``workers.pipeline.marketo_usage``: Marketo's usage report; others' calls lower our share."""
+    return _run(self, lambda: marketo_usage_step.check(runtime()))
 
 
 @app.task(name="mkto_bulk.reconcile", bind=True)

@@ -47,6 +47,7 @@ ROUTES = {
     "mkto_bulk.split_source": {"queue": SPLIT_QUEUE},
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
+    "mkto_bulk.marketo_usage": {"queue": MARKETO_QUEUE},  # one Marketo call
     "mkto_bulk.*": {"queue": POLL_QUEUE},
 }
 

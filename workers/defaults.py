@@ -18,6 +18,9 @@ MARKETO_MAX_CONCURRENT_CALLS = 5  # of Marketo's 10
 MARKETO_CALL_LEASE_S = 180.0
 MARKETO_DAILY_QUOTA = 50_000
 MARKETO_DAILY_QUOTA_RESERVE = 5_000  # left to the instance's other integrations
+# Marketo's usage report (GET /rest/v1/stats/usage.json, one call) read this often: other
+# integrations' calls beyond the reserve come off our share.
+MARKETO_USAGE_CHECK_S = 600.0
 
 # The Data Ingestion API: its own base URL and our share of its limits (half of Marketo's).
 MARKETO_INGESTION_URL = "https://mkto-ingestion-api.adobe.io"

@@ -125,6 +125,23 @@ class Settings(BaseSettings):
         ge=0,
         description="What we leave of the daily quota to other integrations",
     )
+    marketo_usage_check_s: float = Field(
+        default=defaults.MARKETO_USAGE_CHECK_S,
+        ge=0,
+        le=86_400,
+        description=(
+            "How often beat reads Marketo's daily usage report (one API call): what other "
+            "integrations used beyond MARKETO_DAILY_QUOTA_RESERVE comes off our share; 0: never"
+        ),
+    )
+    marketo_api_user: str | None = Field(
+        default=None,
+        max_length=255,
+        description=(
+            "The API user of MARKETO_CLIENT_ID as the usage report names it (Admin > Users & "
+            "Roles); unset: other integrations' calls are the report's total minus ours as counted"
+        ),
+    )
 
     # The Data Ingestion API (loads and queues with "api": "ingestion").
     marketo_ingestion_url: AnyHttpUrl = Field(
@@ -391,7 +408,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("schedule_file", "redis_sentinel_master", "redis_sentinel_password",
-                     "redis_min_replica_acks", mode="before")  # fmt: skip
+                     "redis_min_replica_acks", "marketo_api_user", mode="before")  # fmt: skip
     @classmethod
     def _an_empty_value_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -140,6 +140,12 @@ def daily_calls(instance: str, day: str) -> str:
     return f"{PREFIX}{instance}:daily:{day}"
 
 
+def marketo_usage(instance: str, day: str) -> str:
+    """Hash with a TTL: Marketo's usage report as last read on one Marketo day (ISO date):
+    ``total``, ``ours``, ``others`` (calls) and ``read_at`` (epoch seconds)."""
+    return f"{PREFIX}{instance}:usage:{day}"
+
+
 def ingestion_rate(client_id: str) -> str:
     """Sorted set: Data Ingestion requests of one client id in the last second (rate window)."""
     return f"{PREFIX}ingestion:rate:{client_id}"
