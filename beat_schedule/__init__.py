@@ -32,11 +32,13 @@ def beat_schedule(
     loads: Iterable[ScheduledLoad] = (),
     tick_s: float = 30.0,
     push_sweep_s: float | None = None,
+    usage_check_s: float = 0,
 ) -> dict[str, dict[str, Any]]:
     """Celery beat entries; the reconciler re-drives whatever a crash left behind.
 
     With ``push_sweep_s``, the push queues' sweep too: a queue whose flush is
-    overdue (its scheduled flush or its flusher was lost) is flushed again.
+    overdue (its scheduled flush or its flusher was lost) is flushed again. With
+    ``usage_check_s`` (above 0), a look at Marketo's usage report that often.
     """
     entries: dict[str, dict[str, Any]] = {
         "mkto-bulk-reconcile": {
@@ -51,6 +53,12 @@ def beat_schedule(
             "task": "mkto_bulk.push_sweep",
             "schedule": push_sweep_s,
             "options": {"expires": push_sweep_s},
+        }
+    if usage_check_s > 0:
+        entries["mkto-bulk-marketo-usage"] = {
+            "task": "mkto_bulk.marketo_usage",
+            "schedule": usage_check_s,
+            "options": {"expires": usage_check_s},
         }
     for load in loads:
         entries[load.beat_name] = {
@@ -73,4 +81,5 @@ def install(app: Celery, settings: Settings, loads: Iterable[ScheduledLoad] = ()
         loads,
         tick_s=settings.schedule_tick_s,
         push_sweep_s=settings.push_sweep_interval_s,
+        usage_check_s=settings.marketo_usage_check_s,
     )

@@ -30,10 +30,12 @@ from workers.errors import (
 )
 from workers.load_request import callback_problems
 from workers.pipeline import collect, control, finish, poll, retry, split, start, submit
+from workers.pipeline import marketo_usage as marketo_usage_step
 from workers.pipeline import reconcile as reconcile_step
 from workers.pipeline.runtime import runtime
 from workers.pipeline.step_errors import describe, is_unexpected
 from workers.pipeline.transient import transient_boundary
+from workers.redis_clients import redis_client
 from workers.schedule import runs as scheduled_runs
 from workers.settings import load_settings
 from workers.telemetry import traces
@@ -204,6 +206,12 @@ def pump(self: Task) -> int:
     return len(_run(self, lambda: submit.pump(runtime(), DISPATCH)))
 
 
+@app.task(name="mkto_bulk.marketo_usage", bind=True)
+def marketo_usage(self: Task) -> dict[str, int]:
+    """``workers.pipeline.marketo_usage``: Marketo's usage report; others' calls lower our share."""
+    return _run(self, lambda: marketo_usage_step.check(runtime()))
+
+
 @app.task(name="mkto_bulk.reconcile", bind=True)
 def reconcile(self: Task) -> dict[str, int]:
     """``workers.pipeline.reconcile``: re-drive every step a crash or lost message left."""
@@ -243,7 +251,7 @@ def publish_schedule(sender: Any = None, **_: Any) -> None:
     """Beat, at start: publish the entries it validated, the only ones a tick may run."""
     try:
         # Beat has no Marketo secret: its own Redis client, not a worker's runtime.
-        client = redis.Redis.from_url(load_settings().redis_url)
+        client = redis_client(load_settings())
         scheduled_runs.publish_entries(client, SCHEDULED_LOADS)
     except redis.RedisError as error:
         logger.critical("beat cannot publish its schedule to Redis (REDIS_URL): %s", error)

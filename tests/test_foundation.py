@@ -34,7 +34,7 @@ def test_a_bad_redis_url_stops_the_worker_with_one_line_naming_it() -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [
         "mkto-bulk: invalid settings: REDIS_URL must look like redis://host:port/db "
-        "(or rediss://, unix://)"
+        "(or rediss://, unix://, sentinel://host:port;sentinel://host2:port)"
     ]
     assert SECRET not in result.stderr + result.stdout
 

@@ -31,6 +31,7 @@ from workers.load_request import RequestPolicy, parse_load_request
 from workers.load_status import LoadStatus, summarize
 from workers.push.client import push_records as push_records  # pushed records (workers/push/)
 from workers.queues import ENTRY_QUEUE
+from workers.redis_clients import celery_redis_conf, redis_client
 from workers.settings import load_settings
 from workers.state.control import ControlAnswer, LoadControl, Outcome
 from workers.state.ledger import (
@@ -51,7 +52,7 @@ RETRY_TIMEOUT_S = 300  # a retry's source is written before the answer: chunk fi
 
 @lru_cache(maxsize=4)
 def _redis(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url, health_check_interval=30)
+    return redis_client(load_settings(), url=redis_url, health_check_interval=30)
 
 
 def _ledger(redis_url: str | None = None) -> Ledger:
@@ -63,8 +64,11 @@ def _client_app(redis_url: str) -> Celery:
     """A producer-only Celery app: knows the broker and the task names, not the tasks."""
     from celery import Celery
 
-    client = Celery("mkto_bulk_client", broker=redis_url, backend=redis_url)
+    conf = celery_redis_conf(load_settings(), {}, url=redis_url)
+    client = Celery("mkto_bulk_client", broker=conf["broker_url"], backend=conf["result_backend"])
     client.conf.update(
+        broker_transport_options=conf["broker_transport_options"],
+        result_backend_transport_options=conf["result_backend_transport_options"],
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

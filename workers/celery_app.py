@@ -12,6 +12,7 @@ from workers.errors import SettingsError
 
 # Queues by kind of work, so each can be scaled (and starved) on its own.
 from workers.queues import ENTRY_QUEUE, MARKETO_QUEUE, POLL_QUEUE, SPLIT_QUEUE
+from workers.redis_clients import celery_redis_conf
 from workers.schedule import RUN_SCHEDULED_TASK
 from workers.schedule.config import scheduled_loads
 from workers.settings import load_settings
@@ -50,6 +51,7 @@ ROUTES = {
     "mkto_bulk.retry_load": {"queue": SPLIT_QUEUE},  # reads chunk files, writes the retry's
     "mkto_bulk.submit_chunk": {"queue": MARKETO_QUEUE},
     "mkto_bulk.collect_chunk": {"queue": MARKETO_QUEUE},
+    "mkto_bulk.marketo_usage": {"queue": MARKETO_QUEUE},  # one Marketo call
     "mkto_bulk.*": {"queue": POLL_QUEUE},
 }
 
@@ -103,13 +105,16 @@ except SettingsError as error:
 # Before any broker connection exists: a worker survives a Redis restart (see the module).
 kombu_patch.apply()
 
+# Broker, results and beat's lock on REDIS_URL: one server, or the primary Sentinel names.
+_redis_conf = celery_redis_conf(_settings, {"visibility_timeout": VISIBILITY_TIMEOUT_S})
 app = Celery(
     "mkto_bulk",
-    broker=_settings.redis_url,
-    backend=_settings.redis_url,
+    broker=_redis_conf["broker_url"],
+    backend=_redis_conf["result_backend"],
     include=["tasks.load", "tasks.push"],
 )
 app.conf.update(
+    **_redis_conf,
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],
@@ -125,8 +130,6 @@ app.conf.update(
     result_backend_always_retry=True,
     result_backend_max_retries=publish_retry_policy(_settings.broker_outage_wait_s)["max_retries"],
     result_backend_max_sleep_between_retries_ms=RESULT_RETRY_MAX_SLEEP_MS,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-    result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_expires=7 * 24 * 3600,
     task_queues=[Queue(ENTRY_QUEUE), Queue(SPLIT_QUEUE), Queue(MARKETO_QUEUE), Queue(POLL_QUEUE)],
     task_default_queue=POLL_QUEUE,
@@ -136,11 +139,8 @@ app.conf.update(
     # scheduler starts: the app does not depend on the beat_schedule package.
     beat_scheduler="workers.schedule.beat_scheduler:ResilientRedBeatScheduler",
     beat_max_loop_interval=_settings.beat_lock_timeout_s / BEAT_LOCK_WAKEUPS,
-    redbeat_redis_url=_settings.redis_url,
     redbeat_key_prefix=REDBEAT_KEY_PREFIX,
     redbeat_lock_timeout=_settings.beat_lock_timeout_s,
-    # Said explicitly, so redbeat does not borrow the broker's transport options.
-    redbeat_redis_options={},
     timezone="UTC",
 )
 # LOG_FORMAT, each task's log context, and traces when OTEL_TRACES_EXPORTER asks for them.

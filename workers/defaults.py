@@ -6,6 +6,10 @@ the same values as a worker configured by an empty environment.
 
 from __future__ import annotations
 
+# Redis (REDIS_URL): with Sentinel, a permit is on a replica before its POST (WAIT).
+REDIS_REPLICA_ACKS_WITH_SENTINEL = 1  # replicas that must acknowledge when REDIS_URL is sentinel://
+REDIS_REPLICA_ACK_TIMEOUT_S = 1.0  # one WAIT; a submit not acknowledged in time tries again later
+
 # Marketo budgets: our share of one instance's limits (half of Marketo's, as it advises).
 MARKETO_RATE_LIMIT_CALLS = 50  # of Marketo's 100 calls per 20 s
 MARKETO_RATE_LIMIT_WINDOW_S = 20.0
@@ -14,6 +18,9 @@ MARKETO_MAX_CONCURRENT_CALLS = 5  # of Marketo's 10
 MARKETO_CALL_LEASE_S = 180.0
 MARKETO_DAILY_QUOTA = 50_000
 MARKETO_DAILY_QUOTA_RESERVE = 5_000  # left to the instance's other integrations
+# Marketo's usage report (GET /rest/v1/stats/usage.json, one call) read this often: other
+# integrations' calls beyond the reserve come off our share.
+MARKETO_USAGE_CHECK_S = 600.0
 
 # The Data Ingestion API: its own base URL and our share of its limits (half of Marketo's).
 MARKETO_INGESTION_URL = "https://mkto-ingestion-api.adobe.io"

@@ -19,7 +19,8 @@ from prometheus_client.registry import Collector
 
 from workers.importers import IMPORTERS
 from workers.load_progress import read_loads
-from workers.marketo.budgets import BudgetLimits, Budgets, next_reset
+from workers.marketo import usage
+from workers.marketo.budgets import BudgetLimits, Budgets, marketo_day, next_reset
 from workers.marketo.ingestion_budgets import IngestionBudgets, IngestionLimits
 from workers.marketo.metrics import CODE_PREFIX, Metrics
 from workers.pipeline.quota_wait import REASON_DAILY_QUOTA
@@ -151,10 +152,13 @@ class FleetCollector(Collector):
         daily.add_metric([self.instance], self.budgets.daily_count())
         yield daily
         share = GaugeMetricFamily(
-            "mkto_bulk_marketo_daily_share", "our daily share: quota minus reserve", labels=labels
+            "mkto_bulk_marketo_daily_share",
+            "our daily share: quota minus the reserve, or minus others' calls when more",
+            labels=labels,
         )
         share.add_metric([self.instance], self.budgets.daily_limit())
         yield share
+        yield from self._usage(labels)
         resets = GaugeMetricFamily(
             "mkto_bulk_marketo_daily_reset_timestamp_seconds",
             "when the daily quota next resets (midnight America/Chicago), Unix time",
@@ -183,6 +187,22 @@ class FleetCollector(Collector):
             if name.startswith(CODE_PREFIX):
                 codes.add_metric([self.instance, name[len(CODE_PREFIX) :]], value)
         yield codes
+
+    def _usage(self, labels: list[str]) -> Iterator[Metric]:
+        """Marketo's usage report as last read today (all 0 until beat reads it)."""
+        day = marketo_day(time.time()).isoformat()
+        reading = usage.load(self.redis, self.instance, day)
+        for name, help_text, value in (
+            ("daily_calls_used_by_others", "calls other integrations made today (Marketo's "
+             "usage report)", reading.others if reading else 0),
+            ("daily_calls_reported", "calls Marketo counted today for the whole instance",
+             reading.total if reading else 0),
+            ("usage_read_timestamp_seconds", "when Marketo's usage report was last read today, "
+             "Unix time", reading.read_at if reading else 0),
+        ):  # fmt: skip
+            gauge = GaugeMetricFamily(f"mkto_bulk_marketo_{name}", help_text, labels=labels)
+            gauge.add_metric([self.instance], value)
+            yield gauge
 
     def _ingestion(self) -> Iterator[Metric]:
         """Each import API's line of chunks, and our share of the Data Ingestion API's day."""

@@ -27,8 +27,16 @@ already detached), which recurs with every rework of the reconnect path. No
 setting avoids it: ``broker_connection_retry`` only governs what happens after
 the cleanup that raises.
 
+A third way a worker exits is a broker that is there but refuses writes (a
+primary under ``min-replicas-to-write`` whose replicas are gone): redis-py's
+``NOREPLICAS`` answer is made a connection error (``_refusal_is_an_outage``), and
+an ack it refuses still frees the worker's prefetch slot (``_ack_frees_its_slot``).
+
 The fix: a channel remembers the connection parameters it was built with, and
-uses them when its transport has been detached. Restoring or acknowledging
+uses them when its transport has been detached. A Sentinel channel (REDIS_URL
+``sentinel://...``) also reads the sentinels' addresses from the detached
+transport (``self.connection.client.alt``) when it builds a pool, and fails the
+same way after a failover, so it remembers those too. Restoring or acknowledging
 then reaches Redis if it is back (the messages return to their queue, or the
 ack lands) or fails with a ``ConnectionError``, which kombu and Celery already
 treat as recoverable: the worker reconnects, and messages that could not be
@@ -50,6 +58,7 @@ logger = logging.getLogger(__name__)
 # (tests/e2e/test_broker_restart.py fails if it still has the bug).
 AFFECTED_KOMBU = ((5, 0), (5, 8))
 _REMEMBERED = "_mkto_connparams"
+_REMEMBERED_SENTINELS = "_mkto_sentinels"
 
 _applied = False
 
@@ -70,6 +79,7 @@ def apply() -> bool:
     global _applied
     if _applied:
         return True
+    _refusal_is_an_outage()
     if not needed():
         logger.info("kombu %s: the broker-restart fix is not applied", kombu.__version__)
         return False
@@ -89,5 +99,102 @@ def apply() -> bool:
         return params
 
     channel._connparams = _connparams
+    _remember_sentinels(kombu_redis.SentinelChannel)
+    _ack_frees_its_slot(kombu_redis.QoS)
     _applied = True
     return True
+
+
+def _ack_frees_its_slot(qos: Any) -> None:
+    """An ack Redis did not take still frees the message's prefetch slot in the worker.
+
+    kombu frees the slot only after Redis took the ack, so a worker whose acks
+    failed as often as it prefetches (a primary refusing writes under a BRPOP
+    that was already waiting, so the consumer never reconnects) fetches nothing
+    ever again. Redis still lists the message as unacknowledged; it comes back
+    after the visibility timeout, and a step done twice does nothing the second time.
+    """
+    from kombu.transport import virtual
+
+    original = qos.ack
+
+    def ack(self: Any, delivery_tag: Any) -> None:
+        try:
+            original(self, delivery_tag)
+        except Exception:
+            virtual.QoS.ack(self, delivery_tag)
+            raise
+
+    qos.ack = ack
+
+
+class NoReplicasError(RedisConnectionError):
+    """Redis refused a write: its ``min-replicas-to-write`` replicas are not there (NOREPLICAS)."""
+
+
+def _refusal_is_an_outage() -> None:
+    """redis-py raises NOREPLICAS as a connection error, in every client of the process.
+
+    Every write, a worker's BRPOP and kombu's restore lock included, is refused
+    while a primary under ``min-replicas-to-write`` lacks its replicas (for a
+    moment after each failover, until the other replicas follow the new
+    primary). As a plain ``ResponseError`` that makes the worker exit
+    ("Unrecoverable error: server:ResponseError"); as a connection error kombu
+    reconnects, Celery's result backend and redbeat retry, and a step waits it
+    out like any Redis outage.
+    """
+    from redis._parsers.base import BaseParser
+
+    BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
+
+
+def _remember_sentinels(channel: Any) -> None:
+    """A Sentinel channel builds its pool from remembered sentinels once detached."""
+    original = channel._sentinel_managed_pool
+
+    def _sentinel_managed_pool(self: Any, asynchronous: bool = False) -> Any:
+        transport = self.connection
+        if transport is not None and transport.client is not None:
+            self.__dict__[_REMEMBERED_SENTINELS] = (
+                list(transport.client.alt),
+                transport.default_port,
+            )
+            return original(self, asynchronous)
+        remembered = self.__dict__.get(_REMEMBERED_SENTINELS)
+        if remembered is None:
+            raise RedisConnectionError("kombu channel detached from its broker connection")
+        return _detached_sentinel_pool(self, asynchronous, *remembered)
+
+    channel._sentinel_managed_pool = _sentinel_managed_pool
+
+
+def _detached_sentinel_pool(
+    channel: Any, asynchronous: bool, addresses: list[str], default_port: int
+) -> Any:
+    """kombu's ``SentinelChannel._sentinel_managed_pool``, from remembered sentinel addresses."""
+    from kombu.utils.url import _parse_url
+    from redis import Redis
+    from redis.sentinel import Sentinel
+
+    params = dict(channel._connparams(asynchronous))
+    host, port = params.pop("host", None), params.pop("port", None)
+    sentinels = []
+    for address in addresses:
+        url = _parse_url(address)
+        if url.scheme == "sentinel":
+            sentinels.append((url.hostname, url.port or default_port))
+    manager = Sentinel(
+        sentinels or [(host, port)],
+        min_other_sentinels=getattr(channel, "min_other_sentinels", 0),
+        sentinel_kwargs=getattr(channel, "sentinel_kwargs", None),
+        **params,
+    )
+    if asynchronous:
+        channel._async_sentinel_manager = manager
+    else:
+        channel._sentinel_manager = manager
+    master_name = getattr(channel, "master_name", None)
+    if master_name is None:
+        raise ValueError("'master_name' transport option must be specified.")
+    login = {key: params[key] for key in ("username", "password") if key in params}
+    return manager.master_for(master_name, Redis, **login).connection_pool

@@ -55,7 +55,36 @@ class Settings(BaseSettings):
 
     # Broker and state.
     redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0", description="Broker, results and all shared state"
+        default="redis://127.0.0.1:6379/0",
+        description=(
+            "Broker, results and all shared state: redis://host:port/db, or Sentinel's "
+            "sentinel://host:26379;sentinel://host2:26379 (the primary's password, if any, in "
+            "the first address: sentinel://:password@host:26379)"
+        ),
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,128}$",
+        description="The name Sentinel monitors the primary under (required with sentinel://)",
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None,
+        description="The sentinels' own password (requirepass in sentinel.conf), if they have one",
+    )
+    redis_min_replica_acks: int | None = Field(
+        default=None,
+        ge=0,
+        le=16,
+        description=(
+            "Replicas that must hold a chunk's import permit (Redis WAIT) before its POST; "
+            "unset: 1 with sentinel://, 0 otherwise"
+        ),
+    )
+    redis_replica_ack_timeout_s: float = Field(
+        default=defaults.REDIS_REPLICA_ACK_TIMEOUT_S,
+        gt=0,
+        le=30,
+        description="How long a submit waits for those replicas before it tries again later",
     )
 
     # Marketo instance.
@@ -110,6 +139,23 @@ class Settings(BaseSettings):
         default=defaults.MARKETO_DAILY_QUOTA_RESERVE,
         ge=0,
         description="What we leave of the daily quota to other integrations",
+    )
+    marketo_usage_check_s: float = Field(
+        default=defaults.MARKETO_USAGE_CHECK_S,
+        ge=0,
+        le=86_400,
+        description=(
+            "How often beat reads Marketo's daily usage report (one API call): what other "
+            "integrations used beyond MARKETO_DAILY_QUOTA_RESERVE comes off our share; 0: never"
+        ),
+    )
+    marketo_api_user: str | None = Field(
+        default=None,
+        max_length=255,
+        description=(
+            "The API user of MARKETO_CLIENT_ID as the usage report names it (Admin > Users & "
+            "Roles); unset: other integrations' calls are the report's total minus ours as counted"
+        ),
     )
 
     # The Data Ingestion API (loads and queues with "api": "ingestion").
@@ -381,16 +427,26 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url_is_a_redis_url(cls, value: str) -> str:
+        if value.startswith("sentinel://"):
+            if not all(is_sentinel_address(part) for part in value.split(";")):
+                raise ValueError(
+                    "must list sentinels as sentinel://host:port;sentinel://host2:port"
+                )
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("redis", "rediss", "unix") or (
             parts.scheme != "unix" and not parts.hostname
         ):
-            raise ValueError("must look like redis://host:port/db (or rediss://, unix://)")
+            raise ValueError(
+                "must look like redis://host:port/db (or rediss://, unix://, "
+                "sentinel://host:port;sentinel://host2:port)"
+            )
         return value
 
-    @field_validator("schedule_file", mode="before")
+    @field_validator("schedule_file", "redis_sentinel_master", "redis_sentinel_password",
+                     "redis_min_replica_acks", "marketo_api_user", mode="before")  # fmt: skip
     @classmethod
-    def _an_empty_schedule_file_is_unset(cls, value: object) -> object:
+    def _an_empty_value_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("callback_queues")
@@ -416,6 +472,12 @@ class Settings(BaseSettings):
                 "S3-compatible servers rename or refuse such keys"
             )
         return value
+
+    @model_validator(mode="after")
+    def _sentinels_name_their_primary(self) -> Settings:
+        if self.redis_sentinel and not self.redis_sentinel_master:
+            raise ValueError("REDIS_SENTINEL_MASTER is required when REDIS_URL lists sentinels")
+        return self
 
     @model_validator(mode="after")
     def _poll_bounds_are_ordered(self) -> Settings:
@@ -448,6 +510,18 @@ class Settings(BaseSettings):
         return frozenset(q.strip() for q in self.callback_queues.split(",") if q.strip())
 
     @property
+    def redis_sentinel(self) -> bool:
+        """Whether REDIS_URL lists Sentinel's addresses (sentinel://) rather than one server."""
+        return self.redis_url.startswith("sentinel://")
+
+    @property
+    def replica_acks_before_post(self) -> int:
+        """Replicas that must acknowledge a permit before its POST (REDIS_MIN_REPLICA_ACKS)."""
+        if self.redis_min_replica_acks is not None:
+            return self.redis_min_replica_acks
+        return defaults.REDIS_REPLICA_ACKS_WITH_SENTINEL if self.redis_sentinel else 0
+
+    @property
     def identity_url(self) -> str:
         if self.marketo_identity_url is not None:
             return str(self.marketo_identity_url).rstrip("/")
@@ -468,6 +542,17 @@ class Settings(BaseSettings):
     @property
     def instance(self) -> str:
         return self.marketo_instance or (urlsplit(self.rest_url).netloc or "default")
+
+
+def is_sentinel_address(part: str) -> bool:
+    """One address of a sentinel:// list: sentinel://[user:password@]host[:port][/db]."""
+    parts = urlsplit(part)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        return False
+    path_ok = parts.path in ("", "/") or parts.path.lstrip("/").isdigit()
+    return parts.scheme == "sentinel" and bool(parts.hostname) and port_ok and path_ok
 
 
 def describe_validation_error(error: ValidationError) -> str:

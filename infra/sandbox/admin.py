@@ -11,6 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from infra.sandbox import usage
 from infra.sandbox.clock import iso_utc, parse_instant
 from infra.sandbox.config import ConfigError
 from infra.sandbox.envelope import json_response
@@ -66,11 +67,23 @@ class AdminApi:
                                               dict(request.args))  # fmt: skip
             if route == ("GET", "health"):
                 return json_response({"ok": True})
+            if route[1] == "usage" and request.method in ("GET", "POST"):
+                return json_response(self.usage(request))
         except ConfigError as failure:
             return json_response({"error": str(failure)}, 400)
         except AdminError as failure:
             return json_response({"error": str(failure)}, failure.status)
         return json_response({"error": f"no admin route {request.method} {request.path}"}, 404)
+
+    def usage(self, request: Request) -> dict[str, Any]:
+        """Marketo's usage report as it stands; POST first adds another integration's calls."""
+        if request.method == "GET":
+            with self.state.lock:
+                return usage.report(self.state)
+        try:
+            return usage.add_calls(self.state, _body(request))
+        except ValueError as failure:
+            raise AdminError(400, str(failure)) from failure
 
     def jobs(self) -> list[dict[str, Any]]:
         with self.state.settled() as now:

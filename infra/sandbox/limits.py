@@ -8,7 +8,7 @@ for the stats, so a client's real call pattern is visible.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ class Limits:
         self.max_in_window = 0
         self._day: str = ""
         self._daily = 0
+        self._by_user: Counter[str] = Counter()  # today's counted calls by API user
 
     def enter(self, settings: Settings) -> bool:
         """Mark a call in flight; False when that makes more than the allowed concurrency."""
@@ -48,11 +49,9 @@ class Limits:
         self._observed.append(now)
         self.max_in_window = max(self.max_in_window, len(self._observed))
 
-    def admit(self, now: float, settings: Settings) -> None:
+    def admit(self, now: float, settings: Settings, user: str = "") -> None:
         """Count the call against quota and rate window, or raise 607/606 without counting."""
-        day = quota_day(now, settings.quota_timezone)
-        if day != self._day:
-            self._day, self._daily = day, 0
+        self._today(now, settings)
         if self._daily >= settings.daily_quota:
             raise MarketoError("607", "Daily quota reached")
         _trim(self._counted, now, settings.rate_limit_window)
@@ -64,9 +63,27 @@ class Limits:
             )
         self._counted.append(now)
         self._daily += 1
+        self._by_user[user] += 1
+
+    def add_calls(self, now: float, settings: Settings, user: str, calls: int) -> None:
+        """Calls another integration made today: they use up the instance's quota too."""
+        self._today(now, settings)
+        self._daily += calls
+        self._by_user[user] += calls
 
     def daily_calls(self, now: float, settings: Settings) -> int:
         return self._daily if quota_day(now, settings.quota_timezone) == self._day else 0
+
+    def usage(self, now: float, settings: Settings) -> tuple[str, int, dict[str, int]]:
+        """Today's quota day, its counted calls, and those calls by API user."""
+        self._today(now, settings)
+        return self._day, self._daily, dict(self._by_user)
+
+    def _today(self, now: float, settings: Settings) -> None:
+        day = quota_day(now, settings.quota_timezone)
+        if day != self._day:
+            self._day, self._daily = day, 0
+            self._by_user.clear()
 
 
 def quota_day(now: float, timezone: str) -> str:

@@ -19,6 +19,19 @@ _DEFINED_AT = "2024-01-15T10:00:00Z"
 MAX_CHANNELS = 200
 
 
+def answer(request: Request, schema: Schema, endpoint: str, args: dict[str, Any]) -> Response:
+    """The lookup routes (``get_*`` in the server's ROUTES)."""
+    if endpoint == "get_list":
+        return static_list(schema, args["list_id"])
+    if endpoint == "get_partitions":
+        return partitions(schema)
+    if endpoint == "get_program":
+        return program(schema, args["program_id"])
+    if endpoint == "get_channel":
+        return channel_by_name(request, schema)
+    return channels(request, schema)
+
+
 def static_list(schema: Schema, list_id: int) -> Response:
     """``GET /rest/v1/lists/{listId}.json``: one ``StaticList``, or 1013."""
     name = schema.static_lists.get(list_id)

@@ -19,7 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from infra.sandbox import bulk, describe, lookups
+from infra.sandbox import bulk, describe, lookups, usage
 from infra.sandbox.admin import AdminApi
 from infra.sandbox.envelope import MarketoError, error, http_error, json_response, ok, result_code
 from infra.sandbox.identity import credentials_match
@@ -73,6 +73,7 @@ ROUTES = [
     ("GET", "/rest/asset/v1/channel/byName.json", "/rest/asset/v1/channel/byName.json",
      "get_channel"),
     ("GET", "/rest/asset/v1/channels.json", "/rest/asset/v1/channels.json", "get_channels"),
+    ("GET", "/rest/v1/stats/usage.json", "/rest/v1/stats/usage.json", "stats_usage"),
 ]  # fmt: skip
 _TEMPLATES = {name: f"{method} {template}" for method, template, _, name in ROUTES}
 _IMPORTS = {"import_leads", "import_co", "import_pm"}
@@ -229,9 +230,9 @@ class SandboxApp:
     ) -> Response:
         state = self.state
         try:
-            self._authenticate(request)
+            user = usage.api_user(self._authenticate(request))
             with state.lock:
-                state.limits.admit(state.clock.now(), state.settings)
+                state.limits.admit(state.clock.now(), state.settings, user)
             if route_error is not None:
                 raise route_error
             return self._endpoint(request, endpoint, args, job_fault)
@@ -240,7 +241,8 @@ class SandboxApp:
         except bulk.PayloadTooLarge:
             return http_error(413, "Request Entity Too Large")
 
-    def _authenticate(self, request: Request) -> None:
+    def _authenticate(self, request: Request) -> str:
+        """The client id the request's token was issued to, or a 600/601/602 MarketoError."""
         if "access_token" in request.args:
             raise MarketoError(
                 "601",
@@ -259,6 +261,8 @@ class SandboxApp:
             raise MarketoError("601", "Access token invalid")
         if code == "602":
             raise MarketoError("602", "Access token expired")
+        with self.state.lock:
+            return self.state.tokens.owner(value.strip()) or ""
 
     def _endpoint(
         self, request: Request, endpoint: str, args: dict[str, Any], fault: str
@@ -278,22 +282,12 @@ class SandboxApp:
             return bulk.batch_file(state, args["batch_id"], kind, what, api_name)
         schema = state.schema
         if endpoint.startswith("get_"):
-            return self._lookup(request, endpoint, args)
+            return lookups.answer(request, schema, endpoint, args)
+        if endpoint == "stats_usage":
+            return usage.daily(state)
         if endpoint in _DESCRIBES:
             return ok(_DESCRIBES[endpoint](schema))
         definition = schema.custom_objects.get(args.get("api_name", ""))
         if endpoint == "describe_co" and definition is not None:
             return ok(describe.custom_object(definition))
         raise MarketoError("1013", f"Custom object '{args.get('api_name')}' not found")
-
-    def _lookup(self, request: Request, endpoint: str, args: dict[str, Any]) -> Response:
-        schema = self.state.schema
-        if endpoint == "get_list":
-            return lookups.static_list(schema, args["list_id"])
-        if endpoint == "get_partitions":
-            return lookups.partitions(schema)
-        if endpoint == "get_program":
-            return lookups.program(schema, args["program_id"])
-        if endpoint == "get_channel":
-            return lookups.channel_by_name(request, schema)
-        return lookups.channels(request, schema)

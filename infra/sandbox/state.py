@@ -138,6 +138,7 @@ class SandboxState:
                 "concurrent_calls": self.limits.inflight,
                 "tokens_issued": self.tokens.issued,
                 "daily_calls": self.limits.daily_calls(now, self.settings),
+                "daily_calls_by_user": self.limits.usage(now, self.settings)[2],
                 "records": self.store.counts(),
                 "jobs": self.queue.counts(now),
                 "faults_injected": dict(self.faults.injected),

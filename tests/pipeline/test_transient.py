@@ -26,6 +26,14 @@ def _s3_error(status: int, code: str) -> ClientError:
         (redis.exceptions.ConnectionError("Error 111 connecting"), RedisUnavailable),
         (redis.exceptions.BusyLoadingError("Redis is loading the dataset"), RedisUnavailable),
         (redis.exceptions.TimeoutError("Timeout reading"), RedisUnavailable),
+        (
+            redis.exceptions.ResponseError("NOREPLICAS Not enough good replicas to write."),
+            RedisUnavailable,
+        ),
+        (
+            redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+            RedisUnavailable,
+        ),
         (EndpointConnectionError(endpoint_url="http://s3.local"), StorageUnavailable),
         (ReadTimeoutError(endpoint_url="http://s3.local"), StorageUnavailable),
         (_s3_error(503, "SlowDown"), StorageUnavailable),
@@ -42,7 +50,13 @@ def test_outages_are_transient(error: Exception, kind: type[Exception]) -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [_s3_error(403, "AccessDenied"), _s3_error(404, "NoSuchKey"), ValueError("bad"), KeyError("k")],
+    [
+        _s3_error(403, "AccessDenied"),
+        _s3_error(404, "NoSuchKey"),
+        ValueError("bad"),
+        KeyError("k"),
+        redis.exceptions.ResponseError("WRONGTYPE Operation against a key"),
+    ],
 )
 def test_other_errors_pass_through_unchanged(error: Exception) -> None:
     assert as_transient(error) is None

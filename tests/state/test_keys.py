@@ -60,6 +60,8 @@ def test_the_key_strings_are_the_ones_existing_data_is_stored_under() -> None:
     assert keys.admission_permits("i") == "mkto:admission:{i}:permits"
     assert keys.admission_hold("i") == "mkto:admission:{i}:hold_until"
     assert keys.admission_sequence("i") == "mkto:admission:{i}:sequence"
+    assert keys.REPLICATION_MARK == "mkto:replication:mark"
+    assert keys.marketo_usage("i", "2026-12-01") == "mkto:i:usage:2026-12-01"
     assert keys.jobs("i") == "mkto:i:jobs"
     assert keys.import_rate("i") == "mkto:i:import_rate"
     assert keys.call_rate("i") == "mkto:i:rate"

@@ -43,6 +43,7 @@ def metrics(
     from workers.broker_metrics import BrokerCollector
     from workers.errors import SettingsError
     from workers.fleet_metrics import FleetCollector
+    from workers.redis_clients import redis_client
     from workers.settings import load_settings
 
     try:
@@ -50,7 +51,7 @@ def metrics(
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
     registry = CollectorRegistry()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     registry.register(FleetCollector(client, settings, stuck_after_s=stuck_after))
     registry.register(
         BrokerCollector(client, settings.redis_url, inspect_timeout_s=inspect_timeout)

@@ -17,9 +17,8 @@ if TYPE_CHECKING:
 
 
 def _budgets() -> Budgets:
-    import redis
-
     from workers.marketo.budgets import BudgetLimits, Budgets
+    from workers.redis_clients import redis_client
     from workers.settings import load_settings
 
     settings = load_settings()
@@ -27,20 +26,31 @@ def _budgets() -> Budgets:
         daily_quota=settings.marketo_daily_quota,
         daily_quota_reserve=settings.marketo_daily_quota_reserve,
     )
-    return Budgets(redis.Redis.from_url(settings.redis_url), settings.instance, limits)
+    return Budgets(redis_client(settings), settings.instance, limits)
 
 
 def _show_lines() -> list[str]:
-    from workers.marketo.budgets import next_reset
+    from datetime import UTC, datetime
+
+    from workers.marketo import usage
+    from workers.marketo.budgets import marketo_day, next_reset
     from workers.pipeline.quota_wait import reset_text
 
     budgets = _budgets()
     quota, overridden = budgets.daily_quota()
     origin = "set with `mkto-bulk quota set`" if overridden else "MARKETO_DAILY_QUOTA"
     used, share = budgets.daily_count(), budgets.daily_limit()
+    reading = usage.load(budgets.redis, budgets.instance, marketo_day(time.time()).isoformat())
+    others = (
+        f"{reading.others:,} today (Marketo's usage report, read "
+        f"{datetime.fromtimestamp(reading.read_at, UTC):%H:%M} UTC)"
+        if reading
+        else "not read today (beat reads Marketo's usage report every MARKETO_USAGE_CHECK_S)"
+    )
     return [
         f"daily quota: {quota:,} ({origin})",
         f"reserve:     {budgets.limits.daily_quota_reserve:,} (MARKETO_DAILY_QUOTA_RESERVE)",
+        f"others used: {others}",
         f"our share:   {share:,}; used today {used:,}"
         + ("  (used up: loads wait for the reset)" if used >= share else ""),
         f"resets at:   {reset_text(next_reset(time.time()))}",

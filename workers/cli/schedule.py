@@ -83,6 +83,7 @@ def list_schedule(as_json: bool) -> None:
     import redis
 
     from workers.errors import MktoBulkError, SettingsError
+    from workers.redis_clients import redis_client
     from workers.schedule.config import scheduled_loads
     from workers.schedule.runs import last_run
     from workers.settings import load_settings
@@ -95,7 +96,7 @@ def list_schedule(as_json: bool) -> None:
         click.echo(f"mkto-bulk: {error}", err=True)
         sys.exit(EXIT_INVALID)
     now = datetime.now(UTC)
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    client = redis_client(settings, socket_connect_timeout=5)
     items = []
     reachable = True
     for entry in entries:

@@ -167,11 +167,12 @@ def _queues() -> list[QueueStatus]:
 
     from workers.errors import TransientError
     from workers.push.status import queue_statuses
+    from workers.redis_clients import redis_client
     from workers.settings import load_settings
 
     settings = load_settings()
     try:
-        return queue_statuses(redis.Redis.from_url(settings.redis_url), settings.instance)
+        return queue_statuses(redis_client(settings), settings.instance)
     except redis.RedisError as error:
         raise TransientError(f"cannot read the push queues (REDIS_URL): {error}") from None
 

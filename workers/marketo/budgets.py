@@ -134,6 +134,11 @@ class Budgets:
         day = marketo_day(self.clock() if ts is None else ts)
         return redis_keys.daily_calls(self.instance, day.isoformat())
 
+    def usage_key(self, ts: float | None = None) -> str:
+        """Marketo's usage report of the day (``workers.marketo.usage``): the others' calls."""
+        day = marketo_day(self.clock() if ts is None else ts)
+        return redis_keys.marketo_usage(self.instance, day.isoformat())
+
     def _now_arg(self) -> float:
         return -1.0 if self.server_time else self.clock()
 
@@ -145,7 +150,7 @@ class Budgets:
         limits = self.limits
         keys = [self.rate_key, self.inflight_key, self.holdoff_key, self.daily_key(now)]
         answer = self._acquire(
-            keys=[*keys, self.quota_override_key],
+            keys=[*keys, self.quota_override_key, self.usage_key(now)],
             args=[
                 self._now_arg(),
                 holder,
@@ -164,11 +169,16 @@ class Budgets:
             return Permit(holder, int(value)), 0.0
         if status == 4:
             resets_at = next_reset(now)
+            others, reserve = int(answer[3]), limits.daily_quota_reserve
+            kept = (
+                f"other integrations used {others} today, more than the {reserve} kept in reserve"
+                if others > reserve
+                else f"{reserve} kept in reserve"
+            )
             raise DailyQuotaExhausted(
                 "quota",
                 f"our share of the daily API quota is used ({int(value)} of "
-                f"{int(answer[2])} calls, {limits.daily_quota_reserve} kept in reserve); "
-                f"resets at midnight America/Chicago",
+                f"{int(answer[2])} calls, {kept}); resets at midnight America/Chicago",
                 resets_at=resets_at,
             )
         wait = max(float(value), 0.001)
@@ -215,9 +225,15 @@ class Budgets:
         return int(value), True
 
     def daily_limit(self) -> int:
-        """Our share in force: the daily quota (setting or override) minus the reserve."""
+        """Our share in force: the daily quota (setting or override) minus the reserve, or
+        minus what other integrations used today when that is more (Marketo's usage report)."""
         quota, _ = self.daily_quota()
-        return max(0, quota - self.limits.daily_quota_reserve)
+        return max(0, quota - max(self.limits.daily_quota_reserve, self.others_today()))
+
+    def others_today(self) -> int:
+        """Calls other integrations made today, as Marketo's usage report last said (0: unread)."""
+        value = self.redis.hget(self.usage_key(), "others")
+        return int(value) if value is not None else 0
 
     def set_daily_quota(self, quota: int | None) -> None:
         """Override the configured daily quota for every worker at once (None: back to it).

@@ -27,7 +27,9 @@ class MarketoClient(BulkImports, Describes, Lookups):
         cls, settings: Settings, redis_client: redis.Redis | None = None
     ) -> MarketoClient:
         """The worker's client; create it in each worker process (never before a fork)."""
-        client = redis_client or redis.Redis.from_url(settings.redis_url)
+        from workers.redis_clients import redis_client as make_redis_client
+
+        client = redis_client or make_redis_client(settings)
         return cls(ClientConfig.from_settings(settings), client)
 
     def __repr__(self) -> str:

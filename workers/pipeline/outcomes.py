@@ -26,6 +26,7 @@ class StepOutcome(StrEnum):
     RETRY_MAYBE_SENT = "retry-maybe-sent"  # the POST went unanswered: retried, permit kept
     TOO_MANY_IMPORTS = "too-many-imports"  # Marketo's 1016: first in line, grants held off
     DUPLICATE = "duplicate"  # another attempt recorded its job first; this one is a double
+    AWAITING_REPLICA = "awaiting-replica"  # no Redis replica confirmed the permit: nothing sent
     # poll
     STALE = "stale"  # a poll whose token is not the chunk's latest: dropped
     # collect

@@ -16,6 +16,7 @@ from workers import defaults
 from workers.importers import IMPORTERS, Importer, make_importer
 from workers.load_request import LoadRequest
 from workers.marketo import MarketoClient
+from workers.redis_clients import redis_client
 from workers.settings import Settings, get_settings
 from workers.state import keys as redis_keys
 from workers.state.admission import Admission
@@ -33,7 +34,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+        return redis_client(self.settings, health_check_interval=30)
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -23,7 +23,7 @@ from workers.errors import (
     TransientError,
 )
 from workers.marketo.upload import Upload
-from workers.pipeline import line, quota_wait
+from workers.pipeline import line, quota_wait, replica_wait
 from workers.pipeline.chunk_errors import RETRY_SUBMIT_S, fail_chunk, ghost_seconds, jobs_key
 from workers.pipeline.chunk_errors import unexpected as _unexpected
 from workers.pipeline.dispatch import Dispatcher
@@ -106,6 +106,8 @@ def _submit(
     if not started.applied:
         return StepOutcome.NOT_SUBMITTING
     rt.ledger.count_submission(load_id, index)
+    if not replica_wait.confirmed(rt):
+        return replica_wait.wait_for_replicas(rt, dispatch, load_id, index)
     uri = chunk.required_uri()
     upload = Upload(
         open=lambda: rt.storage.open(uri),

@@ -1,6 +1,6 @@
 """Infrastructure errors that are worth waiting out, mapped into the TransientError tree.
 
-Redis restarting (or loading its append-only file), a dropped S3 connection, S3
+Redis restarting (or loading its append-only file, or failing over), a dropped S3 connection, S3
 answering 5xx or ``SlowDown``: the same call succeeds a few seconds later, so
 the task retries itself instead of failing and leaving the step to the
 reconciler. Library code raises these raw; tasks pass each step through
@@ -21,6 +21,10 @@ S3_RETRY_CODES = frozenset(
     {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 )
 
+# A primary without enough replicas (min-replicas-to-write) and a demoted primary
+# still reached at its old address (READONLY) refuse writes until a failover settles.
+NOT_ENOUGH_REPLICAS = "NOREPLICAS"
+
 
 def as_transient(error: BaseException) -> TransientError | None:
     """The transient error that ``error`` stands for, or None if it is not one."""
@@ -32,6 +36,10 @@ def as_transient(error: BaseException) -> TransientError | None:
         return error
     # BusyLoadingError (Redis reading its AOF after a restart) is a ConnectionError.
     if isinstance(error, redis_errors.ConnectionError | redis_errors.TimeoutError):
+        return RedisUnavailable(f"Redis unavailable: {error}")
+    if isinstance(error, redis_errors.ReadOnlyError) or (
+        isinstance(error, redis_errors.ResponseError) and str(error).startswith(NOT_ENOUGH_REPLICAS)
+    ):
         return RedisUnavailable(f"Redis unavailable: {error}")
     if isinstance(error, OperationalError):  # a publish that kombu's own retries gave up on
         return RedisUnavailable(f"broker unavailable: {error}")

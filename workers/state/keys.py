@@ -125,6 +125,13 @@ def admission_sequence(instance: str) -> str:
     return f"{admission_prefix(instance)}:sequence"
 
 
+# Replication (workers/state/replication.py) ----------------------------------
+
+REPLICATION_MARK = f"{PREFIX}replication:mark"
+"""String (counter): bumped by a submit right before its WAIT, so the WAIT covers every
+earlier write of every process (the permit, the chunk's ``post_started_at``)."""
+
+
 # Import jobs in flight (workers/pipeline/) -----------------------------------
 
 
@@ -164,6 +171,12 @@ def daily_quota_override(instance: str) -> str:
 def daily_calls(instance: str, day: str) -> str:
     """String (counter) with a TTL: API calls counted on one Marketo day (ISO date)."""
     return f"{PREFIX}{instance}:daily:{day}"
+
+
+def marketo_usage(instance: str, day: str) -> str:
+    """Hash with a TTL: Marketo's usage report as last read on one Marketo day (ISO date):
+    ``total``, ``ours``, ``others`` (calls) and ``read_at`` (epoch seconds)."""
+    return f"{PREFIX}{instance}:usage:{day}"
 
 
 def ingestion_rate(client_id: str) -> str:
