@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SENTINELS = "sentinel://:primary-pw@s1:26379/2;sentinel://s2:26380/2;sentinel://s3"
 SENTINEL_PASSWORD = "sentinel-pw-never-shown"
 # kombu's own pool after a failover (the broker-restart fix) builds a Sentinel like kombu does.
-ALLOWED = {"workers/redis_clients.py", "workers/kombu_patch.py"}
+ALLOWED = {
+    "workers/redis_clients.py",
+    "workers/kombu_patch.py",
+    # The schedulers' side: a client from the scheduler's own connection, not from REDIS_URL.
+    "workers/integrations/airflow/hook.py",
+    "workers/integrations/dagster/resource.py",
+}
 
 
 def _sentinel_settings(**extra: object) -> Settings:

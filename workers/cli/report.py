@@ -22,6 +22,7 @@ def report(load_id: str, out: Path | None) -> None:
     import redis
 
     from workers.errors import LoadNotFound, MktoBulkError, TransientError
+    from workers.redis_clients import redis_client
     from workers.report.write import stored_or_rebuilt
     from workers.settings import load_settings
     from workers.state.ledger import TERMINAL_LOAD_STATES, Ledger, LedgerError
@@ -29,7 +30,7 @@ def report(load_id: str, out: Path | None) -> None:
 
     try:
         settings = load_settings()
-        ledger = Ledger(redis.Redis.from_url(settings.redis_url))
+        ledger = Ledger(redis_client(settings))
         try:
             load, chunks = ledger.snapshot(load_id)
         except LedgerError:
