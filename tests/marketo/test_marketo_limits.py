@@ -56,6 +56,7 @@ def test_four_processes_never_exceed_the_calls_in_flight(sandbox: Service, redis
     assert "615" not in seen["calls_by_code"]
 
 
+@pytest.mark.serial  # a 2 s lease, watched to the tenth of a second
 def test_a_sigkilled_process_holds_its_permit_only_until_its_lease_ends(
     sandbox: Service, redis_url: str
 ) -> None:
