@@ -180,6 +180,14 @@ class Progress:
     help="The import API: bulk (Marketo's bulk import) [default] or ingestion (its Data "
     "Ingestion API, on instances entitled to it).",
 )
+@click.option(
+    "--sync-key",
+    default=None,
+    help="A change-aware sync: send only the rows changed since the last sync of this key.",
+)
+@click.option(
+    "--full", is_flag=True, help="With --sync-key: send every row and rebuild the sync's state."
+)
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
 @click.option(
     "--callback-queue", default=None, help="The ETL's queue the callback is sent to (required)."
@@ -200,6 +208,8 @@ def load(
     mapping: str | None,
     idempotency_key: str | None,
     api: str | None,
+    sync_key: str | None,
+    full: bool,
     callback: str | None,
     callback_queue: str | None,
     wait: bool,
@@ -230,6 +240,8 @@ def load(
         "mapping": _mapping(mapping) if mapping else None,
         "api": api,
         "idempotencyKey": idempotency_key,
+        "syncKey": sync_key,
+        "full": full or None,
         "callback": callback,
         "callbackQueue": callback_queue,
     }
