@@ -122,3 +122,18 @@ def test_fingerprints_ignore_surrounding_space_and_key_case_but_not_content() ->
     assert row_hash([" a", "b "]) == row_hash(["a", "b"])
     assert row_hash(["a", "b"]) != row_hash(["a", "c"]) != row_hash(["ab", ""])
     assert row_hash(["e\u0301"]) == row_hash(["\u00e9"])
+
+
+def test_after_a_parameter_change_unsynced_rows_keep_no_old_fingerprint(
+    store: SyncStore, tmp_path: Path
+) -> None:
+    rows = [(f"u{i}@x.com", "Paris") for i in range(10)]
+    first_sync(store, tmp_path, rows)
+    spool = spool_of(tmp_path, rows)
+    current = store.current()
+    synced = np.ones(10, np.bool_)
+    synced[4] = False
+    written = write_state(store, current, spool, synced, "p2", keep_old=False)
+    assert (written.generation, written.rows, written.params_hash) == (2, 9, "p2")
+    again = diff_source(store, written, spool_of(tmp_path, rows, "again"))
+    assert np.flatnonzero(~again.unchanged).tolist() == [4]

@@ -125,19 +125,27 @@ def next_part(old: Part, new: SpoolPart, synced: Bits) -> Part:
 
 
 def write_state(
-    store: SyncStore, current: Current | None, spool: Spool, synced: Bits, params_hash: str
+    store: SyncStore,
+    current: Current | None,
+    spool: Spool,
+    synced: Bits,
+    params_hash: str,
+    *,
+    keep_old: bool = True,
 ) -> Current:
     """Write the next generation's parts, then name it in ``current.json``.
 
     ``synced`` (one flag per source row) is known only after the load ended: a row counts
     as synced when Marketo processed it (with or without a warning) or it was unchanged.
     Until the commit, ``current.json`` names the old generation: a crash loses nothing.
+    ``keep_old=False`` (the parameters changed): unsynced rows keep no old fingerprint.
     """
     generation = (current.generation + 1) if current else 1
     total = 0
     for part in range(1 << spool.bits):
         new = spool.read(part)
-        data = next_part(store.read_part(current, part), new, synced)
+        old = store.read_part(current if keep_old else None, part)
+        data = next_part(old, new, synced)
         store.write_part(generation, part, data)
         total += len(data.keys)
     written = Current(generation, params_hash, spool.bits, total)
