@@ -33,7 +33,7 @@ def test_vanished_keys_are_listed_in_s3_for_the_user(
     storage = Storage(client=s3_client)
     store = SyncStore(storage, f"s3://{bucket}/staging", "i", "leads", "k")
     first = Spool(tmp_path / "a", bits=2)
-    for key in ["a@x.com", "b,comma@x.com", "c@x.com"]:
+    for key in ["a@x.com", "b,comma@x.com", "c\nzoë@x.com"]:
         first.add(key, [key])
     write_state(store, None, first, np.ones(3, np.bool_), "p")
     second = Spool(tmp_path / "b", bits=2)
@@ -44,4 +44,4 @@ def test_vanished_keys_are_listed_in_s3_for_the_user(
     write_vanished(storage, uri, batches)
     body = s3_client.get_object(Bucket=bucket, Key="staging/L1/results/vanished.csv.gz")["Body"]
     rows = list(csv.reader(io.StringIO(gzip.decompress(body.read()).decode())))
-    assert rows[0] == ["key"] and sorted(rows[1:]) == [["b,comma@x.com"], ["c@x.com"]]
+    assert rows[0] == ["key"] and sorted(rows[1:]) == [["b,comma@x.com"], ["c\nzoë@x.com"]]

@@ -94,8 +94,7 @@ def diff_source(
         for name in ("new", "changed", "unchanged", "vanished", "duplicate_keys"):
             setattr(result.counts, name, getattr(result.counts, name) + getattr(diff.counts, name))
         if on_vanished is not None and len(diff.vanished):
-            texts = store.read_part(current, part, texts=True).texts
-            on_vanished([texts[i] for i in diff.vanished])
+            on_vanished(store.read_part(current, part, texts=True).key_texts(diff.vanished))
     return result
 
 

@@ -29,7 +29,7 @@ class SpoolPart:
     keys: U64
     rows: U64
     ordinals: U64
-    texts: list[str]
+    texts: list[bytes]  # each row's key as a JSON string (its line in the file, no LF)
 
 
 class Spool:
@@ -89,10 +89,9 @@ class Spool:
             empty = np.zeros(0, np.uint64)
             return SpoolPart(empty, empty, empty, [])
         triples = np.fromfile(path, np.uint64).reshape(-1, 3)
-        names: list[str] = []
+        names: list[bytes] = []
         if texts:
-            with open(self._path(part, "keys"), encoding="utf-8") as handle:
-                names = [json.loads(line) for line in handle]
+            names = self._path(part, "keys").read_bytes().split(b"\n")[:-1]
         return SpoolPart(
             np.ascontiguousarray(triples[:, 0]),
             np.ascontiguousarray(triples[:, 1]),

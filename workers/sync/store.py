@@ -19,7 +19,7 @@ import gzip
 import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,11 @@ class Part:
 
     keys: U64
     rows: U64
-    texts: Sequence[str] = ()
+    texts: Sequence[bytes] = ()  # the keys as JSON strings, undecoded (see ``key_texts``)
+
+    def key_texts(self, places: Iterable[int]) -> list[str]:
+        """The keys at ``places``, decoded."""
+        return [json.loads(self.texts[i]) for i in places]
 
     @classmethod
     def empty(cls) -> Part:
@@ -108,11 +112,11 @@ class SyncStore:
         count = int.from_bytes(data[8:16], "little")
         keys = np.frombuffer(data, np.uint64, count, 16).copy()
         rows = np.frombuffer(data, np.uint64, count, 16 + 8 * count).copy()
-        names: list[str] = []
+        names: list[bytes] = []
         if texts:
             uri = self.part_uri(current.generation, part, "keys.gz")
             raw = gzip.decompress(self.storage.read_bytes(uri))
-            names = [json.loads(line) for line in raw.splitlines()]
+            names = raw.split(b"\n")[:-1]
         return Part(keys, rows, names)
 
     def write_part(self, generation: int, part: int, data: Part) -> None:
@@ -121,8 +125,8 @@ class SyncStore:
         keys, rows = data.keys[order], data.rows[order]
         header = MAGIC + len(keys).to_bytes(8, "little")
         self.storage.put(self.part_uri(generation, part), [header, keys.tobytes(), rows.tobytes()])
-        texts = [data.texts[i] for i in order] if len(data.texts) else [""] * len(keys)
-        lines = "".join(json.dumps(text) + "\n" for text in texts).encode()
+        texts = [data.texts[i] for i in order] if len(data.texts) else [b'""'] * len(keys)
+        lines = b"\n".join(texts) + b"\n" if texts else b""
         self.storage.put(self.part_uri(generation, part, "keys.gz"), [gzip.compress(lines, 5)])
 
     def commit(self, current: Current) -> None:
