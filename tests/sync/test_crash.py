@@ -21,8 +21,8 @@ from workers.sync.diff import diff_source, write_state
 from workers.sync.spool import Spool
 from workers.sync.store import SyncStore
 
-ROWS = 20_000
-BITS = 8  # 256 parts, two objects each: a write long enough to be killed in the middle
+ROWS = 5_000
+BITS = 7  # 128 parts, two objects each: a write long enough to be killed in the middle
 ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = textwrap.dedent(
@@ -37,7 +37,7 @@ WRITER = textwrap.dedent(
 
     bucket, spool_dir, rows = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     store = SyncStore(Storage(), f"s3://{bucket}/staging", "i", "leads", "k")
-    spool = Spool(spool_dir, bits=8)
+    spool = Spool(spool_dir, bits=7)
     for i in range(rows):
         spool.add(f"u{i}@x.com", [f"u{i}@x.com", "changed"])
     synced = np.ones(rows, np.bool_)
