@@ -170,7 +170,7 @@ class _How(BaseModel):
     # Change-aware syncs (docs/etl/syncs.md): only rows changed since the last completed
     # sync of this key are sent; ``full`` sends every row and rebuilds the key's state.
     sync_key: str | None = Field(default=None, alias="syncKey")
-    full: StrictBool = False
+    full: StrictBool | None = None  # None (left out of the payload's JSON): not full
 
     @field_validator("sync_key")
     @classmethod

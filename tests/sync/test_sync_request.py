@@ -33,7 +33,10 @@ def test_a_payload_names_its_sync_key_and_asks_for_a_full_sync() -> None:
     request = parse_load_request({**LEADS, "syncKey": "leads-nightly", "full": True})
     assert (request.sync_key, request.full) == ("leads-nightly", True)
     assert request.to_json()["syncKey"] == "leads-nightly"
-    assert parse_load_request(LEADS).sync_key is None
+    plain = parse_load_request(LEADS)
+    assert plain.sync_key is None and not plain.full
+    # A load without a sync key stores (and compares, for idempotency) the same JSON as before.
+    assert plain.to_json() == {**LEADS, "format": "csv", "mapping": {}}
 
 
 @pytest.mark.parametrize(
