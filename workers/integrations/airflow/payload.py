@@ -27,6 +27,8 @@ COMMON_ARGUMENTS: dict[str, str] = {
     "mapping": "mapping",
     "api": "api",
     "idempotency_key": "idempotencyKey",
+    "sync_key": "syncKey",
+    "full": "full",
     "callback": "callback",
     "callback_queue": "callbackQueue",
 }
