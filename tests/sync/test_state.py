@@ -38,6 +38,7 @@ def first_sync(store: SyncStore, tmp_path: Path, rows: list[tuple[str, str]]) ->
     return write_state(store, None, spool, np.ones(spool.rows, np.bool_), PARAMS)
 
 
+@pytest.mark.s3_endpoints
 def test_a_second_sync_sends_only_new_and_changed_rows_and_lists_vanished_keys(
     store: SyncStore, tmp_path: Path
 ) -> None:
@@ -87,6 +88,7 @@ def test_a_crash_before_the_commit_leaves_the_old_state(store: SyncStore, tmp_pa
     assert diff_source(store, current, spool).counts.changed == 30
 
 
+@pytest.mark.s3_endpoints
 def test_full_sync_sends_every_row_and_old_generations_are_pruned(
     store: SyncStore, tmp_path: Path
 ) -> None:
