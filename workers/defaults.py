@@ -66,3 +66,7 @@ INTEGRATION_POLL_INTERVAL_S = 30.0  # how often a wait (task, trigger, sensor) r
 INTEGRATION_START_TIMEOUT_S = 60.0  # how long a start waits for a worker to take it
 INTEGRATION_BROKER_OUTAGE_S = 300.0  # how long a wait rides out an unreachable broker
 INTEGRATION_MISSING_LOAD_S = 120.0  # how long a sensor waits for an unknown load id to appear
+
+# Change-aware syncs (workers/sync/): how long a sync key's lock outlives a load that never
+# ends (its finish releases it at once).
+SYNC_LOCK_TTL_S = 2 * 24 * 3600

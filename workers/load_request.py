@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationError,
     ValidationInfo,
@@ -47,6 +48,7 @@ BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_KEY_MAX_BYTES = 1024
 LOCAL_PREFIXES = ("/", "./", "../", "file://")
 URI_SHOWN = 1200  # a source is named in full in messages (its length is checked first)
+SYNC_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TASK_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 # Task names a callback may not use: our own tasks and Celery's built-ins.
 RESERVED_TASK_PREFIXES = {"mkto_bulk.": "one of our own tasks", "celery.": "a Celery built-in task"}
@@ -168,6 +170,20 @@ class _How(BaseModel):
     callback: str | None = None
     # The ETL's own queue for the callback: never one of ours.
     callback_queue: str | None = Field(default=None, alias="callbackQueue")
+    # Change-aware syncs (docs/etl/syncs.md): only rows changed since the last completed
+    # sync of this key are sent; ``full`` sends every row and rebuilds the key's state.
+    sync_key: str | None = Field(default=None, alias="syncKey")
+    full: StrictBool | None = None  # None (left out of the payload's JSON): not full
+
+    @field_validator("sync_key")
+    @classmethod
+    def _sync_key_is_a_name(cls, key: str | None) -> str | None:
+        if key is not None and not SYNC_KEY_PATTERN.match(key):
+            raise ValueError(
+                f"{shown(key)} is not a sync key (letters, digits, '.', '_' or '-', up to 100, "
+                "starting with a letter or digit)"
+            )
+        return key
 
 
 class LoadRequest(_How, _ObjectFields):
@@ -279,6 +295,9 @@ class LoadRequest(_How, _ObjectFields):
         policy = (info.context or {}).get("policy")
         allowed = policy.callback_queues if isinstance(policy, RequestPolicy) else frozenset()
         problems = callback_problems(self.callback, self.callback_queue, allowed)
+        if self.full and self.sync_key is None:
+            problems.append("full: only applies with a syncKey (a full sync of that key)")
+        problems.extend(_sync_refusal(self))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -296,6 +315,18 @@ def _api_refusal(request: LoadRequest) -> str | None:
     if request.api is not None and request.api not in IMPORTERS:
         return f"api: {shown(request.api)} is not an import API (one of {', '.join(IMPORTERS)})"
     return IMPORTERS[request.api or defaults.IMPORT_API].refusal(request)
+
+
+def _sync_refusal(request: LoadRequest) -> list[str]:
+    """Why a sync key cannot be served yet (see ``workers.sync.SYNCS_SERVED``)."""
+    from workers import sync
+
+    if request.sync_key is None or sync.SYNCS_SERVED:
+        return []
+    return [
+        "syncKey: change-aware syncs are not served by this version yet (the load would "
+        "send every row); leave syncKey out for a full load"
+    ]
 
 
 def _string_problems(name: str, value: str, limit: int | None) -> list[str]:

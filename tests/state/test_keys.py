@@ -78,6 +78,7 @@ def test_the_key_strings_are_the_ones_existing_data_is_stored_under() -> None:
     assert keys.SCHEDULES == "mkto:schedules"
     assert keys.schedule_run("n") == "mkto:schedule:n"
     assert keys.REDBEAT_PREFIX == "mkto:redbeat:"
+    assert keys.sync_lock("i", "leads", "k") == "mkto:sync:i:leads:k:lock"
 
 
 def _lua_files() -> list[Path]:

@@ -188,6 +188,14 @@ class Progress:
     help="Which loads get Marketo's import slots first: high, then normal [default], then low; "
     "loads of one priority take turns.",
 )
+@click.option(
+    "--sync-key",
+    default=None,
+    help="A change-aware sync: send only the rows changed since the last sync of this key.",
+)
+@click.option(
+    "--full", is_flag=True, help="With --sync-key: send every row and rebuild the sync's state."
+)
 @click.option("--callback", default=None, help="Task name sent the report when the load ends.")
 @click.option(
     "--callback-queue", default=None, help="The ETL's queue the callback is sent to (required)."
@@ -209,6 +217,8 @@ def load(
     idempotency_key: str | None,
     api: str | None,
     priority: str | None,
+    sync_key: str | None,
+    full: bool,
     callback: str | None,
     callback_queue: str | None,
     wait: bool,
@@ -240,6 +250,8 @@ def load(
         "api": api,
         "priority": priority,
         "idempotencyKey": idempotency_key,
+        "syncKey": sync_key,
+        "full": full or None,
         "callback": callback,
         "callbackQueue": callback_queue,
     }

@@ -26,6 +26,7 @@ TEMPLATE_FIELDS = frozenset({"ds", "ds_nodash", "time"})
 # Keys of a [[load]] table that belong to the schedule; every other key is a load field.
 SCHEDULE_KEYS = frozenset(
     {"name", "cron", "timezone", "source", "date_offset_days", "source_wait_s", "ready_marker"}
+    | {"sync"}
 )
 MAX_OFFSET_DAYS = 366
 
@@ -144,6 +145,11 @@ def parse_entry(
         fields["mapping"] = {k: (None if v == "" else v) for k, v in fields["mapping"].items()}
     if "idempotencyKey" in fields:
         raise EntryError("idempotencyKey: is set by the schedule (schedule:<name>:<ds>)")
+    sync = table.get("sync", False)
+    if not isinstance(sync, bool):
+        raise EntryError("sync: must be true or false")
+    if sync:  # a change-aware sync, keyed by the entry's name unless it names its syncKey
+        fields.setdefault("syncKey", name)
     entry = ScheduledLoad(
         name=name,
         cron=cron,

@@ -68,6 +68,11 @@ def submit_lock(chunk_id: str) -> str:
     return f"{PREFIX}chunk:{chunk_id}:submitting"
 
 
+def sync_lock(instance: str, object_name: str, sync_key: str) -> str:
+    """String with a TTL: the id of the one load running a sync key (workers/sync/lock.py)."""
+    return f"{PREFIX}sync:{instance}:{object_name}:{sync_key}:lock"
+
+
 # Permits (workers/state/admission.py) ----------------------------------------
 
 

@@ -81,6 +81,8 @@ class MktoBulkLoadOperator(BaseOperator):
         api: str | None = None,
         priority: str | None = None,
         idempotency_key: str | None = None,
+        sync_key: str | None = None,
+        full: bool | None = None,
         callback: str | None = None,
         callback_queue: str | None = None,
         mkto_bulk_conn_id: str = defaults.AIRFLOW_CONN_ID,
@@ -103,6 +105,8 @@ class MktoBulkLoadOperator(BaseOperator):
         self.api = api
         self.priority = priority
         self.idempotency_key = idempotency_key
+        self.sync_key = sync_key
+        self.full = full
         self.callback = callback
         self.callback_queue = callback_queue
         self.mkto_bulk_conn_id = mkto_bulk_conn_id

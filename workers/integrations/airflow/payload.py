@@ -28,6 +28,8 @@ COMMON_ARGUMENTS: dict[str, str] = {
     "api": "api",
     "priority": "priority",
     "idempotency_key": "idempotencyKey",
+    "sync_key": "syncKey",
+    "full": "full",
     "callback": "callback",
     "callback_queue": "callbackQueue",
 }
