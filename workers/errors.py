@@ -27,6 +27,7 @@ the other is given in brackets)::
     |    |    +-- CronError [ValueError]
     |    +-- InputError
     |    |    +-- IdempotencyConflict
+    |    |    +-- SyncKeyBusy
     |    |    +-- SourceNotFound
     |    |    +-- HeaderError
     |    |    +-- OptionError
@@ -135,6 +136,10 @@ def _rebuild_input_error(
 
 class IdempotencyConflict(InputError):
     """An idempotency key already names a load started with a different payload."""
+
+
+class SyncKeyBusy(InputError):
+    """Another load of the same sync key (same instance and object) has not ended."""
 
 
 class MarketoError(MktoBulkError):

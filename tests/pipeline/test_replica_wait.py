@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from infra.local_sentinel import start_sentinel_group
 from tests.pipeline_helpers import RecordingDispatcher
 from tests.sandbox_helpers import admin
-from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service
+from tests.services import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Service, wait_for
 from workers.pipeline import submit
 from workers.pipeline.runtime import Runtime
 from workers.settings import Settings
@@ -69,6 +69,12 @@ def test_a_submit_does_not_post_until_a_replica_holds_its_permit(
         finally:
             os.kill(replica.process.pid, signal.SIGCONT)
 
+        # The replica, running again, catches up with what it missed before it acknowledges.
+        def caught_up() -> bool:
+            rt.redis.set("test:replica-probe", "1")
+            return int(rt.redis.wait(1, 1000)) >= 1
+
+        wait_for(caught_up, timeout=30, what="the replica to catch up")
         assert submit.submit(rt, dispatch, "L", 0) == "submitted"
         assert _imports(sandbox) == 1
         chunk = rt.ledger.chunk("L", 0)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from workers import sync
 from workers.cli.load import load as load_command
-from workers.errors import InputError
+from workers.errors import InputError, SyncKeyBusy
 from workers.load_request import parse_load_request
 from workers.schedule.config import parse_entry
 from workers.sync import lock
@@ -80,7 +80,7 @@ def test_a_second_load_of_a_running_sync_key_is_refused_naming_the_first(redis_u
     client = redis.Redis.from_url(redis_url)
     lock.claim(client, "123-ABC", "leads", "nightly", "load-1")
     lock.claim(client, "123-ABC", "leads", "nightly", "load-1")  # a redelivered start
-    with pytest.raises(lock.SyncKeyBusy, match="load load-1 of the same sync key"):
+    with pytest.raises(SyncKeyBusy, match="load load-1 of the same sync key"):
         lock.claim(client, "123-ABC", "leads", "nightly", "load-2")
     lock.claim(client, "123-ABC", "customobjects", "nightly", "load-3")  # another object
     assert not lock.release(client, "123-ABC", "leads", "nightly", "load-2")

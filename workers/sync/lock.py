@@ -9,13 +9,9 @@ from __future__ import annotations
 import redis
 
 from workers import defaults
-from workers.errors import InputError
+from workers.errors import SyncKeyBusy
 from workers.state import keys
 from workers.state.lease import Lease
-
-
-class SyncKeyBusy(InputError):
-    """Another load of the same sync key (same instance and object) has not ended."""
 
 
 def _lease(client: redis.Redis, instance: str, object_name: str, key: str, load_id: str) -> Lease:
