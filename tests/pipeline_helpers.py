@@ -217,6 +217,19 @@ def put_dataset(s3_client: Any, bucket: str, key: str, body: str | bytes) -> str
     return f"s3://{bucket}/{key}"
 
 
+# Settings under which what a SIGKILLed worker or a lost Redis held (permits, the split lease,
+# Marketo call slots) comes free in seconds, and the reconciler looks every second.
+FAST_RECOVERY = {
+    "CHUNK_BYTE_LIMIT": "4096",
+    "PERMIT_LEASE_S": "3",
+    "SPLIT_LEASE_S": "3",
+    "SPLIT_LEASE_RENEW_S": "0.5",
+    "MARKETO_CONNECT_TIMEOUT_S": "1",
+    "MARKETO_READ_TIMEOUT_S": "2",
+    "MARKETO_CALL_LEASE_S": "3.5",
+    "RECONCILE_INTERVAL_S": "1",
+}
+
 # The tasks every load runs, in order: what Flower, the logs and a trace must all show.
 LOAD_STEPS = frozenset(
     {

@@ -10,6 +10,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from tests.pipeline_helpers import (
+    FAST_RECOVERY,
     Pipeline,
     assert_rows_accounted,
     lead_rows,
@@ -29,14 +30,7 @@ OUTAGE_S = 8.0  # a deliberate outage: the test holds Redis down this long
 # Short leases and a reconciler every second: a message that Redis could not take
 # back during an outage waits for the visibility timeout, the ledger does not.
 ENV = {
-    "CHUNK_BYTE_LIMIT": "4096",
-    "PERMIT_LEASE_S": "3",
-    "SPLIT_LEASE_S": "3",
-    "SPLIT_LEASE_RENEW_S": "0.5",
-    "MARKETO_CONNECT_TIMEOUT_S": "1",
-    "MARKETO_READ_TIMEOUT_S": "2",
-    "MARKETO_CALL_LEASE_S": "3.5",
-    "RECONCILE_INTERVAL_S": "1",
+    **FAST_RECOVERY,
     "MARKETO_RATE_LIMIT_WINDOW_S": "5",
 }
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline_helpers import (
+    FAST_RECOVERY,
     Pipeline,
     assert_rows_accounted,
     lead_rows,
@@ -38,16 +39,6 @@ MKTO_BULK = str(Path(sys.executable).with_name("mkto-bulk"))
 HEADER = "email,firstName,lastName,leadScore\n"
 ROWS_PER_CHUNK = 76  # rows of leads 100000 to 999999 are 53 bytes: 76 fill a 4,096-byte chunk
 CHUNKS = 24
-FAST_RECOVERY = {  # what a killed worker held comes free in seconds
-    "CHUNK_BYTE_LIMIT": "4096",
-    "PERMIT_LEASE_S": "3",
-    "SPLIT_LEASE_S": "3",
-    "SPLIT_LEASE_RENEW_S": "0.5",
-    "MARKETO_CONNECT_TIMEOUT_S": "1",
-    "MARKETO_READ_TIMEOUT_S": "2",
-    "MARKETO_CALL_LEASE_S": "3.5",
-    "RECONCILE_INTERVAL_S": "1",
-}
 
 
 @pytest.fixture

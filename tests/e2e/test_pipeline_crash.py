@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.pipeline_helpers import (
+    FAST_RECOVERY,
     Pipeline,
     assert_rows_accounted,
     lead_rows,
@@ -32,22 +33,15 @@ SLOW_S = 1.0
 
 # Short leases, so that what a killed worker held comes free in seconds. A submit
 # lock lasts 2 x MARKETO_CALL_LEASE_S; the call lease must outlast one call.
-FAST_RECOVERY = {
-    "CHUNK_BYTE_LIMIT": "4096",
-    "PERMIT_LEASE_S": "3",
-    "SPLIT_LEASE_S": "3",
-    "SPLIT_LEASE_RENEW_S": "0.5",
-    "MARKETO_CONNECT_TIMEOUT_S": "1",
-    "MARKETO_READ_TIMEOUT_S": "2",
-    "MARKETO_CALL_LEASE_S": "3.5",
-    "RECONCILE_INTERVAL_S": "1",
+CRASH_ENV = {
+    **FAST_RECOVERY,
     # Marketo's 100 calls per window, with a short window (the sandbox's is set to match).
     "MARKETO_RATE_LIMIT_WINDOW_S": "5",
 }
 
 
 def _pipeline(redis_url: str, s3: Service, sandbox: Service, bucket: str, logdir: Path) -> Pipeline:
-    env = pipeline_env(redis_url, s3, sandbox, bucket, **FAST_RECOVERY)
+    env = pipeline_env(redis_url, s3, sandbox, bucket, **CRASH_ENV)
     admin(sandbox, "PATCH", "/_sandbox/config",
           {"faults": {"slow_seconds": SLOW_S}, "rate_limit_window": 5})  # fmt: skip
     return Pipeline(env, redis_url, bucket, logdir)

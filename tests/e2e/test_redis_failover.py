@@ -22,6 +22,7 @@ from redis.exceptions import ResponseError
 
 from infra.local_sentinel import start_sentinel_group, wait_promoted
 from tests.pipeline_helpers import (
+    FAST_RECOVERY,
     Pipeline,
     assert_rows_accounted,
     lead_rows,
@@ -41,15 +42,8 @@ SENTINEL_PASSWORD = "sentinel-pw-DO-NOT-LEAK-9e0d"
 REFUSAL_PROBE = "test:refusal-probe"  # a key of the test's own, never the workers'
 
 ENV = {
-    "CHUNK_BYTE_LIMIT": "4096",
+    **FAST_RECOVERY,
     "MAX_OUTSTANDING_JOBS": str(LIMIT),
-    "PERMIT_LEASE_S": "3",
-    "SPLIT_LEASE_S": "3",
-    "SPLIT_LEASE_RENEW_S": "0.5",
-    "MARKETO_CONNECT_TIMEOUT_S": "1",
-    "MARKETO_READ_TIMEOUT_S": "2",
-    "MARKETO_CALL_LEASE_S": "3.5",
-    "RECONCILE_INTERVAL_S": "1",
     "MARKETO_RATE_LIMIT_WINDOW_S": "5",
 }
 
