@@ -282,9 +282,14 @@ def assert_rows_accounted(report: dict[str, Any]) -> None:
         ), sending
 
 
+def read_object(s3_client: Any, uri: str) -> bytes:
+    """The bytes of an ``s3://bucket/key`` object (a report, a failures or results file)."""
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return bytes(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def read_report(s3_client: Any, report_uri: str) -> dict[str, Any]:
-    bucket, key = report_uri.removeprefix("s3://").split("/", 1)
-    return dict(json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return dict(json.loads(read_object(s3_client, report_uri)))
 
 
 def lead_rows(count: int, *, start: int = 0) -> Iterator[str]:

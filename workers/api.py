@@ -220,30 +220,45 @@ def start_load(
         raise TransientError(f"cannot reach the broker (REDIS_URL): {error}") from None
     load_id = str(result.id)
     if request.idempotency_key:
-        from celery.exceptions import TimeoutError as CeleryTimeout
-
-        try:
-            answer = result.get(timeout=60 if timeout is None else timeout, propagate=False)
-        except CeleryTimeout:
-            raise LoadWaitTimeout(
-                f"no worker took the start of load {load_id} (idempotency key "
-                f"{request.idempotency_key!r}) in time; it stays queued"
-            ) from None
-        if result.failed() and isinstance(result.result, InputError):
-            # The worker refused it (its policy, or the key used with another payload).
-            raise InputError(str(result.result)) from None
-        if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
-            raise MktoBulkError(
-                f"the start of load {load_id} failed in the worker: "
-                f"{type(result.result).__name__}: {result.result}"
-            )
-        load_id = str(answer["load_id"])
+        load_id = _answered_load_id(
+            result,
+            60 if timeout is None else timeout,
+            f"no worker took the start of load {load_id} (idempotency key "
+            f"{request.idempotency_key!r}) in time; it stays queued",
+            f"the start of load {load_id}",
+        )
     if wait:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         wait_for_load(
             load_id, timeout=left, on_progress=on_progress, start_result=result, redis_url=url
         )
     return load_id
+
+
+def _answered_load_id(
+    result: Any, timeout: float, late: str, what: str, *, not_found: str | None = None
+) -> str:
+    """The load id a worker answered a start (or a retry) with, its refusal as our error.
+
+    ``late``: the message when no worker answered within ``timeout``; ``not_found``: when
+    the worker found no such load (a retry of an unknown id).
+    """
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    try:
+        answer = result.get(timeout=timeout, propagate=False)
+    except CeleryTimeout:
+        raise LoadWaitTimeout(late) from None
+    if not_found is not None and result.failed() and isinstance(result.result, LedgerError):
+        raise LoadNotFound(not_found) from None
+    if result.failed() and isinstance(result.result, InputError):
+        # The worker refused it (its policy, the key used with another payload, a bad retry).
+        raise InputError(str(result.result)) from None
+    if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
+        raise MktoBulkError(
+            f"{what} failed in the worker: {type(result.result).__name__}: {result.result}"
+        )
+    return str(answer["load_id"])
 
 
 def retry_load(
@@ -264,7 +279,6 @@ def retry_load(
     has not ended, has no results file, or no row to retry. ``wait=True`` then follows
     the retry until it ends.
     """
-    from celery.exceptions import TimeoutError as CeleryTimeout
     from kombu.exceptions import OperationalError
 
     url = redis_url or load_settings().redis_url
@@ -274,21 +288,13 @@ def retry_load(
         result = _client_app(url).send_task(RETRY_TASK, args=(load_id,))
     except (OperationalError, redis.RedisError) as error:
         raise TransientError(f"cannot reach the broker (REDIS_URL): {error}") from None
-    try:
-        answer = result.get(timeout=RETRY_TIMEOUT_S if timeout is None else timeout,
-                            propagate=False)  # fmt: skip
-    except CeleryTimeout:
-        raise LoadWaitTimeout(f"no worker started the retry of load {load_id} in time") from None
-    if result.failed() and isinstance(result.result, LedgerError):
-        raise LoadNotFound(f"no load {load_id!r}") from None
-    if result.failed() and isinstance(result.result, InputError):
-        raise InputError(str(result.result)) from None
-    if result.failed() or not isinstance(answer, dict) or "load_id" not in answer:
-        raise MktoBulkError(
-            f"the retry of load {load_id} failed in the worker: "
-            f"{type(result.result).__name__}: {result.result}"
-        )
-    retry_id = str(answer["load_id"])
+    retry_id = _answered_load_id(
+        result,
+        RETRY_TIMEOUT_S if timeout is None else timeout,
+        f"no worker started the retry of load {load_id} in time",
+        f"the retry of load {load_id}",
+        not_found=f"no load {load_id!r}",
+    )
     if wait:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         wait_for_load(retry_id, timeout=left, on_progress=on_progress, redis_url=url)

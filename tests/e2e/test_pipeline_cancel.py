@@ -28,6 +28,7 @@ from tests.pipeline_helpers import (
     assert_rows_accounted,
     lead_rows,
     put_dataset,
+    read_object,
     read_report,
 )
 from tests.sandbox_helpers import admin
@@ -97,8 +98,7 @@ def test_a_cancel_and_a_resume_each_survive_a_killed_worker_and_send_every_row_o
         assert not _stored(sandbox, chunk["chunk"] * ROWS_PER_CHUNK), chunk
     assert admin(sandbox, "GET", "/_sandbox/records/leads")["count"] == len(done) * ROWS_PER_CHUNK
     # The results file says the same, row by row: a cancelled chunk's rows were not sent.
-    rbucket, rkey = report["results_file"].removeprefix("s3://").split("/", 1)
-    data = gzip.decompress(s3_client.get_object(Bucket=rbucket, Key=rkey)["Body"].read())
+    data = gzip.decompress(read_object(s3_client, report["results_file"]))
     rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
     by_chunk = {int(c["chunk"]) for c in cancelled}
     unsent = [r for r in rows if int(r["chunk"]) in by_chunk]

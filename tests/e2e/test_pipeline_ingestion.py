@@ -9,6 +9,7 @@ from tests.pipeline_helpers import (
     assert_rows_accounted,
     lead_rows,
     put_dataset,
+    read_object,
     read_report,
 )
 from tests.sandbox_helpers import admin, configure, drain, ingestion_request, records
@@ -49,8 +50,7 @@ def test_an_ingestion_load_sends_typed_rows_and_accounts_for_every_one(
         "requests_refused": 0,
     }
     [failures] = [c["failures_file"] for c in report["chunks"] if c["failures_file"]]
-    fbucket, fkey = failures.removeprefix("s3://").split("/", 1)
-    text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+    text = read_object(s3_client, failures).decode()
     assert (
         'typo@example.com,Bad,Score,not-a-number,"field leadScore: ""not-a-number"" is not an'
         in text
@@ -129,8 +129,7 @@ def test_custom_objects_by_ingestion_are_typed_by_their_describe(
     reasons = []
     for chunk in report["chunks"]:
         if chunk["failures_file"]:
-            fbucket, fkey = chunk["failures_file"].removeprefix("s3://").split("/", 1)
-            text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+            text = read_object(s3_client, chunk["failures_file"]).decode()
             reasons += [line.rsplit(",", 1)[-1] for line in text.splitlines()[1:]]
     assert sorted(reasons) == [
         '"field purchaseDate: ""2026-02-30"" is not a date (YYYY-MM-DD)"',
@@ -172,8 +171,7 @@ def test_custom_objects_by_ingestion_can_be_matched_on_their_marketo_guid(
     assert_rows_accounted(report)
     assert (report["totals"]["rows_processed"], report["totals"]["rows_failed"]) == (1, 1)
     [chunk] = [c for c in report["chunks"] if c["failures_file"]]
-    fbucket, fkey = chunk["failures_file"].removeprefix("s3://").split("/", 1)
-    text = s3_client.get_object(Bucket=fbucket, Key=fkey)["Body"].read().decode()
+    text = read_object(s3_client, chunk["failures_file"]).decode()
     assert text.splitlines()[1] == (
         ",V2,Model B,field marketoGUID: is empty; Marketo matches each object on it"
     )

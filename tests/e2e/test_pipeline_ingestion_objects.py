@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline_helpers import Pipeline, assert_rows_accounted, put_dataset, read_report
+from tests.pipeline_helpers import (
+    Pipeline,
+    assert_rows_accounted,
+    put_dataset,
+    read_object,
+    read_report,
+)
 from tests.sandbox_helpers import Caller, admin, drain, records
 from tests.services import Service
 from workers.errors import InputError
@@ -24,8 +30,7 @@ def company_rows(count: int) -> list[str]:
 def failures_text(s3_client: Any, report: dict[str, Any]) -> str:
     texts = []
     for uri in (c["failures_file"] for c in report["chunks"] if c["failures_file"]):
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        texts.append(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+        texts.append(read_object(s3_client, uri).decode())
     return "".join(texts)
 
 
